@@ -1,0 +1,1 @@
+"""health-mydata agent runtime: keys, storage, DIDs, credentials and proofs, messaging."""

@@ -1,0 +1,104 @@
+"""Multikey and multibase encodings of public keys (Controlled Identifiers 1.0, section 2.2.2).
+
+A Multikey ``publicKeyMultibase`` is ``z`` + base58btc(multicodec-varint-prefix + raw key).
+Only the key types this project uses are accepted; anything else is a typed error.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import base58
+
+from agent.errors import ErrorCode, KeyMaterialError
+
+__all__ = [
+    "KeyType",
+    "decode_multibase_base58btc",
+    "decode_multikey",
+    "encode_multibase_base58btc",
+    "encode_multikey",
+]
+
+
+class KeyType(StrEnum):
+    """Key types by their multicodec name."""
+
+    ED25519_PUB = "ed25519-pub"
+    X25519_PUB = "x25519-pub"
+    P256_PUB = "p256-pub"
+    ED25519_PRIV = "ed25519-priv"
+    X25519_PRIV = "x25519-priv"
+
+
+# Multicodec table (https://github.com/multiformats/multicodec/blob/master/table.csv), varint-encoded.
+_PREFIX: dict[KeyType, bytes] = {
+    KeyType.ED25519_PUB: b"\xed\x01",
+    KeyType.X25519_PUB: b"\xec\x01",
+    KeyType.P256_PUB: b"\x80\x24",
+    KeyType.ED25519_PRIV: b"\x80\x26",
+    KeyType.X25519_PRIV: b"\x82\x26",
+}
+_LENGTH: dict[KeyType, int] = {
+    KeyType.ED25519_PUB: 32,
+    KeyType.X25519_PUB: 32,
+    KeyType.P256_PUB: 33,  # compressed SEC1 point
+    KeyType.ED25519_PRIV: 32,
+    KeyType.X25519_PRIV: 32,
+}
+
+
+def encode_multibase_base58btc(data: bytes) -> str:
+    """``z`` + base58btc(data)."""
+    return "z" + base58.b58encode(data).decode("ascii")
+
+
+def decode_multibase_base58btc(value: str) -> bytes:
+    """Decode a ``z``-prefixed base58btc multibase string.
+
+    :raises KeyMaterialError: (``invalidMultikey``) when the prefix or alphabet is wrong.
+    """
+    if not isinstance(value, str) or not value.startswith("z") or len(value) < 2:
+        raise KeyMaterialError(
+            "expected a base58btc multibase value starting with 'z'",
+            code=ErrorCode.INVALID_MULTIKEY,
+        )
+    try:
+        return bytes(base58.b58decode(value[1:]))
+    except ValueError as exc:
+        raise KeyMaterialError(
+            "multibase value is not valid base58btc", code=ErrorCode.INVALID_MULTIKEY
+        ) from exc
+
+
+def encode_multikey(key_type: KeyType, raw: bytes) -> str:
+    """Encode raw key bytes as a Multikey string, e.g. ``z6Mk...`` for Ed25519."""
+    if len(raw) != _LENGTH[key_type]:
+        raise KeyMaterialError(
+            f"{key_type} key must be {_LENGTH[key_type]} bytes, got {len(raw)}",
+            code=ErrorCode.INVALID_MULTIKEY,
+        )
+    return encode_multibase_base58btc(_PREFIX[key_type] + raw)
+
+
+def decode_multikey(value: str) -> tuple[KeyType, bytes]:
+    """Decode a Multikey string into its key type and raw bytes.
+
+    :raises KeyMaterialError: ``invalidMultikey`` for bad encoding or length,
+        ``unsupportedKeyType`` for a multicodec this project does not use.
+    """
+    data = decode_multibase_base58btc(value)
+    for key_type, prefix in _PREFIX.items():
+        if data.startswith(prefix):
+            raw = data[len(prefix) :]
+            if len(raw) != _LENGTH[key_type]:
+                raise KeyMaterialError(
+                    f"{key_type} multikey has {len(raw)} key bytes, expected {_LENGTH[key_type]}",
+                    code=ErrorCode.INVALID_MULTIKEY,
+                )
+            return key_type, raw
+    raise KeyMaterialError(
+        "multikey uses a multicodec this project does not support "
+        "(supported: ed25519-pub, x25519-pub, p256-pub)",
+        code=ErrorCode.UNSUPPORTED_KEY_TYPE,
+    )

@@ -1,0 +1,1 @@
+"""Hospital issuer: FHIR records to credentials, status lists, did:web, VC-API."""

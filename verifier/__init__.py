@@ -1,0 +1,1 @@
+"""Data users: presentation requests, verification reports of named checks, policies."""

@@ -1,0 +1,1 @@
+"""Citizen wallet: receive, keep, find, present with consent, back up and restore."""
