@@ -60,6 +60,7 @@ class ErrorCode(StrEnum):
     INVALID_INPUT = "invalidInput"
     PARSING_ERROR = "PARSING_ERROR"  # VC Data Model 2.0, section 7.1 (verification)
     INPUT_TOO_LARGE = "inputTooLarge"
+    INVALID_FHIR = "invalidFhir"
 
     # DID Resolution v0.3, section 7.1 (resolution metadata errors).
     INVALID_DID = "invalidDid"

@@ -1,13 +1,134 @@
-"""``mydata verify``."""
+"""``mydata verify FILE``: verify a credential or presentation and print the report.
+
+Exit codes: 0 verified, 1 rejected (a check failed), 2 unusable input (not readable, not JSON,
+not a credential or presentation at all, or an unknown check name).
+"""
 
 from __future__ import annotations
 
-import typer
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
 
-__all__ = ["register"]
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agent.dids import DIDResolver
+from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
+from agent.jsonio import parse_json_object
+from verifier.report import CheckStatus, VerificationReport
+from verifier.verify import verify_credential, verify_presentation
+
+__all__ = ["register", "render_report", "verify_document"]
+
+EXIT_VERIFIED, EXIT_REJECTED, EXIT_UNUSABLE = 0, 1, 2
+_STYLE = {CheckStatus.PASSED: "green", CheckStatus.FAILED: "bold red", CheckStatus.SKIPPED: "dim"}
+
+
+def _types(document: dict[str, Any]) -> set[str]:
+    value = document.get("type", [])
+    return {value} if isinstance(value, str) else {t for t in value if isinstance(t, str)}
+
+
+async def verify_document(
+    document: dict[str, Any],
+    *,
+    checks: list[str] | None = None,
+    challenge: str | None = None,
+    domain: str | None = None,
+) -> VerificationReport:
+    """Verify a parsed credential or presentation, telling them apart by ``type``.
+
+    :raises InvalidInputError: when the document is neither.
+    """
+    kinds = _types(document)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False) as http:
+        resolver = DIDResolver(http_client=http)
+        if "VerifiablePresentation" in kinds:
+            return await verify_presentation(
+                document, resolver=resolver, challenge=challenge, domain=domain, checks=checks
+            )
+        if "VerifiableCredential" in kinds:
+            return await verify_credential(document, resolver=resolver, checks=checks)
+    raise InvalidInputError(
+        "the document is neither a VerifiableCredential nor a VerifiablePresentation "
+        "(its 'type' names neither)",
+        code=ErrorCode.PARSING_ERROR,
+    )
+
+
+def render_report(console: Console, report: VerificationReport, *, title: str = "") -> None:
+    """Print a report as a table of named checks, then the verdict."""
+    table = Table(title=title or f"{report.kind} verification", title_justify="left")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("detail", overflow="fold")
+    for result in report.results:
+        detail = result.message
+        if result.code:
+            detail = f"[{result.code}] {detail}"
+        table.add_row(str(result.check), f"[{_STYLE[result.status]}]{result.status}", detail)
+    console.print(table)
+    for index, nested in enumerate(report.credentials):
+        render_report(console, nested, title=f"credential {index} in the presentation")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    if report.verified:
+        console.print("[bold green]VERIFIED[/]")
+    else:
+        failed = ", ".join(str(r.check) for r in report.failed) or "no check ran"
+        console.print(f"[bold red]REJECTED[/] (failed: {failed})")
+
+
+def _split_checks(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
 def register(app: typer.Typer) -> None:
     @app.command("verify")
-    def verify() -> None:
-        """Verify a credential or presentation."""
+    def verify(
+        file: Annotated[str, typer.Argument(help="A credential or presentation file, or - for stdin.")],
+        checks: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--checks",
+                help="Run only these checks (repeat or comma-separate), as VC-API options.checks:"
+                " format, proof, validity, status, challenge, credentials.",
+            ),
+        ] = None,
+        challenge: Annotated[str | None, typer.Option(help="Expected presentation challenge.")] = None,
+        domain: Annotated[str | None, typer.Option(help="Expected presentation domain.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    ) -> None:
+        """Verify a credential or presentation; exit 0 verified, 1 rejected, 2 unusable input."""
+        console = Console()
+        err = Console(stderr=True)
+        try:
+            data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+        except OSError as exc:
+            err.print(f"[red]error:[/] cannot read {file}: {exc.strerror}")
+            raise typer.Exit(EXIT_UNUSABLE) from None
+        try:
+            document = parse_json_object(data)
+            report = asyncio.run(
+                verify_document(
+                    document, checks=_split_checks(checks), challenge=challenge, domain=domain
+                )
+            )
+        except HealthMyDataError as exc:
+            if as_json:
+                console.print_json(json.dumps({"verified": False, "error": exc.to_dict()}))
+            else:
+                err.print(f"[red]error:[/] [{exc.code}] {exc.message}")
+            raise typer.Exit(EXIT_UNUSABLE) from None
+        if as_json:
+            console.print_json(json.dumps(report.to_dict()))
+        else:
+            render_report(console, report, title=f"{report.kind} {file}")
+        raise typer.Exit(EXIT_VERIFIED if report.verified else EXIT_REJECTED)

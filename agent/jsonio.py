@@ -1,0 +1,112 @@
+"""Strict JSON input: size limit, UTF-8 only, no duplicate keys, no NaN, bounded nesting.
+
+Signed documents are parsed here before anything else looks at them. Duplicate keys are
+refused because two parsers could disagree on which value was signed; NaN and Infinity are
+refused because they are not JSON and cannot be canonicalised (RFC 8785).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agent.errors import ErrorCode, InvalidInputError
+
+__all__ = ["DEFAULT_MAX_BYTES", "MAX_DEPTH", "parse_json", "parse_json_object"]
+
+#: Default size limit for one document (a credential, a presentation, a DID document).
+DEFAULT_MAX_BYTES = 1024 * 1024
+#: Deeper nesting than this is refused before it can exhaust the interpreter's stack.
+MAX_DEPTH = 64
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise InvalidInputError(
+                "JSON object has a duplicate member name; a signed document must be unambiguous",
+                code=ErrorCode.PARSING_ERROR,
+                details={"member": key[:64]},
+            )
+        result[key] = value
+    return result
+
+
+def _refuse_constant(name: str) -> Any:
+    raise InvalidInputError(
+        f"{name} is not a JSON value (RFC 8259)", code=ErrorCode.PARSING_ERROR
+    )
+
+
+def _depth(text: str) -> int:
+    """Maximum bracket nesting, ignoring brackets inside strings (a cheap linear scan)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_json(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
+    """Parse one JSON document strictly.
+
+    :raises InvalidInputError: ``inputTooLarge`` over ``max_bytes``; ``PARSING_ERROR`` for
+        invalid UTF-8, invalid JSON, duplicate member names, NaN/Infinity or nesting deeper
+        than :data:`MAX_DEPTH`.
+    """
+    size = len(data.encode("utf-8") if isinstance(data, str) else data)
+    if size > max_bytes:
+        raise InvalidInputError(
+            f"document is {size} bytes, over the limit of {max_bytes}",
+            code=ErrorCode.INPUT_TOO_LARGE,
+        )
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInputError(
+                f"document is not valid UTF-8 (byte offset {exc.start})",
+                code=ErrorCode.PARSING_ERROR,
+            ) from exc
+    else:
+        text = data
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if _depth(text) > MAX_DEPTH:
+        raise InvalidInputError(
+            f"document nests deeper than {MAX_DEPTH} levels", code=ErrorCode.PARSING_ERROR
+        )
+    try:
+        return json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant
+        )
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(
+            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            code=ErrorCode.PARSING_ERROR,
+        ) from exc
+
+
+def parse_json_object(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
+    """:func:`parse_json`, and the result must be a JSON object."""
+    value = parse_json(data, max_bytes=max_bytes)
+    if not isinstance(value, dict):
+        raise InvalidInputError(
+            f"expected a JSON object, got a JSON {type(value).__name__}",
+            code=ErrorCode.PARSING_ERROR,
+        )
+    return value

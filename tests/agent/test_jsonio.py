@@ -1,0 +1,62 @@
+"""Strict JSON parsing: every malformed input is a typed error with a code, never a crash."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.errors import ErrorCode, InvalidInputError
+from agent.jsonio import MAX_DEPTH, parse_json, parse_json_object
+
+
+def test_parses_an_object() -> None:
+    assert parse_json_object(b'{"a": [1, 2.5, "x"]}') == {"a": [1, 2.5, "x"]}
+
+
+def test_strips_a_byte_order_mark() -> None:
+    assert parse_json("\ufeff{}") == {}
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        pytest.param(b"{", ErrorCode.PARSING_ERROR, id="truncated"),
+        pytest.param(b'{"a": 1, "a": 2}', ErrorCode.PARSING_ERROR, id="duplicate-member"),
+        pytest.param(b'{"a": NaN}', ErrorCode.PARSING_ERROR, id="nan"),
+        pytest.param(b'{"a": Infinity}', ErrorCode.PARSING_ERROR, id="infinity"),
+        pytest.param(b'{"a": "\xff"}', ErrorCode.PARSING_ERROR, id="invalid-utf8"),
+        pytest.param(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), ErrorCode.PARSING_ERROR,
+                     id="too-deep"),
+        pytest.param(b"[" * 100_000, ErrorCode.PARSING_ERROR, id="deep-unclosed"),
+        pytest.param(b" " * 20 + b"{}", None, id="whitespace-ok"),
+    ],
+)
+def test_malformed_input_is_a_typed_error(data: bytes, code: ErrorCode | None) -> None:
+    if code is None:
+        assert parse_json(data) == {}
+        return
+    with pytest.raises(InvalidInputError) as info:
+        parse_json(data)
+    assert info.value.code is code
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    text = '{"a": "' + "[" * (MAX_DEPTH * 2) + '"}'
+    assert parse_json(text) == {"a": "[" * (MAX_DEPTH * 2)}
+
+
+def test_size_limit() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        parse_json(b"[" + b"1," * 600 + b"1]", max_bytes=1000)
+    assert info.value.code is ErrorCode.INPUT_TOO_LARGE
+
+
+def test_object_required() -> None:
+    with pytest.raises(InvalidInputError, match="expected a JSON object"):
+        parse_json_object(b"[1]")
+
+
+def test_duplicate_member_message_names_no_value() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        parse_json(b'{"allergy": "PENICILLIN-SECRET", "allergy": "x"}')
+    assert "PENICILLIN-SECRET" not in str(info.value)
+    assert info.value.details == {"member": "allergy"}

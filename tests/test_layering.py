@@ -1,0 +1,39 @@
+"""The layering rule of DESIGN.md section 4, checked on the source: parties import only agent."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTIES = ("issuer", "wallet", "verifier")
+ALLOWED: dict[str, set[str]] = {
+    "agent": set(),
+    "issuer": {"agent"},
+    "wallet": {"agent"},
+    "verifier": {"agent"},
+}
+PROJECT = {"agent", "mydata", *PARTIES}
+
+
+def _project_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found & PROJECT
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_package_imports_only_what_the_design_allows(package: str) -> None:
+    offenders = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        bad = _project_imports(path) - ALLOWED[package] - {package}
+        if bad:
+            offenders.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
+    assert offenders == []

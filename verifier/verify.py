@@ -1,0 +1,244 @@
+"""Verify credentials and presentations into a report of named checks.
+
+Each check calls primitives that raise typed errors; this module catches
+:class:`agent.errors.HealthMyDataError` per check, records it, and goes on with the checks that
+do not depend on the failed one. ``checks`` selects which run, like the VC-API's
+``options.checks``: ``{"proof"}`` checks the signature alone.
+
+Anything that is not one of our errors is a bug and propagates: a report never hides one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from agent.clock import DEFAULT_MAX_CLOCK_SKEW, utcnow
+from agent.credentials.contexts import check_contexts, check_terms
+from agent.credentials.model import (
+    check_validity_period,
+    validate_credential,
+    validate_presentation,
+)
+from agent.credentials.proofs import verify_proofs
+from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
+from agent.keys.signer import KeyResolver
+from verifier.report import Check, CheckResult, CheckStatus, VerificationReport
+
+__all__ = ["CREDENTIAL_CHECKS", "PRESENTATION_CHECKS", "verify_credential", "verify_presentation"]
+
+#: Checks run on a credential by default, in order.
+CREDENTIAL_CHECKS: tuple[Check, ...] = (Check.FORMAT, Check.PROOF, Check.VALIDITY, Check.STATUS)
+#: Checks run on a presentation by default, in order.
+PRESENTATION_CHECKS: tuple[Check, ...] = (
+    Check.FORMAT,
+    Check.CHALLENGE,
+    Check.PROOF,
+    Check.CREDENTIALS,
+)
+
+
+def _select(checks: Iterable[str] | None, available: tuple[Check, ...]) -> tuple[Check, ...]:
+    if checks is None:
+        return available
+    wanted = list(checks)
+    unknown = sorted(set(wanted) - {str(c) for c in available})
+    if unknown:
+        raise InvalidInputError(
+            f"unknown check(s) {', '.join(unknown)}; available: "
+            + ", ".join(str(c) for c in available),
+            code=ErrorCode.INVALID_INPUT,
+        )
+    return tuple(c for c in available if str(c) in wanted)
+
+
+async def _run(check: Check, step: Callable[[], Awaitable[str]]) -> CheckResult:
+    try:
+        message = await step()
+    except HealthMyDataError as error:
+        return CheckResult.failed(check, error)
+    return CheckResult.passed(check, message)
+
+
+def _require_object(document: object, kind: str) -> dict[str, Any]:
+    if not isinstance(document, dict):
+        raise InvalidInputError(
+            f"a {kind} must be a JSON object, got {type(document).__name__}",
+            code=ErrorCode.PARSING_ERROR,
+        )
+    return document
+
+
+async def verify_credential(
+    document: object,
+    *,
+    resolver: KeyResolver,
+    now: datetime | None = None,
+    checks: Iterable[str] | None = None,
+    max_clock_skew: timedelta = DEFAULT_MAX_CLOCK_SKEW,
+) -> VerificationReport:
+    """Verify a W3C Verifiable Credential secured with a Data Integrity proof.
+
+    :param resolver: dereferences the proof's verification method (a
+        :class:`agent.dids.DIDResolver`, or an offline cache).
+    :param now: the instant to check validity against; defaults to the current time.
+    :param checks: names of the checks to run (default: all of :data:`CREDENTIAL_CHECKS`).
+    :raises InvalidInputError: when the input is not a JSON object or a check name is unknown;
+        every other problem is a failed check in the report.
+    """
+    credential = _require_object(document, "credential")
+    at = now or utcnow()
+    results: list[CheckResult] = []
+    warnings: list[str] = []
+
+    for check in _select(checks, CREDENTIAL_CHECKS):
+        if check is Check.FORMAT:
+
+            async def _format() -> str:
+                version = validate_credential(credential, allow_v1=True)
+                check_contexts(credential)
+                check_terms(credential)
+                return f"conforms to the VC Data Model {version}"
+
+            results.append(await _run(check, _format))
+        elif check is Check.PROOF:
+
+            async def _proof() -> str:
+                proofs = await verify_proofs(
+                    credential, resolver, expected_purpose="assertionMethod", now=at
+                )
+                return ", ".join(f"{p.cryptosuite} by {p.verification_method}" for p in proofs)
+
+            results.append(await _run(check, _proof))
+        elif check is Check.VALIDITY:
+
+            async def _validity() -> str:
+                check_validity_period(credential, now=at, max_clock_skew=max_clock_skew)
+                return "within its validity period"
+
+            results.append(await _run(check, _validity))
+        elif check is Check.STATUS:
+            if "credentialStatus" in credential:
+                warnings.append("credential has a status entry that this verifier did not check")
+                results.append(
+                    CheckResult.skipped(check, "status lists are not checked by this verifier")
+                )
+            else:
+                results.append(CheckResult.skipped(check, "the credential has no status entry"))
+    return VerificationReport("credential", tuple(results), tuple(warnings))
+
+
+async def verify_presentation(
+    document: object,
+    *,
+    resolver: KeyResolver,
+    challenge: str | None = None,
+    domain: str | None = None,
+    now: datetime | None = None,
+    checks: Iterable[str] | None = None,
+    max_clock_skew: timedelta = DEFAULT_MAX_CLOCK_SKEW,
+) -> VerificationReport:
+    """Verify a W3C Verifiable Presentation and every credential in it.
+
+    The presentation's proof must have purpose ``authentication`` and, when ``challenge`` or
+    ``domain`` are given, carry exactly those values (they bind it to this verifier's request).
+
+    :raises InvalidInputError: as :func:`verify_credential`.
+    """
+    presentation = _require_object(document, "presentation")
+    at = now or utcnow()
+    results: list[CheckResult] = []
+    nested: list[VerificationReport] = []
+
+    for check in _select(checks, PRESENTATION_CHECKS):
+        if check is Check.FORMAT:
+
+            async def _format() -> str:
+                version = validate_presentation(presentation, allow_v1=True)
+                check_contexts(presentation)
+                check_terms(presentation)
+                return f"conforms to the VC Data Model {version}"
+
+            results.append(await _run(check, _format))
+        elif check is Check.CHALLENGE:
+            results.append(await _run(check, _challenge_step(presentation, challenge, domain)))
+        elif check is Check.PROOF:
+
+            async def _proof() -> str:
+                proofs = await verify_proofs(
+                    presentation,
+                    resolver,
+                    expected_purpose="authentication",
+                    challenge=challenge,
+                    domain=domain,
+                    now=at,
+                )
+                return ", ".join(f"{p.cryptosuite} by {p.verification_method}" for p in proofs)
+
+            results.append(await _run(check, _proof))
+        elif check is Check.CREDENTIALS:
+            embedded = presentation.get("verifiableCredential", [])
+            items = embedded if isinstance(embedded, list) else [embedded]
+            for item in items:
+                nested.append(
+                    await verify_credential(
+                        item, resolver=resolver, now=at, max_clock_skew=max_clock_skew
+                    )
+                    if isinstance(item, dict)
+                    else VerificationReport(
+                        "credential",
+                        (
+                            CheckResult.failed(
+                                Check.FORMAT,
+                                InvalidInputError(
+                                    "embedded credential is not a JSON object",
+                                    code=ErrorCode.PARSING_ERROR,
+                                ),
+                            ),
+                        ),
+                    )
+                )
+            bad = [i for i, report in enumerate(nested) if not report.verified]
+            if not items:
+                results.append(CheckResult.skipped(check, "the presentation holds no credential"))
+            elif bad:
+                results.append(
+                    CheckResult(
+                        check,
+                        CheckStatus.FAILED,
+                        f"credential(s) at index {', '.join(map(str, bad))} did not verify",
+                        "credentialNotVerified",
+                        {"indexes": bad},
+                    )
+                )
+            else:
+                results.append(CheckResult.passed(check, f"{len(items)} credential(s) verified"))
+    return VerificationReport("presentation", tuple(results), (), tuple(nested))
+
+
+def _challenge_step(
+    presentation: dict[str, Any], challenge: str | None, domain: str | None
+) -> Callable[[], Awaitable[str]]:
+    async def step() -> str:
+        proofs = presentation.get("proof")
+        proof_list = proofs if isinstance(proofs, list) else [proofs]
+        for proof in proof_list:
+            if not isinstance(proof, dict):
+                continue
+            if challenge is not None and proof.get("challenge") != challenge:
+                raise HealthMyDataError(
+                    "the presentation's proof does not carry this verifier's challenge: it was "
+                    "made for another request, or replayed",
+                    code=ErrorCode.INVALID_CHALLENGE_ERROR,
+                )
+            if domain is not None and proof.get("domain") != domain:
+                raise HealthMyDataError(
+                    "the presentation's proof is bound to another domain (audience)",
+                    code=ErrorCode.INVALID_DOMAIN_ERROR,
+                )
+        if challenge is None and domain is None:
+            return "no challenge or domain was expected"
+        return "challenge and domain match this verifier's request"
+
+    return step
