@@ -31,7 +31,8 @@ class KeyType(StrEnum):
     X25519_PRIV = "x25519-priv"
 
 
-# Multicodec table (https://github.com/multiformats/multicodec/blob/master/table.csv), varint-encoded.
+# Multicodec table, varint-encoded:
+# https://github.com/multiformats/multicodec/blob/master/table.csv
 _PREFIX: dict[KeyType, bytes] = {
     KeyType.ED25519_PUB: b"\xed\x01",
     KeyType.X25519_PUB: b"\xec\x01",
