@@ -1,12 +1,118 @@
-"""``mydata did ...``."""
+"""``mydata did create|resolve``: DIDs from the command line.
+
+Keys are created in an encrypted askar store (``--store``, default
+``$MYDATA_HOME/agent.sqlite``, with ``MYDATA_HOME`` defaulting to ``~/.local/share/mydata``). The
+store's passphrase comes from ``MYDATA_PASSPHRASE`` or a prompt; it is never printed or logged.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import httpx
 import typer
 
-__all__ = ["register"]
+from agent.console import error_console, print_error
+from agent.dids import DIDResolver, create_did_peer_2, did_key_from_public, didcomm_service
+from agent.errors import HealthMyDataError
+from agent.keys import AskarKeyStore, KeyType, decode_multikey
+from agent.storage import open_store
+
+__all__ = ["default_store_path", "register"]
+
+
+class DIDMethodChoice(StrEnum):
+    KEY = "key"
+    PEER = "peer"
+
+
+def default_store_path() -> Path:
+    """``$MYDATA_HOME/agent.sqlite``; ``MYDATA_HOME`` defaults to ``~/.local/share/mydata``."""
+    home = os.environ.get("MYDATA_HOME") or str(Path.home() / ".local" / "share" / "mydata")
+    return Path(home) / "agent.sqlite"
+
+
+def _passphrase(new_store: bool) -> str:
+    value = os.environ.get("MYDATA_PASSPHRASE")
+    if value:
+        return value
+    prompt = "New store passphrase" if new_store else "Store passphrase"
+    text: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=new_store)
+    return text
+
+
+async def _create(method: DIDMethodChoice, store_path: Path, endpoint: str | None) -> tuple[str, str]:
+    new_store = not store_path.exists()
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    store = await open_store(store_path, passphrase=_passphrase(new_store))
+    try:
+        keys = AskarKeyStore(store)
+        signing = await keys.create_key(KeyType.ED25519_PUB)
+        if method is DIDMethodChoice.KEY:
+            did = did_key_from_public(KeyType.ED25519_PUB, decode_multikey(signing)[1])
+            vm = f"{did}#{signing}"
+            await keys.bind(
+                signing, did=did, verification_method=vm,
+                relationships=["assertionMethod", "authentication"],
+            )
+            return did, vm
+        agreement = await keys.create_key(KeyType.X25519_PUB)
+        services = [didcomm_service(endpoint)] if endpoint else []
+        did = create_did_peer_2(
+            decode_multikey(signing)[1], decode_multikey(agreement)[1], services
+        )
+        await keys.bind(
+            signing, did=did, verification_method=f"{did}#key-1",
+            relationships=["authentication", "assertionMethod"],
+        )
+        await keys.bind(
+            agreement, did=did, verification_method=f"{did}#key-2", relationships=["keyAgreement"]
+        )
+        return did, f"{did}#key-1"
+    finally:
+        await store.close()
+
+
+async def _resolve(did: str) -> str:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0)) as http:
+        document = await DIDResolver(http_client=http).resolve(did)
+    return json.dumps(document.serialize(), indent=2)
 
 
 def register(app: typer.Typer) -> None:
-    did = typer.Typer(help="Create and resolve DIDs.", no_args_is_help=True)
-    app.add_typer(did, name="did")
+    did_app = typer.Typer(help="Create and resolve DIDs.", no_args_is_help=True)
+    app.add_typer(did_app, name="did")
+
+    @did_app.command("create")
+    def create(
+        method: Annotated[DIDMethodChoice, typer.Option(help="DID method.")] = DIDMethodChoice.KEY,
+        store: Annotated[
+            Path | None, typer.Option(help="Key store file (default $MYDATA_HOME/agent.sqlite).")
+        ] = None,
+        endpoint: Annotated[
+            str | None, typer.Option(help="DIDComm endpoint URL (did:peer only).")
+        ] = None,
+    ) -> None:
+        """Create a key in the encrypted key store and print its DID."""
+        err = error_console()
+        try:
+            did, vm = asyncio.run(_create(method, store or default_store_path(), endpoint))
+        except HealthMyDataError as exc:
+            print_error(err, exc)
+            raise typer.Exit(2) from None
+        typer.echo(did)
+        err.print(f"verification method: {vm}", soft_wrap=True)
+
+    @did_app.command("resolve")
+    def resolve(did: Annotated[str, typer.Argument(help="The DID to resolve.")]) -> None:
+        """Resolve a DID (key, peer, web) and print its DID document."""
+        try:
+            typer.echo(asyncio.run(_resolve(did)))
+        except HealthMyDataError as exc:
+            print_error(error_console(), exc)
+            raise typer.Exit(2) from None

@@ -22,7 +22,11 @@ def format_datetime(value: datetime) -> str:
     """An XML Schema dateTimeStamp in UTC with second precision, e.g. ``2026-11-29T06:00:00Z``."""
     if value.tzinfo is None:
         raise ValueError("refusing a naive datetime: pass an aware one (e.g. datetime.now(UTC))")
-    return value.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = value.astimezone(UTC)
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
+        f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
+    )
 
 
 def parse_datetime(value: str) -> datetime:

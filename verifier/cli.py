@@ -15,8 +15,10 @@ from typing import Annotated, Any
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from agent.console import error_console, print_error, stdout_console
 from agent.dids import DIDResolver
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
 from agent.jsonio import parse_json_object
@@ -63,20 +65,18 @@ async def verify_document(
 
 def render_report(console: Console, report: VerificationReport, *, title: str = "") -> None:
     """Print a report as a table of named checks, then the verdict."""
-    table = Table(title=title or f"{report.kind} verification", title_justify="left")
+    table = Table(title=escape(title or f"{report.kind} verification"), title_justify="left")
     table.add_column("check")
     table.add_column("result")
     table.add_column("detail", overflow="fold")
     for result in report.results:
-        detail = result.message
-        if result.code:
-            detail = f"[{result.code}] {detail}"
+        detail = escape(f"[{result.code}] {result.message}" if result.code else result.message)
         table.add_row(str(result.check), f"[{_STYLE[result.status]}]{result.status}", detail)
     console.print(table)
     for index, nested in enumerate(report.credentials):
         render_report(console, nested, title=f"credential {index} in the presentation")
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
     if report.verified:
         console.print("[bold green]VERIFIED[/]")
     else:
@@ -107,12 +107,12 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     ) -> None:
         """Verify a credential or presentation; exit 0 verified, 1 rejected, 2 unusable input."""
-        console = Console()
-        err = Console(stderr=True)
+        console = stdout_console()
+        err = error_console()
         try:
             data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
         except OSError as exc:
-            err.print(f"[red]error:[/] cannot read {file}: {exc.strerror}")
+            err.print(f"[red]error:[/] cannot read {escape(file)}: {exc.strerror}")
             raise typer.Exit(EXIT_UNUSABLE) from None
         try:
             document = parse_json_object(data)
@@ -125,7 +125,7 @@ def register(app: typer.Typer) -> None:
             if as_json:
                 console.print_json(json.dumps({"verified": False, "error": exc.to_dict()}))
             else:
-                err.print(f"[red]error:[/] [{exc.code}] {exc.message}")
+                print_error(err, exc)
             raise typer.Exit(EXIT_UNUSABLE) from None
         if as_json:
             console.print_json(json.dumps(report.to_dict()))
