@@ -1,4 +1,6 @@
-"""Ed25519 signature verification with PyNaCl (libsodium): the only module that imports nacl.
+"""Ed25519 signature verification with PyNaCl (libsodium).
+
+Only this module and :mod:`agent.keys.convert` (Ed25519 to X25519 conversion) import nacl.
 
 Signing stays in askar (:mod:`agent.keys.askar`); verification needs only the public key and
 libsodium is the fastest verifier available here.
