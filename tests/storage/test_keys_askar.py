@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +26,15 @@ from agent.keys import (
     encode_multikey,
 )
 from agent.storage import Store, open_store
+from tests.conftest import load_vector
 
-VECTORS = Path(__file__).parent / "vectors"
 DID = "did:example:alice"
 VM1 = f"{DID}#key-1"
 
 
 def load_storage_vector(*parts: str) -> Any:
-    """A JSON vector file under tests/storage/vectors/ (sources in its README)."""
-    return json.loads(VECTORS.joinpath(*parts).read_text(encoding="utf-8"))
+    """A JSON vector file under tests/vectors/ (sources in each folder's SOURCE.md)."""
+    return load_vector(*parts)
 
 
 def read_store_files(directory: Path, stem: str) -> bytes:
