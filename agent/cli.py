@@ -46,10 +46,10 @@ def _passphrase(new_store: bool) -> str:
     return text
 
 
-async def _create(method: DIDMethodChoice, store_path: Path, endpoint: str | None) -> tuple[str, str]:
-    new_store = not store_path.exists()
-    store_path.parent.mkdir(parents=True, exist_ok=True)
-    store = await open_store(store_path, passphrase=_passphrase(new_store))
+async def _create(
+    method: DIDMethodChoice, store_path: Path, endpoint: str | None, passphrase: str
+) -> tuple[str, str]:
+    store = await open_store(store_path, passphrase=passphrase)
     try:
         keys = AskarKeyStore(store)
         signing = await keys.create_key(KeyType.ED25519_PUB)
@@ -57,7 +57,9 @@ async def _create(method: DIDMethodChoice, store_path: Path, endpoint: str | Non
             did = did_key_from_public(KeyType.ED25519_PUB, decode_multikey(signing)[1])
             vm = f"{did}#{signing}"
             await keys.bind(
-                signing, did=did, verification_method=vm,
+                signing,
+                did=did,
+                verification_method=vm,
                 relationships=["assertionMethod", "authentication"],
             )
             return did, vm
@@ -67,7 +69,9 @@ async def _create(method: DIDMethodChoice, store_path: Path, endpoint: str | Non
             decode_multikey(signing)[1], decode_multikey(agreement)[1], services
         )
         await keys.bind(
-            signing, did=did, verification_method=f"{did}#key-1",
+            signing,
+            did=did,
+            verification_method=f"{did}#key-1",
             relationships=["authentication", "assertionMethod"],
         )
         await keys.bind(
@@ -101,7 +105,10 @@ def register(app: typer.Typer) -> None:
         """Create a key in the encrypted key store and print its DID."""
         err = error_console()
         try:
-            did, vm = asyncio.run(_create(method, store or default_store_path(), endpoint))
+            path = store or default_store_path()
+            new_store = not path.exists()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            did, vm = asyncio.run(_create(method, path, endpoint, _passphrase(new_store)))
         except HealthMyDataError as exc:
             print_error(err, exc)
             raise typer.Exit(2) from None

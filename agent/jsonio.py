@@ -34,9 +34,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _refuse_constant(name: str) -> Any:
-    raise InvalidInputError(
-        f"{name} is not a JSON value (RFC 8259)", code=ErrorCode.PARSING_ERROR
-    )
+    raise InvalidInputError(f"{name} is not a JSON value (RFC 8259)", code=ErrorCode.PARSING_ERROR)
 
 
 def _depth(text: str) -> int:
@@ -91,9 +89,7 @@ def parse_json(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
             f"document nests deeper than {MAX_DEPTH} levels", code=ErrorCode.PARSING_ERROR
         )
     try:
-        return json.loads(
-            text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant
-        )
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise InvalidInputError(
             f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",

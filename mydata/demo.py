@@ -21,9 +21,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from agent.console import stdout_console
 from agent.dids import DIDResolver, did_key_from_public
 from agent.keys import AskarKeyStore, KeyType, decode_multikey
-from agent.storage import generate_raw_key, open_store
+from agent.storage import Store, generate_raw_key, open_store
 from issuer.issue import issue_credential, record_credential
 from verifier.cli import render_report
 from verifier.verify import verify_credential
@@ -43,16 +44,19 @@ def _step(console: Console, number: int, title: str) -> None:
     console.rule(f"[bold]{number}. {title}", align="left")
 
 
-async def _new_did_key(path: Path) -> tuple[AskarKeyStore, str, str]:
+async def _new_did_key(path: Path) -> tuple[Store, AskarKeyStore, str, str]:
     store = await open_store(f"sqlite://{path}", raw_key=generate_raw_key())
     keys = AskarKeyStore(store)
     multikey = await keys.create_key(KeyType.ED25519_PUB)
     did = did_key_from_public(KeyType.ED25519_PUB, decode_multikey(multikey)[1])
     vm = f"{did}#{multikey}"
     await keys.bind(
-        multikey, did=did, verification_method=vm, relationships=["assertionMethod", "authentication"]
+        multikey,
+        did=did,
+        verification_method=vm,
+        relationships=["assertionMethod", "authentication"],
     )
-    return keys, did, vm
+    return store, keys, did, vm
 
 
 async def run_demo(console: Console, workdir: Path) -> bool:
@@ -61,12 +65,14 @@ async def run_demo(console: Console, workdir: Path) -> bool:
     ok = True
 
     _step(console, 1, "The hospital creates its signing key and its DID")
-    hospital_keys, hospital_did, hospital_vm = await _new_did_key(workdir / "hospital.sqlite")
+    hospital_store, hospital_keys, hospital_did, hospital_vm = await _new_did_key(
+        workdir / "hospital.sqlite"
+    )
     console.print(f"  key store  [cyan]{workdir / 'hospital.sqlite'}[/] (askar, encrypted)")
     console.print(f"  DID        [cyan]{hospital_did}[/]")
 
     _step(console, 2, "The citizen's wallet creates the citizen's holder DID")
-    wallet_keys, citizen_did, _ = await _new_did_key(workdir / "wallet.sqlite")
+    wallet_store, _, citizen_did, _ = await _new_did_key(workdir / "wallet.sqlite")
     console.print(f"  DID        [cyan]{citizen_did}[/]")
 
     _step(console, 3, "The hospital issues a credential for a FHIR AllergyIntolerance")
@@ -77,8 +83,10 @@ async def run_demo(console: Console, workdir: Path) -> bool:
     size = len(json.dumps(credential).encode())
     console.print(f"  type       {', '.join(credential['type'])}")
     console.print(f"  id         {credential['id']}  ({size:,} bytes)")
-    console.print(f"  proof      {credential['proof']['cryptosuite']}, "
-                  f"proofValue {credential['proof']['proofValue'][:24]}...")
+    console.print(
+        f"  proof      {credential['proof']['cryptosuite']}, "
+        f"proofValue {credential['proof']['proofValue'][:24]}..."
+    )
     (workdir / "allergy-credential.json").write_text(json.dumps(credential, indent=2))
 
     resolver = DIDResolver()
@@ -94,8 +102,8 @@ async def run_demo(console: Console, workdir: Path) -> bool:
     render_report(console, report, title="verification of the altered credential")
     ok &= not report.verified and [str(r.check) for r in report.failed] == ["proof"]
 
-    await hospital_keys.store.close()
-    await wallet_keys.store.close()
+    await hospital_store.close()
+    await wallet_store.close()
     elapsed = time.perf_counter() - started
     verdict = "[bold green]demo finished[/]" if ok else "[bold red]demo FAILED[/]"
     console.print()
@@ -111,7 +119,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Run the end-to-end demo on embedded SQLite stores in a temporary folder."""
-        console = Console()
+        console = stdout_console()
         workdir = Path(tempfile.mkdtemp(prefix="mydata-demo-"))
         console.print(f"[bold]health-mydata demo[/] working in {workdir}")
         try:

@@ -93,7 +93,9 @@ def _split_checks(values: list[str] | None) -> list[str] | None:
 def register(app: typer.Typer) -> None:
     @app.command("verify")
     def verify(
-        file: Annotated[str, typer.Argument(help="A credential or presentation file, or - for stdin.")],
+        file: Annotated[
+            str, typer.Argument(help="A credential or presentation file, or - for stdin.")
+        ],
         checks: Annotated[
             list[str] | None,
             typer.Option(
@@ -102,7 +104,9 @@ def register(app: typer.Typer) -> None:
                 " format, proof, validity, status, challenge, credentials.",
             ),
         ] = None,
-        challenge: Annotated[str | None, typer.Option(help="Expected presentation challenge.")] = None,
+        challenge: Annotated[
+            str | None, typer.Option(help="Expected presentation challenge.")
+        ] = None,
         domain: Annotated[str | None, typer.Option(help="Expected presentation domain.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     ) -> None:

@@ -25,6 +25,7 @@ class Check(StrEnum):
 
     FORMAT = "format"  # VC Data Model rules and JSON-LD contexts/terms
     PROOF = "proof"  # signature, including dereferencing the verification method
+    ISSUER = "issuer"  # the proof's key belongs to the issuer (holder, for presentations)
     VALIDITY = "validity"  # validFrom / validUntil against the clock, with skew allowance
     STATUS = "status"  # Bitstring Status List entries
     CHALLENGE = "challenge"  # presentation proof's challenge and domain

@@ -21,7 +21,7 @@ from agent.credentials.model import (
     validate_credential,
     validate_presentation,
 )
-from agent.credentials.proofs import verify_proofs
+from agent.credentials.proofs import check_proof_controllers, verify_proofs
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
 from agent.keys.signer import KeyResolver
 from verifier.report import Check, CheckResult, CheckStatus, VerificationReport
@@ -29,12 +29,19 @@ from verifier.report import Check, CheckResult, CheckStatus, VerificationReport
 __all__ = ["CREDENTIAL_CHECKS", "PRESENTATION_CHECKS", "verify_credential", "verify_presentation"]
 
 #: Checks run on a credential by default, in order.
-CREDENTIAL_CHECKS: tuple[Check, ...] = (Check.FORMAT, Check.PROOF, Check.VALIDITY, Check.STATUS)
+CREDENTIAL_CHECKS: tuple[Check, ...] = (
+    Check.FORMAT,
+    Check.PROOF,
+    Check.ISSUER,
+    Check.VALIDITY,
+    Check.STATUS,
+)
 #: Checks run on a presentation by default, in order.
 PRESENTATION_CHECKS: tuple[Check, ...] = (
     Check.FORMAT,
     Check.CHALLENGE,
     Check.PROOF,
+    Check.ISSUER,
     Check.CREDENTIALS,
 )
 
@@ -106,11 +113,22 @@ async def verify_credential(
 
             async def _proof() -> str:
                 proofs = await verify_proofs(
-                    credential, resolver, expected_purpose="assertionMethod", now=at
+                    credential,
+                    resolver,
+                    expected_purpose="assertionMethod",
+                    now=at,
+                    bind_controller=False,
                 )
-                return ", ".join(f"{p.cryptosuite} by {p.verification_method}" for p in proofs)
+                return ", ".join(f"{p.suite} by {p.verification_method}" for p in proofs)
 
             results.append(await _run(check, _proof))
+        elif check is Check.ISSUER:
+
+            async def _issuer() -> str:
+                controllers = await check_proof_controllers(credential, resolver)
+                return f"signed with a key of the issuer {controllers[0]}"
+
+            results.append(await _run(check, _issuer))
         elif check is Check.VALIDITY:
 
             async def _validity() -> str:
@@ -173,10 +191,23 @@ async def verify_presentation(
                     challenge=challenge,
                     domain=domain,
                     now=at,
+                    bind_controller=False,
                 )
-                return ", ".join(f"{p.cryptosuite} by {p.verification_method}" for p in proofs)
+                return ", ".join(f"{p.suite} by {p.verification_method}" for p in proofs)
 
             results.append(await _run(check, _proof))
+        elif check is Check.ISSUER:
+
+            async def _holder() -> str:
+                await check_proof_controllers(
+                    presentation, resolver, expected_purpose="authentication"
+                )
+                holder = presentation.get("holder")
+                if holder is None:
+                    return "the presentation names no holder"
+                return "signed with a key of the holder"
+
+            results.append(await _run(check, _holder))
         elif check is Check.CREDENTIALS:
             embedded = presentation.get("verifiableCredential", [])
             items = embedded if isinstance(embedded, list) else [embedded]

@@ -24,8 +24,9 @@ def test_strips_a_byte_order_mark() -> None:
         pytest.param(b'{"a": NaN}', ErrorCode.PARSING_ERROR, id="nan"),
         pytest.param(b'{"a": Infinity}', ErrorCode.PARSING_ERROR, id="infinity"),
         pytest.param(b'{"a": "\xff"}', ErrorCode.PARSING_ERROR, id="invalid-utf8"),
-        pytest.param(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), ErrorCode.PARSING_ERROR,
-                     id="too-deep"),
+        pytest.param(
+            b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), ErrorCode.PARSING_ERROR, id="too-deep"
+        ),
         pytest.param(b"[" * 100_000, ErrorCode.PARSING_ERROR, id="deep-unclosed"),
         pytest.param(b" " * 20 + b"{}", None, id="whitespace-ok"),
     ],

@@ -1,0 +1,84 @@
+"""Helpers shared by the EdDSA suites: option checks, proofValue coding, Ed25519 verification.
+
+Private to the ``suites`` package; both ``eddsa-*-2022`` suites use the same proof
+configuration rules (vc-di-eddsa section 3.2.5 / 3.3.5), proofValue encoding (multibase
+base58btc of the 64-byte Ed25519 signature) and verification step.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agent.errors import CryptosuiteError, ErrorCode, KeyMaterialError
+from agent.keys.ed25519 import Ed25519PublicKey
+from agent.keys.multikey import KeyType, decode_multibase_base58btc, encode_multibase_base58btc
+from agent.keys.signer import ResolvedKey, Signer
+from agent.types import JSONObject
+
+# XML Schema 1.1 dateTime (https://www.w3.org/TR/xmlschema11-2/#dateTime), the format the
+# Data Integrity spec requires for ``created`` and ``expires``.
+XSD_DATETIME = re.compile(
+    r"^-?[0-9]{4,}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T"
+    r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?"
+    r"(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))?$"
+)
+
+
+def check_proof_config(config: JSONObject, suite: str, code: ErrorCode) -> None:
+    """vc-di-eddsa "Proof Configuration" checks: type, cryptosuite and ``created``.
+
+    :raises CryptosuiteError: with ``code`` (``PROOF_GENERATION_ERROR`` when creating,
+        ``MALFORMED_PROOF_ERROR`` when verifying).
+    """
+    if config.get("type") != "DataIntegrityProof" or config.get("cryptosuite") != suite:
+        raise CryptosuiteError(
+            f"proof options must have type DataIntegrityProof and cryptosuite {suite}",
+            code=code,
+            details={"type": config.get("type"), "cryptosuite": config.get("cryptosuite")},
+        )
+    for name in ("created", "expires"):
+        value = config.get(name)
+        if value is not None and not (isinstance(value, str) and XSD_DATETIME.match(value)):
+            raise CryptosuiteError(
+                f"proof {name} must be an XML Schema dateTime such as 2024-01-01T00:00:00Z",
+                code=code,
+                details={"property": name},
+            )
+
+
+def sign(signer: Signer, data: bytes) -> str:
+    """The ``proofValue``: multibase base58btc of the signer's Ed25519 signature."""
+    if signer.algorithm != "EdDSA":
+        raise CryptosuiteError(
+            f"EdDSA cryptosuites need an Ed25519 signer, got algorithm {signer.algorithm}",
+            code=ErrorCode.PROOF_GENERATION_ERROR,
+        )
+    return encode_multibase_base58btc(signer.sign(data))
+
+
+def verify(proof: JSONObject, public_key: ResolvedKey, data: bytes) -> None:
+    """Decode ``proofValue`` and check it over ``data`` with the Ed25519 ``public_key``.
+
+    :raises CryptosuiteError: ``MALFORMED_PROOF_ERROR`` for a missing or non-base58btc value,
+        or a key that is not Ed25519.
+    :raises agent.errors.SignatureError: the signature does not verify.
+    """
+    value = proof.get("proofValue")
+    if not isinstance(value, str):
+        raise CryptosuiteError(
+            "proof has no proofValue string", code=ErrorCode.MALFORMED_PROOF_ERROR
+        )
+    try:
+        signature = decode_multibase_base58btc(value)
+    except KeyMaterialError as exc:
+        raise CryptosuiteError(
+            "proofValue is not a multibase base58btc ('z...') value",
+            code=ErrorCode.MALFORMED_PROOF_ERROR,
+        ) from exc
+    if public_key.key_type is not KeyType.ED25519_PUB:
+        raise CryptosuiteError(
+            f"verification method {public_key.id} is a {public_key.key_type} key; "
+            "EdDSA cryptosuites need an Ed25519 key",
+            code=ErrorCode.MALFORMED_PROOF_ERROR,
+        )
+    Ed25519PublicKey(public_key.raw).verify(data, signature)
