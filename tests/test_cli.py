@@ -1,0 +1,189 @@
+"""The mydata command as a user runs it: exit codes, named checks, no tracebacks."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from mydata.cli import build_app
+from tests.conftest import VECTORS, load_vector
+
+runner = CliRunner()
+app = build_app()
+
+SIGNED = {
+    "eddsa-jcs-2022": VECTORS / "vc-di-eddsa" / "eddsa-jcs-2022" / "signedJCS.json",
+    "eddsa-rdfc-2022": VECTORS / "vc-di-eddsa" / "eddsa-rdfc-2022" / "signedDataInt.json",
+    "proof-set": VECTORS / "vc-di-eddsa" / "proof-set-chain" / "signedProofSet2.json",
+    "proof-chain": VECTORS / "vc-di-eddsa" / "proof-set-chain" / "signedProofChain2.json",
+}
+
+
+def run(*args: str, stdin: str | None = None) -> Any:
+    return runner.invoke(app, list(args), input=stdin)
+
+
+@pytest.mark.parametrize("name", sorted(SIGNED))
+def test_spec_vectors_verify_with_checks_proof(name: str) -> None:
+    result = run("verify", str(SIGNED[name]), "--checks", "proof", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["verified"] is True
+    assert report["checks"] == ["proof"]
+
+
+def _tamper(document: dict[str, Any], where: str) -> dict[str, Any]:
+    changed = copy.deepcopy(document)
+    if where == "claim":
+        changed["credentialSubject"]["alumniOf"] = "The School of ExampleZ"
+    elif where == "proof-options":
+        created = changed["proof"]["created"]
+        changed["proof"]["created"] = created[:-2] + ("1Z" if created[-2] != "1" else "2Z")
+    elif where == "proof-value":
+        value = changed["proof"]["proofValue"]
+        changed["proof"]["proofValue"] = (
+            value[:10] + ("X" if value[10] != "X" else "Y") + value[11:]
+        )
+    return changed
+
+
+@pytest.mark.parametrize("where", ["claim", "proof-options", "proof-value"])
+@pytest.mark.parametrize("suite", ["eddsa-jcs-2022", "eddsa-rdfc-2022"])
+def test_one_changed_character_is_rejected_by_the_proof_check(
+    tmp_path: Path, suite: str, where: str
+) -> None:
+    signed = json.loads(SIGNED[suite].read_text())
+    path = tmp_path / "tampered.json"
+    path.write_text(json.dumps(_tamper(signed, where)))
+    result = run("verify", str(path), "--checks", "proof", "--json")
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.output)
+    assert report["verified"] is False
+    assert [e["check"] for e in report["errors"]] == ["proof"]
+    assert report["errors"][0]["code"] in {"PROOF_VERIFICATION_ERROR", "INVALID_PROOF_DATETIME"}
+
+
+def test_human_output_names_the_failing_check(tmp_path: Path) -> None:
+    signed = json.loads(SIGNED["eddsa-jcs-2022"].read_text())
+    path = tmp_path / "tampered.json"
+    path.write_text(json.dumps(_tamper(signed, "claim")))
+    result = run("verify", str(path), "--checks", "proof")
+    assert result.exit_code == 1
+    assert "proof" in result.output
+    assert "failed" in result.output
+    assert "REJECTED" in result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        pytest.param(b"{not json", "PARSING_ERROR", id="not-json"),
+        pytest.param(b"[1, 2]", "PARSING_ERROR", id="array"),
+        pytest.param(b'{"type": "Something"}', "PARSING_ERROR", id="neither-vc-nor-vp"),
+        pytest.param(b"\xff\xfe", "PARSING_ERROR", id="invalid-utf8"),
+        pytest.param(b"[" * 5000, "PARSING_ERROR", id="deeply-nested"),
+    ],
+)
+def test_unusable_input_exits_2_with_a_typed_error(
+    tmp_path: Path, content: bytes, code: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    result = run("verify", str(path), "--json")
+    assert result.exit_code == 2
+    assert json.loads(result.output)["error"]["code"] == code
+    assert "Traceback" not in result.output
+
+
+def test_unknown_check_name_exits_2() -> None:
+    result = run("verify", str(SIGNED["eddsa-jcs-2022"]), "--checks", "signature")
+    assert result.exit_code == 2
+    assert "unknown check" in result.output
+
+
+def test_missing_file_exits_2() -> None:
+    result = run("verify", "/nonexistent/credential.json")
+    assert result.exit_code == 2
+    assert "cannot read" in result.output
+
+
+def test_stdin_is_accepted() -> None:
+    text = SIGNED["eddsa-jcs-2022"].read_text()
+    result = run("verify", "-", "--checks", "proof", "--json", stdin=text)
+    assert result.exit_code == 0, result.output
+
+
+def test_spec_vector_full_report_names_each_failed_check() -> None:
+    """Without --checks the W3C vector is rejected, and the report says exactly why."""
+    result = run("verify", str(SIGNED["eddsa-jcs-2022"]), "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    failed = {e["check"] for e in report["errors"]}
+    # The vector's issuer is an https URL while its key is a did:key: not the issuer's key.
+    assert "issuer" in failed
+    assert "proof" not in failed
+
+
+def test_did_resolve_prints_the_document() -> None:
+    vector = load_vector("did-key", "ed25519-x25519.json")
+    did = next(iter(vector))
+    result = run("did", "resolve", did)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["id"] == did
+
+
+def test_did_resolve_bad_did_exits_2() -> None:
+    result = run("did", "resolve", "did:key:zNotAKey")
+    assert result.exit_code == 2
+    assert "invalidDid" in result.output
+
+
+@pytest.mark.parametrize("method", ["key", "peer"])
+def test_did_create_then_resolve(tmp_path: Path, method: str, monkeypatch: Any) -> None:
+    monkeypatch.setenv("MYDATA_PASSPHRASE", "correct horse battery staple")
+    store = tmp_path / "agent.sqlite"
+    extra = ["--endpoint", "http://127.0.0.1:8080/didcomm"] if method == "peer" else []
+    result = run("did", "create", "--method", method, "--store", str(store), *extra)
+    assert result.exit_code == 0, result.output
+    did = result.stdout.strip().splitlines()[0]
+    assert did.startswith(f"did:{method}:")
+    assert store.exists()
+    resolved = run("did", "resolve", did)
+    assert json.loads(resolved.output)["id"] == did
+
+
+def test_did_create_with_wrong_passphrase_on_existing_store(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    store = tmp_path / "agent.sqlite"
+    monkeypatch.setenv("MYDATA_PASSPHRASE", "first")
+    assert run("did", "create", "--store", str(store)).exit_code == 0
+    monkeypatch.setenv("MYDATA_PASSPHRASE", "second")
+    result = run("did", "create", "--store", str(store))
+    assert result.exit_code == 2
+    assert "storeWrongKey" in result.output
+    assert "second" not in result.output
+
+
+def test_console_script_runs_the_demo_end_to_end() -> None:
+    """The README's first command, minus the installer: the demo succeeds as a real process."""
+    exe = Path(sys.executable).with_name("mydata")
+    result = subprocess.run(
+        [str(exe), "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "120"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "REJECTED (failed: proof)" in result.stdout
+    assert "demo finished" in result.stdout
