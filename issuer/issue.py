@@ -12,16 +12,14 @@ from datetime import datetime
 from typing import Any
 
 from agent.clock import utcnow
+from agent.credentials.contexts import HEALTH_V1
 from agent.credentials.model import build_credential
 from agent.credentials.proofs import add_proof
 from agent.errors import ErrorCode, InvalidInputError
 from agent.keys.signer import Signer
 from issuer.fhir import FHIR_VERSION, validate_resource
 
-__all__ = ["HEALTH_CONTEXT", "TOPICS", "issue_credential", "record_credential"]
-
-#: The project's health vocabulary (shipped in agent/contexts/health-v1.jsonld).
-HEALTH_CONTEXT = "https://w3id.org/health-mydata/v1"
+__all__ = ["TOPICS", "issue_credential", "record_credential"]
 
 #: FHIR resource type -> (credential type, human-readable name).
 TOPICS: dict[str, tuple[str, str]] = {
@@ -60,7 +58,7 @@ def record_credential(
         types=["VerifiableCredential", credential_type],
         issuer=issuer,
         subject={"id": subject, "fhirVersion": FHIR_VERSION, "fhirResource": resource},
-        contexts=[HEALTH_CONTEXT],
+        contexts=[HEALTH_V1],
         credential_id=credential_id or f"urn:uuid:{uuid.uuid4()}",
         valid_from=valid_from or utcnow(),
         valid_until=valid_until,

@@ -4,12 +4,19 @@ Private keys stay inside askar (:class:`AskarKeyStore`, :class:`AskarSigner`); p
 Multikey strings; signatures are checked by :class:`Ed25519PublicKey`.
 """
 
-from agent.keys.askar import AskarKeyStore, AskarSigner, KeyInfo
+from agent.keys.askar import RELATIONSHIPS, AskarKeyStore, AskarSigner, KeyInfo
 from agent.keys.ed25519 import Ed25519PublicKey
-from agent.keys.multikey import KeyType, decode_multikey, encode_multikey
+from agent.keys.multikey import (
+    KeyType,
+    decode_multibase_base58btc,
+    decode_multikey,
+    encode_multibase_base58btc,
+    encode_multikey,
+)
 from agent.keys.signer import KeyResolver, ResolvedKey, Signer, Verifier
 
 __all__ = [
+    "RELATIONSHIPS",
     "AskarKeyStore",
     "AskarSigner",
     "Ed25519PublicKey",
@@ -19,6 +26,8 @@ __all__ = [
     "ResolvedKey",
     "Signer",
     "Verifier",
+    "decode_multibase_base58btc",
     "decode_multikey",
+    "encode_multibase_base58btc",
     "encode_multikey",
 ]

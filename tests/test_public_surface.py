@@ -1,0 +1,66 @@
+"""Each package's public surface is deliberate: ``__all__`` sorted, resolvable and complete."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+#: Packages and the modules whose whole ``__all__`` they re-export.
+PACKAGES: dict[str, list[str]] = {
+    "agent.credentials": [
+        "agent.credentials.contexts",
+        "agent.credentials.jcs",
+        "agent.credentials.model",
+        "agent.credentials.proofs",
+        "agent.credentials.suites",
+    ],
+    "agent.dids": ["agent.dids.resolver"],
+    "agent.keys": ["agent.keys.askar", "agent.keys.multikey", "agent.keys.signer"],
+    "agent.storage": ["agent.storage.askar"],
+    "verifier": ["verifier.report", "verifier.verify"],
+    "issuer": ["issuer.fhir", "issuer.issue"],
+    "agent.errors": [],
+}
+
+
+def _sort_key(name: str) -> tuple[int, str]:
+    # ruff's RUF022 order: SCREAMING_CASE, then CamelCase, then the rest.
+    if name.isupper():
+        return (0, name)
+    if name[:1].isupper():
+        return (1, name)
+    return (2, name)
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_all_is_sorted_and_resolvable(package: str) -> None:
+    module = importlib.import_module(package)
+    names = list(module.__all__)
+    assert names == sorted(names, key=_sort_key)
+    assert len(names) == len(set(names))
+    for name in names:
+        assert hasattr(module, name), f"{package}.{name} is in __all__ but not defined"
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_package_re_exports_its_modules(package: str) -> None:
+    module = importlib.import_module(package)
+    for source in PACKAGES[package]:
+        missing = set(importlib.import_module(source).__all__) - set(module.__all__)
+        assert not missing, f"{package} does not re-export {sorted(missing)} from {source}"
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_every_public_name_in_the_namespace_is_exported(package: str) -> None:
+    module = importlib.import_module(package)
+    public = {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and not isinstance(value, type(importlib))
+        and name != "annotations"
+    }
+    if package == "agent.errors":
+        public = {name for name in public if getattr(module, name).__module__ == package}
+    assert public <= set(module.__all__), sorted(public - set(module.__all__))
