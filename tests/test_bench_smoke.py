@@ -1,0 +1,44 @@
+"""bench/ keeps working: a quick run produces every figure with its ratio (no timing asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_bench_run_writes_figures_with_ratios(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "proofs", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    body = json.loads((tmp_path / "latest.json").read_text())
+    names = {f["name"]: f for f in body["figures"]}
+    for suite in ("eddsa-jcs-2022", "eddsa-rdfc-2022"):
+        for op in ("sign (add_proof)", "verify (verify_proofs)"):
+            figure = names[f"{suite} {op}"]
+            assert figure["seconds"] > 0
+            assert figure["ratio"] is not None
+            assert figure["ratio"] > 0
+    assert body["proofs.credential_bytes"] > 2500
+
+
+def test_unknown_group_is_a_usage_error() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "nonsense"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "unknown group" in result.stderr
