@@ -46,6 +46,13 @@ PRESENTATION_CHECKS: tuple[Check, ...] = (
 )
 
 
+def _short(identifier: str, keep: int = 28) -> str:
+    """A DID or DID URL shortened for a person to read: the start and the fragment's end."""
+    did, _, fragment = identifier.partition("#")
+    text = did if len(did) <= keep + 8 else f"{did[:keep]}...{did[-6:]}"
+    return f"{text}#{fragment[-8:]}" if fragment else text
+
+
 def _select(checks: Iterable[str] | None, available: tuple[Check, ...]) -> tuple[Check, ...]:
     if checks is None:
         return available
@@ -119,14 +126,17 @@ async def verify_credential(
                     now=at,
                     bind_controller=False,
                 )
-                return ", ".join(f"{p.suite} by {p.verification_method}" for p in proofs)
+                return "; ".join(
+                    f"{p.suite} signature verifies ({_short(p.verification_method)})"
+                    for p in proofs
+                )
 
             results.append(await _run(check, _proof))
         elif check is Check.ISSUER:
 
             async def _issuer() -> str:
                 controllers = await check_proof_controllers(credential, resolver)
-                return f"signed with a key of the issuer {controllers[0]}"
+                return f"the signing key belongs to the issuer {_short(controllers[0])}"
 
             results.append(await _run(check, _issuer))
         elif check is Check.VALIDITY:
@@ -193,7 +203,10 @@ async def verify_presentation(
                     now=at,
                     bind_controller=False,
                 )
-                return ", ".join(f"{p.suite} by {p.verification_method}" for p in proofs)
+                return "; ".join(
+                    f"{p.suite} signature verifies ({_short(p.verification_method)})"
+                    for p in proofs
+                )
 
             results.append(await _run(check, _proof))
         elif check is Check.ISSUER:
@@ -205,7 +218,7 @@ async def verify_presentation(
                 holder = presentation.get("holder")
                 if holder is None:
                     return "the presentation names no holder"
-                return "signed with a key of the holder"
+                return "the signing key belongs to the holder"
 
             results.append(await _run(check, _holder))
         elif check is Check.CREDENTIALS:
