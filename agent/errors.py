@@ -14,19 +14,23 @@ maps them to status codes in one exception handler; the CLI maps them to exit co
     ├── StorageError                 store cannot open (wrong key), duplicate, not found
     ├── CredentialError
     │   ├── DataModelError           violates a VC Data Model 2.0 rule
-    │   └── ContextError             JSON-LD context unknown, term undefined
+    │   ├── ContextError             JSON-LD context unknown, term undefined
+    │   └── StatusError              status list not retrieved, not verified, too short
     ├── ProofError
     │   ├── CryptosuiteError         unsupported or downgraded suite, malformed proof
     │   └── SignatureError           the signature does not verify
-    └── ProtocolStateError           a message out of order for its state machine
+    ├── ProtocolStateError           a message out of order for its state machine
+    └── MessagingError               a DIDComm envelope is malformed, does not decrypt or verify
 
 Where a specification defines an error code the code reuses it: DID Resolution
 (``invalidDid``, ``notFound``, ``methodNotSupported``, ``representationNotSupported``,
 ``invalidDidUrl``), VC Data Integrity (``PROOF_VERIFICATION_ERROR``,
 ``PROOF_GENERATION_ERROR``, ``MALFORMED_PROOF_ERROR``, ``INVALID_DOMAIN_ERROR``,
 ``INVALID_CHALLENGE_ERROR``) and VC Data Model (``PARSING_ERROR``, ``MALFORMED_VALUE_ERROR``,
-``RANGE_ERROR``). Messages name the likely cause and, where there is one, the fix. They never
-include key material or health data: only paths, identifiers and types.
+``RANGE_ERROR``) and Bitstring Status List (``STATUS_RETRIEVAL_ERROR``,
+``STATUS_VERIFICATION_ERROR``, ``STATUS_LIST_LENGTH_ERROR``). Messages name the likely cause
+and, where there is one, the fix. They never include key material or health data: only paths,
+identifiers and types.
 """
 
 from __future__ import annotations
@@ -46,9 +50,11 @@ __all__ = [
     "HealthMyDataError",
     "InvalidInputError",
     "KeyMaterialError",
+    "MessagingError",
     "ProofError",
     "ProtocolStateError",
     "SignatureError",
+    "StatusError",
     "StorageError",
 ]
 
@@ -102,6 +108,27 @@ class ErrorCode(StrEnum):
 
     # Protocols.
     PROTOCOL_STATE_ERROR = "protocolStateError"
+
+    # SD-JWT (RFC 9901): the Disclosures or the Key Binding JWT do not fit the Issuer-signed JWT.
+    SD_JWT_DISCLOSURE_MISMATCH = "sdJwtDisclosureMismatch"
+    SD_JWT_KEY_BINDING_MISSING = "sdJwtKeyBindingMissing"
+    SD_JWT_KEY_BINDING_MISMATCH = "sdJwtKeyBindingMismatch"
+
+    # DIDComm Messaging v2 envelopes (agent.messaging).
+    DIDCOMM_MALFORMED = "didcommMalformed"
+    DIDCOMM_UNSUPPORTED_ALG = "didcommUnsupportedAlg"
+    DIDCOMM_DECRYPT_FAILED = "didcommDecryptFailed"
+    DIDCOMM_BAD_SIGNATURE = "didcommBadSignature"
+    DIDCOMM_SENDER_MISMATCH = "didcommSenderMismatch"
+    DIDCOMM_RECIPIENT_NOT_FOUND = "didcommRecipientNotFound"
+    DIDCOMM_RECIPIENTS_MISMATCH = "didcommRecipientsMismatch"
+    DIDCOMM_KEY_NOT_AUTHORIZED = "didcommKeyNotAuthorized"
+    DIDCOMM_BAD_NESTING = "didcommBadNesting"
+
+    # Bitstring Status List v1.0, section 3.5 (processing errors).
+    STATUS_RETRIEVAL_ERROR = "STATUS_RETRIEVAL_ERROR"
+    STATUS_VERIFICATION_ERROR = "STATUS_VERIFICATION_ERROR"
+    STATUS_LIST_LENGTH_ERROR = "STATUS_LIST_LENGTH_ERROR"
 
 
 class HealthMyDataError(Exception):
@@ -214,3 +241,17 @@ class ProtocolStateError(HealthMyDataError):
     """A protocol message arrived in a state that does not allow it."""
 
     default_code = ErrorCode.PROTOCOL_STATE_ERROR
+
+
+class StatusError(CredentialError):
+    """A credential's status cannot be established: its Bitstring Status List could not be
+    retrieved, does not verify, or is too short to give herd privacy (``STATUS_*`` codes)."""
+
+    default_code = ErrorCode.STATUS_VERIFICATION_ERROR
+
+
+class MessagingError(HealthMyDataError):
+    """A DIDComm message or envelope is malformed, does not decrypt or verify, or names the wrong
+    sender; ``code`` is one of the ``didcomm*`` codes."""
+
+    default_code = ErrorCode.DIDCOMM_MALFORMED

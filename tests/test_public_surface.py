@@ -16,6 +16,11 @@ PACKAGES: dict[str, list[str]] = {
         "agent.credentials.suites",
     ],
     "agent.dids": ["agent.dids.resolver"],
+    "agent.messaging": [
+        "agent.messaging.envelope",
+        "agent.messaging.keys",
+        "agent.messaging.message",
+    ],
     "agent.keys": ["agent.keys.askar", "agent.keys.multikey", "agent.keys.signer"],
     "agent.storage": ["agent.storage.askar"],
     "verifier": ["verifier.report", "verifier.verify"],
