@@ -124,6 +124,9 @@ class ErrorCode(StrEnum):
     DIDCOMM_RECIPIENTS_MISMATCH = "didcommRecipientsMismatch"
     DIDCOMM_KEY_NOT_AUTHORIZED = "didcommKeyNotAuthorized"
     DIDCOMM_BAD_NESTING = "didcommBadNesting"
+    DIDCOMM_DELIVERY_FAILED = "didcommDeliveryFailed"
+    DIDCOMM_NO_ENDPOINT = "didcommNoEndpoint"
+    DIDCOMM_INVALID_INVITATION = "didcommInvalidInvitation"
 
     # Bitstring Status List v1.0, section 3.5 (processing errors).
     STATUS_RETRIEVAL_ERROR = "STATUS_RETRIEVAL_ERROR"
@@ -245,7 +248,9 @@ class ProtocolStateError(HealthMyDataError):
 
 class StatusError(CredentialError):
     """A credential's status cannot be established: its Bitstring Status List could not be
-    retrieved, does not verify, or is too short to give herd privacy (``STATUS_*`` codes)."""
+    retrieved, does not verify, or is too short to give herd privacy (``STATUS_*`` codes); or
+    the entry or list is malformed (``MALFORMED_VALUE_ERROR``, ``RANGE_ERROR``,
+    ``inputTooLarge``)."""
 
     default_code = ErrorCode.STATUS_VERIFICATION_ERROR
 

@@ -20,6 +20,8 @@ PACKAGES: dict[str, list[str]] = {
         "agent.messaging.envelope",
         "agent.messaging.keys",
         "agent.messaging.message",
+        "agent.messaging.oob",
+        "agent.messaging.transport",
     ],
     "agent.keys": ["agent.keys.askar", "agent.keys.multikey", "agent.keys.signer"],
     "agent.storage": ["agent.storage.askar"],

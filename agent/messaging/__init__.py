@@ -15,8 +15,13 @@ Appendix C, in ``tests/vectors/didcomm/``.
   :class:`RecipientKeys`).
 
 The cryptography is aries-askar's, behind :mod:`agent.messaging._askar` (STYLE 10); the didcomm
-0.3.2 package is not used (reference/packages.md section 6). Transports, out-of-band invitations,
-routing (``forward``) and protocols are built on top of this package, not in it.
+0.3.2 package is not used (reference/packages.md section 6). On top of the envelopes:
+
+- :mod:`agent.messaging.transport`: HTTP delivery with retries, the inbound endpoint, and
+  idempotency by message id.
+- :mod:`agent.messaging.oob`: out-of-band 2.0 invitations as URLs and QR codes.
+
+Routing (``forward``) is not implemented: every party here has a directly reachable endpoint.
 """
 
 from agent.messaging.envelope import (
@@ -36,21 +41,42 @@ from agent.messaging.keys import (
     RecipientKeys,
 )
 from agent.messaging.message import Message, parse_message
+from agent.messaging.oob import INVITATION_TYPE, Invitation, invitation_qr, parse_invitation_url
+from agent.messaging.transport import (
+    ENCRYPTED_MEDIA_TYPE,
+    MAX_MESSAGE_BYTES,
+    PLAIN_MEDIA_TYPE,
+    SIGNED_MEDIA_TYPE,
+    SeenMessages,
+    deliver,
+    inbound_router,
+)
 
 __all__ = [
+    "ENCRYPTED_MEDIA_TYPE",
+    "INVITATION_TYPE",
+    "MAX_MESSAGE_BYTES",
+    "PLAIN_MEDIA_TYPE",
+    "SIGNED_MEDIA_TYPE",
     "ContentEncryption",
     "DIDCommResolver",
     "InMemorySecrets",
+    "Invitation",
     "JwkKey",
     "KeyStoreRecipientKeys",
     "KeyWrapping",
     "Layer",
     "Message",
     "RecipientKeys",
+    "SeenMessages",
     "UnpackResult",
+    "deliver",
+    "inbound_router",
+    "invitation_qr",
     "pack_encrypted",
     "pack_plaintext",
     "pack_signed",
+    "parse_invitation_url",
     "parse_message",
     "unpack",
 ]
