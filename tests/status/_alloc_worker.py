@@ -1,0 +1,40 @@
+"""A process that allocates status list indexes; run by the two-process tests with ``spawn``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from agent.status import StatusListAllocator
+from agent.storage import open_store
+
+
+def allocate_in_process(
+    uri: str, raw_key: str, count: int, list_size: int, barrier: Any, results: Any
+) -> None:
+    """Allocate ``count`` indexes (singly and in small batches) and put them on ``results``."""
+    results.put(asyncio.run(_allocate(uri, raw_key, count, list_size, barrier)))
+
+
+async def _allocate(
+    uri: str, raw_key: str, count: int, list_size: int, barrier: Any
+) -> list[tuple[str, int]]:
+    store = await open_store(uri, raw_key=raw_key, create=False)
+    try:
+        allocator = StatusListAllocator(
+            store,
+            issuer="did:example:issuer",
+            base_url="https://issuer.example/status",
+            list_size=list_size,
+            insecure_small_lists=True,
+        )
+        barrier.wait(timeout=60)  # Start together, so that the transactions interleave.
+        found: list[tuple[str, int]] = []
+        while len(found) < count:
+            if len(found) % 50 == 0:
+                found.extend(await allocator.allocate_many("revocation", 5))
+            else:
+                found.append(await allocator.allocate("revocation"))
+        return found
+    finally:
+        await store.close()
