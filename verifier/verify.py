@@ -22,8 +22,9 @@ from agent.credentials.model import (
     validate_presentation,
 )
 from agent.credentials.proofs import check_proof_controllers, verify_proofs
-from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
+from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError, StatusError
 from agent.keys.signer import KeyResolver
+from agent.status import StatusChecker
 from verifier.report import Check, CheckResult, CheckStatus, VerificationReport
 
 __all__ = ["CREDENTIAL_CHECKS", "PRESENTATION_CHECKS", "verify_credential", "verify_presentation"]
@@ -91,6 +92,7 @@ async def verify_credential(
     now: datetime | None = None,
     checks: Iterable[str] | None = None,
     max_clock_skew: timedelta = DEFAULT_MAX_CLOCK_SKEW,
+    status_checker: StatusChecker | None = None,
 ) -> VerificationReport:
     """Verify a W3C Verifiable Credential secured with a Data Integrity proof.
 
@@ -98,6 +100,8 @@ async def verify_credential(
         :class:`agent.dids.DIDResolver`, or an offline cache).
     :param now: the instant to check validity against; defaults to the current time.
     :param checks: names of the checks to run (default: all of :data:`CREDENTIAL_CHECKS`).
+    :param status_checker: fetches (or, offline, reads cached) status lists; without one a
+        credential's status entries are reported as not checked, with a warning.
     :raises InvalidInputError: when the input is not a JSON object or a check name is unknown;
         every other problem is a failed check in the report.
     """
@@ -147,13 +151,15 @@ async def verify_credential(
 
             results.append(await _run(check, _validity))
         elif check is Check.STATUS:
-            if "credentialStatus" in credential:
+            if "credentialStatus" not in credential:
+                results.append(CheckResult.skipped(check, "the credential has no status entry"))
+            elif status_checker is None:
                 warnings.append("credential has a status entry that this verifier did not check")
                 results.append(
                     CheckResult.skipped(check, "status lists are not checked by this verifier")
                 )
             else:
-                results.append(CheckResult.skipped(check, "the credential has no status entry"))
+                results.append(await _run(check, _status_step(credential, status_checker, at)))
     return VerificationReport("credential", tuple(results), tuple(warnings))
 
 
@@ -166,6 +172,7 @@ async def verify_presentation(
     now: datetime | None = None,
     checks: Iterable[str] | None = None,
     max_clock_skew: timedelta = DEFAULT_MAX_CLOCK_SKEW,
+    status_checker: StatusChecker | None = None,
 ) -> VerificationReport:
     """Verify a W3C Verifiable Presentation and every credential in it.
 
@@ -227,7 +234,11 @@ async def verify_presentation(
             for item in items:
                 nested.append(
                     await verify_credential(
-                        item, resolver=resolver, now=at, max_clock_skew=max_clock_skew
+                        item,
+                        resolver=resolver,
+                        now=at,
+                        max_clock_skew=max_clock_skew,
+                        status_checker=status_checker,
                     )
                     if isinstance(item, dict)
                     else VerificationReport(
@@ -259,6 +270,44 @@ async def verify_presentation(
             else:
                 results.append(CheckResult.passed(check, f"{len(items)} credential(s) verified"))
     return VerificationReport("presentation", tuple(results), (), tuple(nested))
+
+
+def _status_step(
+    credential: dict[str, Any], checker: StatusChecker, now: datetime
+) -> Callable[[], Awaitable[str]]:
+    async def step() -> str:
+        results = await checker.check(credential, now=now)
+        for result in results:
+            if result.set and result.purpose in {"revocation", "suspension"}:
+                revoked = result.purpose == "revocation"
+                raise StatusError(
+                    f"the issuer has {'revoked' if revoked else 'suspended'} this credential",
+                    code=ErrorCode.CREDENTIAL_REVOKED
+                    if revoked
+                    else ErrorCode.CREDENTIAL_SUSPENDED,
+                    details={"purpose": result.purpose, "statusListCredential": result.list_url},
+                )
+        ages = [r.age for r in results if r.age is not None]
+        oldest = max(ages) if ages else None
+        summary = ", ".join(
+            sorted(
+                {f"not {r.purpose}" for r in results if r.purpose in {"revocation", "suspension"}}
+            )
+        )
+        if oldest is not None and oldest.total_seconds() >= 60:
+            summary += f" (status list fetched {_age(oldest)} ago)"
+        return summary or "status entries checked"
+
+    return step
+
+
+def _age(age: timedelta) -> str:
+    seconds = int(age.total_seconds())
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
 
 
 def _challenge_step(
