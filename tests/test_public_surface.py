@@ -16,6 +16,7 @@ PACKAGES: dict[str, list[str]] = {
         "agent.credentials.status_list",
         "agent.credentials.suites",
     ],
+    "agent.credentials.sd_jwt": [],
     "agent.dids": ["agent.dids.resolver"],
     "agent.messaging": [
         "agent.messaging.envelope",
