@@ -41,6 +41,8 @@ PACKAGES: dict[str, list[str]] = {
     "verifier": ["verifier.report", "verifier.verify"],
     "issuer": ["issuer.fhir", "issuer.issue"],
     "agent.errors": [],
+    "agent.runtime": [],
+    "agent.service": [],
 }
 
 

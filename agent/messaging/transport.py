@@ -147,6 +147,13 @@ def inbound_router(
         except HealthMyDataError as exc:
             log.info("refused inbound DIDComm message: %s", exc.code)
             return JSONResponse(exc.to_dict(), status_code=400)
+        except Exception:
+            # A bug, not the sender's fault: log it here, tell the sender nothing about it.
+            log.exception("failed to process an inbound DIDComm message")
+            return JSONResponse(
+                {"code": "internalError", "message": "the message could not be processed"},
+                status_code=500,
+            )
         return Response(status_code=202)
 
     return router

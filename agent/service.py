@@ -1,0 +1,248 @@
+"""What every party's HTTP service shares: the DIDComm endpoint, admin auth, errors, health.
+
+:func:`create_agent_app` builds a FastAPI app around a :class:`~agent.runtime.DIDCommAgent`:
+
+- ``POST /didcomm``: the DIDComm inbound endpoint (no auth: envelopes authenticate senders);
+- ``/admin/...``: invitations, connections, trust pings and protocol records, behind a bearer
+  token (``MYDATA_ADMIN_TOKEN``); ``insecure_admin=True`` turns the check off for local testing
+  only, with a loud warning at start-up (like ACA-Py's ``--admin-insecure-mode``);
+- ``GET /healthz``;
+- one exception handler that maps :class:`~agent.errors.HealthMyDataError` to a JSON error with
+  its code (400, 404 or 422), never a 500 with a traceback. Details are logged, and only the
+  error's own message (which never holds health data) goes to the client.
+
+Each party adds its own routers (``admin_routers`` behind the token, ``public_routers`` open)
+and protocol handlers (``configure``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from agent.errors import ErrorCode, HealthMyDataError
+from agent.messaging import inbound_router, invitation_qr, parse_invitation_url
+from agent.runtime import DIDCommAgent
+from agent.storage import open_store
+
+__all__ = [
+    "ADMIN_TOKEN_ENV",
+    "AgentServiceConfig",
+    "admin_guard",
+    "create_agent_app",
+    "error_response",
+]
+
+log = logging.getLogger(__name__)
+
+#: The environment variable that holds the admin bearer token.
+ADMIN_TOKEN_ENV = "MYDATA_ADMIN_TOKEN"  # noqa: S105 - a variable name, not a secret
+
+_STATUS_BY_CODE: dict[str, int] = {
+    str(ErrorCode.INVALID_INPUT): 422,
+    str(ErrorCode.PARSING_ERROR): 400,
+    str(ErrorCode.INPUT_TOO_LARGE): 413,
+}
+
+
+@dataclass(frozen=True)
+class AgentServiceConfig:
+    """How to run one party's agent service.
+
+    :param store_uri: ``sqlite://path`` or ``postgres://...``.
+    :param store_key: the store's raw key (:func:`agent.storage.generate_raw_key`); services
+        read it from a secret manager or the environment, never from the command line.
+    :param public_url: the URL peers reach this service at (``/didcomm`` is appended).
+    :param admin_token: the bearer token for ``/admin``; ``None`` reads
+        :data:`ADMIN_TOKEN_ENV`.
+    :param insecure_admin: no admin authentication at all (local testing only).
+    """
+
+    store_uri: str
+    store_key: str
+    public_url: str
+    title: str = "health-mydata agent"
+    admin_token: str | None = None
+    insecure_admin: bool = False
+
+
+def error_response(error: HealthMyDataError) -> JSONResponse:
+    """The JSON error for ``error`` with a status chosen from its code."""
+    if error.details.get("reason") in {"unknownConnection", "unknownThread"}:
+        code = 404
+    else:
+        code = _STATUS_BY_CODE.get(str(error.code), 400)
+    return JSONResponse(error.to_dict(), status_code=code)
+
+
+def admin_guard(token: str | None, *, insecure: bool) -> Callable[..., Awaitable[None]]:
+    """A FastAPI dependency that requires ``Authorization: Bearer <token>``.
+
+    :raises ValueError: when there is no token and insecure mode is off: a service must not
+        start with an open admin API by accident.
+    """
+    if not insecure and not token:
+        raise ValueError(
+            f"no admin token: set {ADMIN_TOKEN_ENV} (or pass --admin-insecure-mode for local "
+            "testing only)"
+        )
+    bearer = HTTPBearer(auto_error=False)
+    expected = (token or "").encode()
+
+    # The dependency is a default value, not ``Annotated[...]``: with postponed annotations
+    # FastAPI would look ``bearer`` up in the module's globals and miss this closure's.
+    async def guard(
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
+    ) -> None:
+        if insecure:
+            return
+        given = (credentials.credentials if credentials else "").encode()
+        if not credentials or not secrets.compare_digest(given, expected):
+            raise HTTPException(
+                status_code=status.HTTP_401_UNAUTHORIZED,
+                detail={
+                    "code": "unauthorized",
+                    "message": "a valid admin bearer token is required",
+                },
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    return guard
+
+
+class InvitationRequest(BaseModel):
+    goal_code: str = Field(default="connect", max_length=100)
+    goal: str = Field(default="", max_length=500)
+
+
+class AcceptRequest(BaseModel):
+    invitation_url: str = Field(max_length=8192)
+    label: str = Field(default="", max_length=200)
+
+
+def create_agent_app(
+    config: AgentServiceConfig,
+    *,
+    configure: Callable[[DIDCommAgent], Awaitable[None]] | None = None,
+    admin_routers: Sequence[APIRouter] = (),
+    public_routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """A FastAPI app running one party's DIDComm agent (see the module docstring).
+
+    ``configure(agent)`` runs once the store is open: register protocol handlers there. Routes
+    reach the agent as ``request.app.state.agent``.
+    """
+    token = config.admin_token or os.environ.get(ADMIN_TOKEN_ENV)
+    guard = admin_guard(token, insecure=config.insecure_admin)
+    if config.insecure_admin:
+        log.warning(
+            "ADMIN API IS UNAUTHENTICATED (insecure admin mode): anyone who can reach %s can "
+            "act as this party. Never use this outside local testing.",
+            config.public_url,
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = await open_store(config.store_uri, raw_key=config.store_key)
+        http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
+        agent = DIDCommAgent(store, endpoint=config.public_url.rstrip("/") + "/didcomm", http=http)
+        if configure is not None:
+            await configure(agent)
+        app.state.agent = agent
+        try:
+            yield
+        finally:
+            await agent.drain()
+            await http.aclose()
+            await store.close()
+
+    app = FastAPI(title=config.title, lifespan=lifespan)
+
+    @app.exception_handler(HealthMyDataError)
+    async def _domain_error(request: Request, exc: HealthMyDataError) -> JSONResponse:
+        log.info("%s %s refused: %s", request.method, request.url.path, exc.code)
+        return error_response(exc)
+
+    async def _receive(body: bytes, media_type: str) -> None:
+        await app.state.agent.receive(body, media_type)
+
+    app.include_router(inbound_router(_receive))
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(guard)])
+
+    @admin.post("/invitations", status_code=201)
+    async def create_invitation(request: Request, body: InvitationRequest) -> dict[str, Any]:
+        """An out-of-band invitation URL (and its QR code as SVG) from a new relationship DID."""
+        agent: DIDCommAgent = request.app.state.agent
+        invitation = await agent.create_invitation(goal_code=body.goal_code, goal=body.goal)
+        url = invitation.to_url(config.public_url.rstrip("/") + "/invite")
+        qr = invitation_qr(url)
+        return {
+            "invitation_id": invitation.id,
+            "invitation_url": url,
+            "qr_svg": qr.decode() if isinstance(qr, bytes) else qr,
+        }
+
+    @admin.post("/connections", status_code=201)
+    async def accept_invitation(request: Request, body: AcceptRequest) -> dict[str, Any]:
+        """Accept an invitation URL (as scanned): connect and send a trust ping."""
+        agent: DIDCommAgent = request.app.state.agent
+        invitation = parse_invitation_url(body.invitation_url)
+        connection = await agent.accept_invitation(invitation, label=body.label)
+        return asdict(connection)
+
+    @admin.get("/connections")
+    async def list_connections(request: Request) -> list[dict[str, Any]]:
+        agent: DIDCommAgent = request.app.state.agent
+        return [asdict(c) for c in await agent.connections()]
+
+    @admin.get("/connections/{connection_id}")
+    async def get_connection(request: Request, connection_id: str) -> dict[str, Any]:
+        agent: DIDCommAgent = request.app.state.agent
+        return asdict(await agent.connection(connection_id))
+
+    @admin.post("/connections/{connection_id}/ping", status_code=202)
+    async def ping(request: Request, connection_id: str) -> dict[str, str]:
+        agent: DIDCommAgent = request.app.state.agent
+        return {"ping_id": await agent.ping(connection_id)}
+
+    @admin.get("/records")
+    async def records(
+        request: Request, protocol: str | None = None, state: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Protocol records (issue-credential, present-proof, ...): thread, role, state."""
+        agent: DIDCommAgent = request.app.state.agent
+        found = await agent.repository.find(protocol=protocol, state=state)
+        return [
+            {
+                "protocol": r.protocol,
+                "role": r.role,
+                "thread_id": r.thread_id,
+                "state": r.state,
+                "connection_id": r.connection_id,
+                "updated": r.updated,
+            }
+            for r in found
+        ]
+
+    app.include_router(admin)
+    for router in admin_routers:
+        app.include_router(router, dependencies=[Depends(guard)])
+    for router in public_routers:
+        app.include_router(router)
+    return app
