@@ -121,12 +121,12 @@ def admin_guard(token: str | None, *, insecure: bool) -> Callable[..., Awaitable
     return guard
 
 
-class InvitationRequest(BaseModel):
+class _InvitationRequest(BaseModel):
     goal_code: str = Field(default="connect", max_length=100)
     goal: str = Field(default="", max_length=500)
 
 
-class AcceptRequest(BaseModel):
+class _AcceptRequest(BaseModel):
     invitation_url: str = Field(max_length=8192)
     label: str = Field(default="", max_length=200)
 
@@ -186,7 +186,7 @@ def create_agent_app(
     admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(guard)])
 
     @admin.post("/invitations", status_code=201)
-    async def create_invitation(request: Request, body: InvitationRequest) -> dict[str, Any]:
+    async def create_invitation(request: Request, body: _InvitationRequest) -> dict[str, Any]:
         """An out-of-band invitation URL (and its QR code as SVG) from a new relationship DID."""
         agent: DIDCommAgent = request.app.state.agent
         invitation = await agent.create_invitation(goal_code=body.goal_code, goal=body.goal)
@@ -199,7 +199,7 @@ def create_agent_app(
         }
 
     @admin.post("/connections", status_code=201)
-    async def accept_invitation(request: Request, body: AcceptRequest) -> dict[str, Any]:
+    async def accept_invitation(request: Request, body: _AcceptRequest) -> dict[str, Any]:
         """Accept an invitation URL (as scanned): connect and send a trust ping."""
         agent: DIDCommAgent = request.app.state.agent
         invitation = parse_invitation_url(body.invitation_url)

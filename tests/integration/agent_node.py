@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import secrets
 from datetime import UTC, datetime
@@ -248,6 +249,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--store", required=True)
     args = parser.parse_args()
+    logging.basicConfig(
+        level=logging.INFO, format=f"{args.role} %(levelname)s %(name)s %(message)s"
+    )
     config = AgentServiceConfig(
         store_uri=f"sqlite://{args.store}",
         store_key=os.environ["NODE_STORE_KEY"],

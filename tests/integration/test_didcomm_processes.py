@@ -137,7 +137,7 @@ def test_connect_ping_issue_and_present_between_processes(nodes: tuple[Node, Nod
 
     def issued_and_acked() -> bool:
         records = hospital.client.get(
-            "/admin/records", params={"protocol": "issue-credential"}
+            "/admin/records", params={"protocol": "https://didcomm.org/issue-credential/3.0"}
         ).json()
         return any(r["thread_id"] == thread and r["state"] == "done" for r in records)
 
@@ -158,7 +158,9 @@ def test_connect_ping_issue_and_present_between_processes(nodes: tuple[Node, Nod
     proof_thread = requested.json()["thread_id"]
 
     def presented() -> bool:
-        records = hospital.client.get("/admin/records", params={"protocol": "present-proof"}).json()
+        records = hospital.client.get(
+            "/admin/records", params={"protocol": "https://didcomm.org/present-proof/3.0"}
+        ).json()
         return any(r["thread_id"] == proof_thread and r["state"] == "done" for r in records)
 
     wait_for("the verifier's record to reach done", presented)
