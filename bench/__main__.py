@@ -11,10 +11,10 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import proofs
+from bench import didcomm, proofs
 from bench.harness import Results
 
-GROUPS = {"proofs": proofs.run}
+GROUPS = {"proofs": proofs.run, "didcomm": didcomm.run}
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_quick_bench_run_writes_figures_with_ratios(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "proofs", "--quick", "--out", str(tmp_path)],
+        [sys.executable, "-m", "bench", "proofs", "didcomm", "--quick", "--out", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -29,6 +29,9 @@ def test_quick_bench_run_writes_figures_with_ratios(tmp_path: Path) -> None:
             assert figure["ratio"] is not None
             assert figure["ratio"] > 0
     assert body["proofs.credential_bytes"] > 2500
+    for op in ("pack_encrypted (authcrypt)", "unpack (authcrypt)"):
+        assert names[op]["ratio"] > 0
+    assert body["didcomm.envelope_bytes"] > 1500
 
 
 def test_unknown_group_is_a_usage_error() -> None:
