@@ -135,6 +135,10 @@ class ErrorCode(StrEnum):
     CREDENTIAL_REVOKED = "credentialRevoked"
     CREDENTIAL_SUSPENDED = "credentialSuspended"
 
+    # Verification reports (verifier.verify).
+    CREDENTIAL_NOT_VERIFIED = "credentialNotVerified"  # an embedded credential failed a check
+    HOLDER_BINDING_ERROR = "holderBindingError"  # no holder, or a subject is not the holder
+
 
 class HealthMyDataError(Exception):
     """Base of every error health-mydata raises on purpose.

@@ -8,11 +8,19 @@ refused because they are not JSON and cannot be canonicalised (RFC 8785).
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from agent.errors import ErrorCode, InvalidInputError
 
-__all__ = ["DEFAULT_MAX_BYTES", "MAX_DEPTH", "parse_json", "parse_json_object"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MAX_DEPTH",
+    "check_depth",
+    "json_type",
+    "parse_json",
+    "parse_json_object",
+]
 
 #: Default size limit for one document (a credential, a presentation, a DID document).
 DEFAULT_MAX_BYTES = 1024 * 1024
@@ -35,6 +43,59 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _refuse_constant(name: str) -> Any:
     raise InvalidInputError(f"{name} is not a JSON value (RFC 8259)", code=ErrorCode.PARSING_ERROR)
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number with a fraction or exponent; one that overflows to infinity is refused.
+
+    ``1e400`` is valid JSON syntax, but Python reads it as ``inf``, which is not a JSON value and
+    cannot be canonicalised or compared; refusing it here gives one typed error at the edge.
+    Integers are left alone: large ones are legal JSON (JCS refuses those beyond 2**53 itself).
+    """
+    value = float(text)
+    if not math.isfinite(value):
+        raise InvalidInputError(
+            "a JSON number is too large to be represented as a finite double (RFC 8259 section 6)",
+            code=ErrorCode.PARSING_ERROR,
+        )
+    return value
+
+
+def json_type(value: object) -> str:
+    """The JSON type name of a parsed value, for messages that must not show the value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return f"non-JSON {type(value).__name__}"
+
+
+def check_depth(value: object, *, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse an already-parsed value that nests arrays and objects deeper than ``max_depth``,
+    as :func:`parse_json` refuses such text: for values that did not come through it (an API
+    caller's dict), before recursive code (JSON-LD expansion, canonicalisation) meets them.
+
+    :raises InvalidInputError: (``PARSING_ERROR``) when it is too deep.
+    """
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth + 1 > max_depth:
+                raise InvalidInputError(
+                    f"document nests deeper than {max_depth} levels",
+                    code=ErrorCode.PARSING_ERROR,
+                )
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
 
 
 def _depth(text: str) -> int:
@@ -63,8 +124,8 @@ def parse_json(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
     """Parse one JSON document strictly.
 
     :raises InvalidInputError: ``inputTooLarge`` over ``max_bytes``; ``PARSING_ERROR`` for
-        invalid UTF-8, invalid JSON, duplicate member names, NaN/Infinity or nesting deeper
-        than :data:`MAX_DEPTH`.
+        invalid UTF-8, invalid JSON, duplicate member names, NaN/Infinity (also a number such
+        as ``1e400`` that overflows to infinity) or nesting deeper than :data:`MAX_DEPTH`.
     """
     size = len(data.encode("utf-8") if isinstance(data, str) else data)
     if size > max_bytes:
@@ -89,12 +150,22 @@ def parse_json(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
             f"document nests deeper than {MAX_DEPTH} levels", code=ErrorCode.PARSING_ERROR
         )
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
+        return json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+        )
     except json.JSONDecodeError as exc:
         raise InvalidInputError(
             f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             code=ErrorCode.PARSING_ERROR,
         ) from exc
+    except ValueError:
+        # int() refuses integer literals of more than sys.get_int_max_str_digits() digits.
+        raise InvalidInputError(
+            "a JSON number has too many digits to be read", code=ErrorCode.PARSING_ERROR
+        ) from None
 
 
 def parse_json_object(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
@@ -102,7 +173,7 @@ def parse_json_object(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) 
     value = parse_json(data, max_bytes=max_bytes)
     if not isinstance(value, dict):
         raise InvalidInputError(
-            f"expected a JSON object, got a JSON {type(value).__name__}",
+            f"expected a JSON object, got a JSON {json_type(value)}",
             code=ErrorCode.PARSING_ERROR,
         )
     return value

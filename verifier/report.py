@@ -25,7 +25,8 @@ class Check(StrEnum):
 
     FORMAT = "format"  # VC Data Model rules and JSON-LD contexts/terms
     PROOF = "proof"  # signature, including dereferencing the verification method
-    ISSUER = "issuer"  # the proof's key belongs to the issuer (holder, for presentations)
+    ISSUER = "issuer"  # a credential's proof key belongs to its issuer
+    HOLDER = "holder"  # a presentation's proof key is its holder's, who is every subject
     VALIDITY = "validity"  # validFrom / validUntil against the clock, with skew allowance
     STATUS = "status"  # Bitstring Status List entries
     CHALLENGE = "challenge"  # presentation proof's challenge and domain

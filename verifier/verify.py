@@ -3,7 +3,8 @@
 Each check calls primitives that raise typed errors; this module catches
 :class:`agent.errors.HealthMyDataError` per check, records it, and goes on with the checks that
 do not depend on the failed one. ``checks`` selects which run, like the VC-API's
-``options.checks``: ``{"proof"}`` checks the signature alone.
+``options.checks``: ``{"proof"}`` checks the signature alone, and the report then warns that
+the issuer (holder) check, which ties the key to a party, did not run.
 
 Anything that is not one of our errors is a bug and propagates: a report never hides one.
 """
@@ -18,11 +19,25 @@ from agent.clock import DEFAULT_MAX_CLOCK_SKEW, utcnow
 from agent.credentials.contexts import check_contexts, check_terms
 from agent.credentials.model import (
     check_validity_period,
+    type_values,
     validate_credential,
     validate_presentation,
 )
-from agent.credentials.proofs import check_proof_controllers, verify_proofs
-from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError, StatusError
+from agent.credentials.proofs import (
+    check_challenge_domain,
+    check_proof_controllers,
+    proof_objects,
+    verify_proofs,
+)
+from agent.errors import (
+    CryptosuiteError,
+    ErrorCode,
+    HealthMyDataError,
+    InvalidInputError,
+    ProofError,
+    StatusError,
+)
+from agent.jsonio import check_depth, json_type
 from agent.keys.signer import KeyResolver
 from agent.status import StatusChecker
 from verifier.report import Check, CheckResult, CheckStatus, VerificationReport
@@ -42,9 +57,11 @@ PRESENTATION_CHECKS: tuple[Check, ...] = (
     Check.FORMAT,
     Check.CHALLENGE,
     Check.PROOF,
-    Check.ISSUER,
+    Check.HOLDER,
     Check.CREDENTIALS,
 )
+
+_ENVELOPED_TYPE = "EnvelopedVerifiableCredential"
 
 
 def _short(identifier: str, keep: int = 28) -> str:
@@ -79,9 +96,10 @@ async def _run(check: Check, step: Callable[[], Awaitable[str]]) -> CheckResult:
 def _require_object(document: object, kind: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise InvalidInputError(
-            f"a {kind} must be a JSON object, got {type(document).__name__}",
+            f"a {kind} must be a JSON object, got a JSON {json_type(document)}",
             code=ErrorCode.PARSING_ERROR,
         )
+    check_depth(document)  # JSON-LD expansion and canonicalisation recurse per level.
     return document
 
 
@@ -102,8 +120,9 @@ async def verify_credential(
     :param checks: names of the checks to run (default: all of :data:`CREDENTIAL_CHECKS`).
     :param status_checker: fetches (or, offline, reads cached) status lists; without one a
         credential's status entries are reported as not checked, with a warning.
-    :raises InvalidInputError: when the input is not a JSON object or a check name is unknown;
-        every other problem is a failed check in the report.
+    :raises InvalidInputError: when the input is not a JSON object, nests deeper than
+        :data:`agent.jsonio.MAX_DEPTH`, or a check name is unknown; every other problem is a
+        failed check in the report.
     """
     credential = _require_object(document, "credential")
     at = now or utcnow()
@@ -128,7 +147,9 @@ async def verify_credential(
                     resolver,
                     expected_purpose="assertionMethod",
                     now=at,
-                    bind_controller=False,
+                    max_clock_skew=max_clock_skew,
+                    binding="issuer",
+                    bind_controller=False,  # the issuer check below, reported on its own
                 )
                 return "; ".join(
                     f"{p.suite} signature verifies ({_short(p.verification_method)})"
@@ -139,7 +160,7 @@ async def verify_credential(
         elif check is Check.ISSUER:
 
             async def _issuer() -> str:
-                controllers = await check_proof_controllers(credential, resolver)
+                controllers = await check_proof_controllers(credential, resolver, binding="issuer")
                 return f"the signing key belongs to the issuer {_short(controllers[0])}"
 
             results.append(await _run(check, _issuer))
@@ -160,6 +181,7 @@ async def verify_credential(
                 )
             else:
                 results.append(await _run(check, _status_step(credential, status_checker, at)))
+    _warn_unbound(results, Check.ISSUER, warnings)
     return VerificationReport("credential", tuple(results), tuple(warnings))
 
 
@@ -177,14 +199,25 @@ async def verify_presentation(
     """Verify a W3C Verifiable Presentation and every credential in it.
 
     The presentation's proof must have purpose ``authentication`` and, when ``challenge`` or
-    ``domain`` are given, carry exactly those values (they bind it to this verifier's request).
+    ``domain`` are given, carry that challenge and include that domain (they bind it to this
+    verifier's request; without a challenge the report warns that a replay would pass). The
+    ``holder`` check requires a ``holder``, a proof key of the holder's, and the holder as the
+    subject of every embedded credential (a credential without a subject ``id`` gives a
+    warning instead). Embedded credentials are verified with :func:`verify_credential`, with
+    the same clock, skew and status checker.
 
     :raises InvalidInputError: as :func:`verify_credential`.
     """
     presentation = _require_object(document, "presentation")
     at = now or utcnow()
     results: list[CheckResult] = []
+    warnings: list[str] = []
     nested: list[VerificationReport] = []
+    if challenge is None:
+        warnings.append(
+            "no challenge was requested: the presentation is not bound to this request and "
+            "could be a replay of one made for someone else"
+        )
 
     for check in _select(checks, PRESENTATION_CHECKS):
         if check is Check.FORMAT:
@@ -197,7 +230,10 @@ async def verify_presentation(
 
             results.append(await _run(check, _format))
         elif check is Check.CHALLENGE:
-            results.append(await _run(check, _challenge_step(presentation, challenge, domain)))
+            if challenge is None and domain is None:
+                results.append(CheckResult.skipped(check, "no challenge or domain was expected"))
+            else:
+                results.append(await _run(check, _challenge_step(presentation, challenge, domain)))
         elif check is Check.PROOF:
 
             async def _proof() -> str:
@@ -208,7 +244,9 @@ async def verify_presentation(
                     challenge=challenge,
                     domain=domain,
                     now=at,
-                    bind_controller=False,
+                    max_clock_skew=max_clock_skew,
+                    binding="holder",
+                    bind_controller=False,  # the holder check below, reported on its own
                 )
                 return "; ".join(
                     f"{p.suite} signature verifies ({_short(p.verification_method)})"
@@ -216,18 +254,8 @@ async def verify_presentation(
                 )
 
             results.append(await _run(check, _proof))
-        elif check is Check.ISSUER:
-
-            async def _holder() -> str:
-                await check_proof_controllers(
-                    presentation, resolver, expected_purpose="authentication"
-                )
-                holder = presentation.get("holder")
-                if holder is None:
-                    return "the presentation names no holder"
-                return "the signing key belongs to the holder"
-
-            results.append(await _run(check, _holder))
+        elif check is Check.HOLDER:
+            results.append(await _run(check, _holder_step(presentation, resolver, warnings)))
         elif check is Check.CREDENTIALS:
             embedded = presentation.get("verifiableCredential", [])
             items = embedded if isinstance(embedded, list) else [embedded]
@@ -263,13 +291,94 @@ async def verify_presentation(
                         check,
                         CheckStatus.FAILED,
                         f"credential(s) at index {', '.join(map(str, bad))} did not verify",
-                        "credentialNotVerified",
+                        str(ErrorCode.CREDENTIAL_NOT_VERIFIED),
                         {"indexes": bad},
                     )
                 )
             else:
                 results.append(CheckResult.passed(check, f"{len(items)} credential(s) verified"))
-    return VerificationReport("presentation", tuple(results), (), tuple(nested))
+    _warn_unbound(results, Check.HOLDER, warnings)
+    return VerificationReport("presentation", tuple(results), tuple(warnings), tuple(nested))
+
+
+def _warn_unbound(results: list[CheckResult], binding: Check, warnings: list[str]) -> None:
+    """A signature that verified says nothing about who signed: say so when the check that
+    ties the key to the issuer (holder) did not run, e.g. with ``--checks proof``."""
+    proof = next((r for r in results if r.check is Check.PROOF), None)
+    if proof is None or any(r.check is binding for r in results):
+        return
+    warnings.append(
+        f"the {binding} check did not run: the signature was not shown to be made by the "
+        f"{binding}'s key, so anyone could have made it"
+    )
+
+
+def _holder_of(presentation: dict[str, Any]) -> str | None:
+    holder = presentation.get("holder")
+    if isinstance(holder, dict):
+        holder = holder.get("id")
+    return holder if isinstance(holder, str) else None
+
+
+def _subject_ids(credential: dict[str, Any]) -> list[str | None]:
+    """Each subject's ``id``, or None for a subject that has none (or is not an object)."""
+    subjects = credential.get("credentialSubject")
+    items = subjects if isinstance(subjects, list) else [subjects]
+    ids: list[str | None] = []
+    for subject in items:
+        value = subject.get("id") if isinstance(subject, dict) else None
+        ids.append(value if isinstance(value, str) else None)
+    return ids or [None]
+
+
+def _holder_step(
+    presentation: dict[str, Any], resolver: KeyResolver, warnings: list[str]
+) -> Callable[[], Awaitable[str]]:
+    """The presentation names a holder, its proof key is the holder's, and the holder is the
+    subject of every credential it presents.
+
+    Without this a valid presentation proves only that *someone* holds a key: anyone who
+    obtained a copy of a credential could wrap it in a presentation of their own.
+    """
+
+    async def step() -> str:
+        holder = _holder_of(presentation)
+        if holder is None:
+            raise ProofError(
+                "the presentation names no holder, so nothing ties its signer to the "
+                "credentials it presents",
+                code=ErrorCode.HOLDER_BINDING_ERROR,
+                details={"reason": "noHolder"},
+            )
+        await check_proof_controllers(presentation, resolver, binding="holder")
+        embedded = presentation.get("verifiableCredential", [])
+        items = embedded if isinstance(embedded, list) else [embedded]
+        mismatched: list[int] = []
+        unbound: list[int] = []
+        for index, item in enumerate(items):
+            if not isinstance(item, dict) or _ENVELOPED_TYPE in type_values(item):
+                unbound.append(index)
+                continue
+            ids = _subject_ids(item)
+            if any(value is not None and value != holder for value in ids):
+                mismatched.append(index)
+            elif None in ids:
+                unbound.append(index)
+        if mismatched:
+            raise ProofError(
+                f"credential(s) at index {', '.join(map(str, mismatched))} are about another "
+                "subject than the presentation's holder",
+                code=ErrorCode.HOLDER_BINDING_ERROR,
+                details={"reason": "subjectNotHolder", "indexes": mismatched},
+            )
+        if unbound:
+            warnings.append(
+                f"credential(s) at index {', '.join(map(str, unbound))} name no subject id, so "
+                "the holder could not be shown to be their subject"
+            )
+        return f"the signing key belongs to the holder {_short(holder)}, the credentials' subject"
+
+    return step
 
 
 def _status_step(
@@ -314,24 +423,14 @@ def _challenge_step(
     presentation: dict[str, Any], challenge: str | None, domain: str | None
 ) -> Callable[[], Awaitable[str]]:
     async def step() -> str:
-        proofs = presentation.get("proof")
-        proof_list = proofs if isinstance(proofs, list) else [proofs]
-        for proof in proof_list:
-            if not isinstance(proof, dict):
-                continue
-            if challenge is not None and proof.get("challenge") != challenge:
-                raise HealthMyDataError(
-                    "the presentation's proof does not carry this verifier's challenge: it was "
-                    "made for another request, or replayed",
-                    code=ErrorCode.INVALID_CHALLENGE_ERROR,
-                )
-            if domain is not None and proof.get("domain") != domain:
-                raise HealthMyDataError(
-                    "the presentation's proof is bound to another domain (audience)",
-                    code=ErrorCode.INVALID_DOMAIN_ERROR,
-                )
-        if challenge is None and domain is None:
-            return "no challenge or domain was expected"
+        proofs = proof_objects(presentation)
+        if not proofs:
+            raise CryptosuiteError(
+                "the presentation has no proof to carry this verifier's challenge or domain",
+                code=ErrorCode.MALFORMED_PROOF_ERROR,
+            )
+        for proof in proofs:
+            check_challenge_domain(proof, challenge, domain)
         return "challenge and domain match this verifier's request"
 
     return step

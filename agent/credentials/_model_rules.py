@@ -1,4 +1,7 @@
-"""Value checks behind :mod:`agent.credentials.model`: URLs, date-times, language values, digests.
+"""Value checks behind :mod:`agent.credentials.model`: URLs, language values, digests.
+
+Date-times are read by :func:`agent.clock.parse_datetime`, the project's one XML Schema
+date-time parser.
 
 Each ``*_problem`` function returns ``None`` when the value is acceptable, or a short phrase that
 completes the sentence "the value ...". The phrase describes the *shape* of what was found (a JSON
@@ -11,23 +14,21 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
 from agent.errors import DataModelError, ErrorCode, KeyMaterialError
+from agent.jsonio import json_type
 from agent.keys.multikey import decode_multibase_base58btc
 
 __all__ = [
     "ModelRule",
     "data_url_problem",
-    "date_time_has_zone",
     "digest_multibase_problem",
     "digest_sri_problem",
     "json_type",
     "language_tag_problem",
     "media_type_problem",
-    "parse_date_time",
     "url_problem",
     "violation",
 ]
@@ -50,6 +51,7 @@ class ModelRule(StrEnum):
     TYPE_REQUIRED = "type.required"  # 4.5
     TYPE_VALUE = "type.value"  # 4.5: one or more terms or absolute URLs
     TYPE_BASE = "type.base"  # 4.5: VerifiableCredential / VerifiablePresentation
+    TYPE_CONFLICT = "type.conflict"  # 4.5 / 4.13: a document is a credential or a presentation
     NAME_VALUE = "name.value"  # 4.6
     DESCRIPTION_VALUE = "description.value"  # 4.6
     LANGUAGE_VALUE = "languageValue.value"  # 11.1: @value is a string
@@ -118,23 +120,6 @@ def violation(
     """The error for one broken rule: ``details`` hold the JSON path and the rule id only."""
     where = path or "the document"
     return DataModelError(f"{where}: {message}", code=code, details={"path": path, "rule": rule})
-
-
-def json_type(value: object) -> str:
-    """The JSON type name of a parsed value, for messages that must not show the value."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return f"non-JSON {type(value).__name__}"
 
 
 # --- URLs (section 4.4) --------------------------------------------------------------------
@@ -209,70 +194,6 @@ def data_url_problem(value: object) -> str | None:
     if not _DATA_URL.fullmatch(value):
         return "is not a data: URL of the form data:<type>/<subtype>[;base64],<payload> (RFC 2397)"
     return None
-
-
-# --- Date and time (section 4.9; VC 1.1 "Issuance Date" and "Expiration") -----------------
-
-# XML Schema 1.1 Part 2 dateTime; the time zone is optional here and required by callers that
-# want a dateTimeStamp. This is the expression reproduced in section 4.9 of the VC Data Model.
-_DATE_TIME = re.compile(
-    r"(?P<year>-?(?:[1-9][0-9]{3,}|0[0-9]{3}))-(?P<month>0[1-9]|1[0-2])"
-    r"-(?P<day>0[1-9]|[12][0-9]|3[01])"
-    r"T(?:(?P<hour>[01][0-9]|2[0-3]):(?P<minute>[0-5][0-9]):(?P<second>[0-5][0-9])"
-    r"(?:\.(?P<fraction>[0-9]+))?|(?P<midnight>24:00:00(?:\.0+)?))"
-    r"(?P<zone>Z|[+\-](?:(?:0[0-9]|1[0-3]):[0-5][0-9]|14:00))?"
-)
-
-
-def date_time_has_zone(value: str) -> bool:
-    """Whether an XML Schema ``dateTime`` string ends in a time zone (``Z`` or an offset)."""
-    match = _DATE_TIME.fullmatch(value)
-    return match is not None and match["zone"] is not None
-
-
-def parse_date_time(value: object, *, require_zone: bool) -> datetime:
-    """Parse an XML Schema ``dateTime`` (``dateTimeStamp`` when ``require_zone``) to an aware
-    datetime.
-
-    A value without a time zone is read as UTC, as section 4.9 requires for values "incorrectly
-    serialized without an offset"; only VC 1.1 input may omit it. ``24:00:00`` is the first
-    instant of the next day. Digits beyond microseconds are dropped (truncation keeps order).
-
-    :raises ValueError: with a phrase (never the value) saying what is wrong.
-    """
-    if not isinstance(value, str):
-        raise ValueError(f"is a JSON {json_type(value)}, not a date-time string")
-    match = _DATE_TIME.fullmatch(value)
-    if match is None:
-        raise ValueError("is not an XML Schema dateTime (expected YYYY-MM-DDThh:mm:ss[.s]Z)")
-    zone = match["zone"]
-    if zone is None and require_zone:
-        raise ValueError("has no time zone; a dateTimeStamp ends in Z or an offset like +01:00")
-    year = int(match["year"])
-    if not 1 <= year <= 9999:
-        raise ValueError("has a year outside 0001-9999, which cannot be compared here")
-    if zone is None or zone == "Z":
-        tz = UTC
-    else:
-        sign = -1 if zone[0] == "-" else 1
-        tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
-    try:
-        if match["midnight"]:
-            day = datetime(year, int(match["month"]), int(match["day"]), tzinfo=tz)
-            return day + timedelta(days=1)
-        fraction = (match["fraction"] or "")[:6].ljust(6, "0")
-        return datetime(
-            year,
-            int(match["month"]),
-            int(match["day"]),
-            int(match["hour"]),
-            int(match["minute"]),
-            int(match["second"]),
-            int(fraction),
-            tzinfo=tz,
-        )
-    except (ValueError, OverflowError):
-        raise ValueError("is not a date that exists in the calendar") from None
 
 
 # --- Language values (section 11.1) --------------------------------------------------------

@@ -39,6 +39,7 @@ from pyld import jsonld  # type: ignore[import-untyped,unused-ignore]
 from pyld.context_resolver import ContextResolver  # type: ignore[import-untyped,unused-ignore]
 
 from agent.errors import ContextError, ErrorCode
+from agent.jsonio import json_type
 from agent.types import JSON, JSONObject
 
 __all__ = [
@@ -67,7 +68,13 @@ KNOWN_CONTEXTS: Mapping[str, str] = {
     HEALTH_V1: "health-v1.jsonld",
 }
 
+#: What pyld raises, besides JsonLdError, on input it cannot process.
+_PYLD_CRASHES = (OverflowError, ValueError, TypeError, RecursionError)
+
 _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+# What a context URL looks like, to decide whether an unknown @context entry may be named in an
+# error: a context identifier is not a claim, but anything else found there might be one.
+_CONTEXT_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[!-~]{1,200}")
 
 
 @cache
@@ -173,19 +180,30 @@ def _context_values(document: JSON) -> Iterator[tuple[str, JSON]]:
 def check_contexts(document: JSONObject) -> None:
     """Check that every ``@context`` entry is a shipped URL or an inline object.
 
-    :raises ContextError: ``contextNotAllowed`` naming the first unknown URL and its path.
+    :raises ContextError: ``contextNotAllowed`` with the path of the first unknown entry; the
+        entry itself is named only when it is a URL (anything else might be a claim).
     """
     for path, value in _context_values(document):
         entries = value if isinstance(value, list) else [value]
-        for entry in entries:
+        for index, entry in enumerate(entries):
             if entry is None or isinstance(entry, dict):
                 continue
             if not isinstance(entry, str) or entry not in KNOWN_CONTEXTS:
+                where = f"{path}[{index}]" if isinstance(value, list) else path
+                if isinstance(entry, str) and _CONTEXT_URL.fullmatch(entry):
+                    what = f"@context entry {entry} at {where} is not a pinned context"
+                    details: dict[str, Any] = {"path": where, "context": entry}
+                else:
+                    # Not a URL: it could be anything, so only its JSON type is reported.
+                    what = (
+                        f"@context entry at {where} is a JSON {json_type(entry)} that is not a "
+                        "pinned context URL"
+                    )
+                    details = {"path": where, "type": json_type(entry)}
                 raise ContextError(
-                    f"@context entry {entry!r} at {path} is not a pinned context; "
-                    "health-mydata never fetches contexts from the network",
+                    f"{what}; health-mydata never fetches contexts from the network",
                     code=ErrorCode.CONTEXT_NOT_ALLOWED,
-                    details={"path": path, "context": entry},
+                    details=details,
                 )
 
 
@@ -249,8 +267,9 @@ def expand(document: JSONObject, *, strict: bool = True) -> list[JSONObject]:
 
     :raises ContextError: ``contextNotAllowed`` for an unknown context URL; ``undefinedTerm``
         for a property no context defines (``details['terms']`` and ``details['paths']``) or a
-        ``@type``/``@id`` left as a relative IRI; ``MALFORMED_VALUE_ERROR`` for any other JSON-LD
-        error (for example an attempt to redefine a protected term).
+        ``@type``/``@id`` left as a relative IRI (``details['paths']`` where the values occur,
+        never the values); ``MALFORMED_VALUE_ERROR`` for any other JSON-LD error (for example
+        an attempt to redefine a protected term).
     """
     check_contexts(document)
     source = document
@@ -275,6 +294,15 @@ def expand(document: JSONObject, *, strict: bool = True) -> list[JSONObject]:
             code=ErrorCode.MALFORMED_VALUE_ERROR,
             details={"jsonld_error": str(getattr(exc, "code", None) or exc.type)},
         ) from exc
+    except _PYLD_CRASHES as exc:
+        # pyld fails this way on some hostile input (an integer too large for a double raises
+        # OverflowError); that is a document we cannot read, not a bug of ours.
+        raise ContextError(
+            "the document is not valid JSON-LD with the pinned contexts: it holds a value "
+            f"JSON-LD processing cannot represent ({type(exc).__name__})",
+            code=ErrorCode.MALFORMED_VALUE_ERROR,
+            details={"jsonld_error": type(exc).__name__},
+        ) from exc
     if dropped:
         terms = sorted(set(dropped))
         paths = [p for term in terms for p in _find_key_paths(document, term)]
@@ -287,14 +315,36 @@ def expand(document: JSONObject, *, strict: bool = True) -> list[JSONObject]:
         )
     relative = sorted(set(_relative_iris(expanded)))
     if relative:
-        values = [value for _, value in relative]
+        # The values themselves are not repeated (an identifier can be personal data): the
+        # paths in the document where they occur are.
+        wanted = {value for _, value in relative}
+        paths = _find_value_paths(document, wanted) or ["unknown path"]
+        keywords = sorted({keyword for keyword, _ in relative})
         raise ContextError(
-            f"value(s) {', '.join(values)} of @type/@id did not expand to absolute IRIs: the "
-            "type is not defined by any @context, or the identifier is not a URL",
+            f"the {' / '.join(keywords)} value(s) at {', '.join(paths)} did not expand to "
+            "absolute IRIs: a type that no @context defines, or an identifier that is not a URL",
             code=ErrorCode.UNDEFINED_TERM,
-            details={"terms": values},
+            details={"paths": paths, "keywords": keywords},
         )
     return expanded
+
+
+def _find_value_paths(document: JSON, values: set[str]) -> list[str]:
+    """The JSON paths of the string values in ``values`` (outside ``@context``), sorted."""
+    found: list[str] = []
+    stack: list[tuple[str, JSON]] = [("$", document)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            if node in values:
+                found.append(path)
+        elif isinstance(node, dict):
+            stack.extend(
+                (f"{path}.{name}", value) for name, value in node.items() if name != "@context"
+            )
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(node))
+    return sorted(found)
 
 
 def _nodes_with_context(document: JSON) -> Iterator[JSONObject]:

@@ -46,10 +46,63 @@ _PLACEHOLDER = re.compile('"' + re.escape(_TOKEN) + '([0-9]+)"')
 _HIGH_KEY_CHAR = re.compile("[\ue000-\uffff]")
 
 
-def _error(message: str) -> InvalidInputError:
+def _error(message: str, path: str | None = None) -> InvalidInputError:
+    """The error for a value JCS cannot represent: the message names the JSON path and the
+    kind of problem, never the value (documents carry health data)."""
+    where = f" at {path}" if path is not None else ""
     return InvalidInputError(
-        f"cannot canonicalise as JCS (RFC 8785): {message}", code=ErrorCode.INVALID_INPUT
+        f"cannot canonicalise as JCS (RFC 8785): {message}{where}",
+        code=ErrorCode.INVALID_INPUT,
+        details={"path": path} if path is not None else {},
     )
+
+
+def _unsafe_int(value: object) -> bool:
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not (_INT_MIN <= value <= _INT_MAX)
+    )
+
+
+def _non_finite(value: object) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _bad_key(value: object) -> bool:
+    return isinstance(value, dict) and not all(isinstance(key, str) for key in value)
+
+
+def _lone_surrogate(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _path_of(root: Any, bad: Any) -> str | None:
+    """The JSON path (``$.a[0].b``) of the first value for which ``bad`` holds, also looking at
+    object keys; only computed once an error is certain, so the fast path stays fast."""
+    stack: list[tuple[str, Any]] = [("$", root)]
+    while stack:
+        path, value = stack.pop()
+        if bad(value):
+            return path
+        if isinstance(value, dict):
+            children = []
+            for key, item in value.items():
+                if bad(key):
+                    return f"{path}.<key>"
+                readable = isinstance(key, str) and key.isprintable() and not _lone_surrogate(key)
+                name = str.__str__(key)[:64] if readable else "<key>"
+                children.append((f"{path}.{name}", item))
+            stack.extend(reversed(children))
+        elif isinstance(value, list | tuple):
+            stack.extend(reversed([(f"{path}[{i}]", item) for i, item in enumerate(value)]))
+    return None
 
 
 def format_number(value: float) -> str:
@@ -62,7 +115,7 @@ def format_number(value: float) -> str:
     :raises InvalidInputError: for NaN and infinities, which JSON cannot represent.
     """
     if math.isnan(value) or math.isinf(value):
-        raise _error(f"{value!r} is not a JSON number")
+        raise _error("NaN and infinities are not JSON numbers")
     if value == 0:
         return "0"
     if value < 0:
@@ -108,7 +161,7 @@ def _scan(root: Any) -> tuple[int, bool]:
             try:
                 keys = "".join(value)
             except TypeError:
-                raise _error("object keys must be strings") from None
+                raise _error("object keys must be strings", _path_of(root, _bad_key)) from None
             if not keys.isascii() and _HIGH_KEY_CHAR.search(keys):
                 return rewrite, False
             extend(value.values())
@@ -116,17 +169,23 @@ def _scan(root: Any) -> tuple[int, bool]:
             extend(value)
         elif kind is int:
             if value > _INT_MAX or value < _INT_MIN:
-                raise _error(f"integer {value} is outside the IEEE 754 safe range (+-2**53-1)")
+                raise _error(
+                    "an integer is outside the IEEE 754 safe range (+-2**53-1)",
+                    _path_of(root, _unsafe_int),
+                )
         elif kind is float:
             if value != value or value in (math.inf, -math.inf):
-                raise _error(f"{value!r} is not a JSON number")
+                raise _error("NaN and infinities are not JSON numbers", _path_of(root, _non_finite))
             text = repr(value)
             if "e" in text or text.endswith(".0"):
                 rewrite += 1
         elif isinstance(value, str | int | float | list | tuple | dict):
             return rewrite, False
         else:
-            raise _error(f"{kind.__name__} is not a JSON type")
+            raise _error(
+                f"a {kind.__name__} is not a JSON type",
+                _path_of(root, lambda item, found=value: item is found),
+            )
     return rewrite, True
 
 
@@ -151,11 +210,14 @@ def _dumps(value: Any) -> str:
     )
 
 
-def _encode(text: str) -> bytes:
+def _encode(text: str, root: Any) -> bytes:
     try:
         return text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise _error("a string contains a lone surrogate, which is not valid UTF-8") from exc
+    except UnicodeEncodeError:
+        raise _error(
+            "a string contains a lone surrogate, which is not valid UTF-8",
+            _path_of(root, _lone_surrogate),
+        ) from None
 
 
 def canonicalize(value: Any) -> bytes:
@@ -166,9 +228,9 @@ def canonicalize(value: Any) -> bytes:
     """
     floats, fast = _scan(value)
     if not fast:
-        return _encode(_slow_canonicalize(value))
+        return _encode(_slow(value), value)
     if not floats:
-        return _encode(_dumps(value))
+        return _encode(_dumps(value), value)
     numbers: list[str] = []
     text = _dumps(_replace_floats(value, numbers))
     replaced = 0
@@ -180,8 +242,23 @@ def canonicalize(value: Any) -> bytes:
 
     text = _PLACEHOLDER.sub(number, text)
     if replaced != len(numbers):  # The marker occurred in the document itself.
-        return _encode(_slow_canonicalize(value))
-    return _encode(text)
+        return _encode(_slow(value), value)
+    return _encode(text, value)
+
+
+def _slow(root: Any) -> str:
+    """:func:`_slow_canonicalize`, with the path of the offending value added to its errors."""
+    try:
+        return _slow_canonicalize(root)
+    except _SlowError as exc:
+        raise _error(exc.reason, _path_of(root, exc.bad)) from None
+
+
+class _SlowError(Exception):
+    def __init__(self, reason: str, bad: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.bad = bad
 
 
 def _slow_canonicalize(value: Any) -> str:
@@ -197,9 +274,13 @@ def _slow_canonicalize(value: Any) -> str:
     if isinstance(value, int):
         number = int(value)
         if number > _INT_MAX or number < _INT_MIN:
-            raise _error(f"integer {number} is outside the IEEE 754 safe range (+-2**53-1)")
+            raise _SlowError(
+                "an integer is outside the IEEE 754 safe range (+-2**53-1)", _unsafe_int
+            )
         return str(number)
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _SlowError("NaN and infinities are not JSON numbers", _non_finite)
         return format_number(float(value))
     if isinstance(value, list | tuple):
         return "[" + ",".join(_slow_canonicalize(item) for item in value) + "]"
@@ -207,7 +288,7 @@ def _slow_canonicalize(value: Any) -> str:
         items = []
         for key, item in value.items():
             if not isinstance(key, str):
-                raise _error("object keys must be strings")
+                raise _SlowError("object keys must be strings", _bad_key)
             items.append((str.__str__(key), item))
         items.sort(key=lambda pair: pair[0].encode("utf-16-be", "surrogatepass"))
         return (
@@ -217,4 +298,4 @@ def _slow_canonicalize(value: Any) -> str:
             )
             + "}"
         )
-    raise _error(f"{type(value).__name__} is not a JSON type")
+    raise _SlowError(f"a {type(value).__name__} is not a JSON type", lambda item: item is value)

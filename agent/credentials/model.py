@@ -27,11 +27,16 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from agent.clock import DEFAULT_MAX_CLOCK_SKEW
+from agent.clock import (
+    DEFAULT_MAX_CLOCK_SKEW,
+    date_time_has_zone,
+    format_datetime,
+    parse_datetime,
+)
 from agent.credentials import _model_rules as _rules
 from agent.credentials._model_rules import ModelRule
 from agent.errors import DataModelError, ErrorCode, InvalidInputError
@@ -45,6 +50,7 @@ __all__ = [
     "ValidityPeriodViolation",
     "build_credential",
     "check_validity_period",
+    "type_values",
     "upgrade_v1_input",
     "validate_credential",
     "validate_presentation",
@@ -116,8 +122,28 @@ def _objects(value: object, path: str, rule: ModelRule, what: str) -> list[tuple
     )
 
 
-def _type_values(value: object, path: str, rule: ModelRule) -> list[str]:
-    """The values of a ``type`` property: one or more terms or absolute URLs (section 4.5)."""
+def type_values(document: object) -> frozenset[str]:
+    """The string values of a document's ``type``, whatever shape it has.
+
+    The one place the project reads a ``type`` before a document has been validated (to tell
+    a credential from a presentation, say). Tolerant by design: a document that is not an
+    object, has no ``type``, or whose ``type`` is a number, ``null`` or an object has no types;
+    non-string items of a ``type`` array are ignored. Validation
+    (:func:`validate_credential`) is what refuses such shapes.
+    """
+    if not isinstance(document, dict):
+        return frozenset()
+    value = document.get("type")
+    if isinstance(value, str):
+        return frozenset({value})
+    if isinstance(value, list):
+        return frozenset(item for item in value if isinstance(item, str))
+    return frozenset()
+
+
+def _checked_types(value: object, path: str, rule: ModelRule) -> list[str]:
+    """The values of a ``type`` property, validated: one or more terms or absolute URLs
+    (section 4.5)."""
     values = value if isinstance(value, list) else [value]
     if not values:
         raise _rules.violation(path, rule, "is an empty array; type needs one or more values")
@@ -209,15 +235,32 @@ def _check_id(obj: JSONObject, prefix: str, rule: ModelRule = ModelRule.ID_URL) 
             raise _rules.violation(_at(prefix, "id"), rule, f"{problem}; an id is a single URL")
 
 
+_BASE_TYPES = ("VerifiableCredential", "VerifiablePresentation")
+
+
 def _check_type(obj: JSONObject, prefix: str, required: str) -> None:
-    """Section 4.5: ``type`` is present and includes the base type of the document."""
+    """Section 4.5: ``type`` is present and includes the base type of the document, and not
+    the other base type.
+
+    A document typed both ``VerifiableCredential`` and ``VerifiablePresentation`` is refused:
+    whether its proof must be the issuer's or the holder's would depend on which the reader
+    picked, and a forger would pick the one that is not checked.
+    """
     path = _at(prefix, "type")
     if "type" not in obj:
         raise _rules.violation(
             path, ModelRule.TYPE_REQUIRED, f"is missing; it must include {required}"
         )
-    if required not in _type_values(obj["type"], path, ModelRule.TYPE_VALUE):
+    types = _checked_types(obj["type"], path, ModelRule.TYPE_VALUE)
+    if required not in types:
         raise _rules.violation(path, ModelRule.TYPE_BASE, f"does not include {required}")
+    other = next(base for base in _BASE_TYPES if base != required)
+    if other in types:
+        raise _rules.violation(
+            path,
+            ModelRule.TYPE_CONFLICT,
+            f"includes both {required} and {other}; a document is one or the other",
+        )
 
 
 def _check_language_value(value: object, path: str, rule: ModelRule) -> None:
@@ -319,7 +362,7 @@ def _parse_period_bound(
     if key not in obj:
         return None
     try:
-        return _rules.parse_date_time(obj[key], require_zone=require_zone)
+        return parse_datetime(obj[key], require_zone=require_zone)
     except ValueError as exc:
         kind = "dateTimeStamp" if require_zone else "dateTime"
         raise _rules.violation(
@@ -392,7 +435,7 @@ def _check_typed(
             raise _rules.violation(
                 _at(where, "type"), type_rule, f"is missing; each {key} needs a type"
             )
-        _type_values(item["type"], _at(where, "type"), type_rule)
+        _checked_types(item["type"], _at(where, "type"), type_rule)
         if id_rule is None:
             continue
         if id_required and "id" not in item:
@@ -513,7 +556,7 @@ def _check_enveloped(item: JSONObject, where: str) -> None:
             f"{'is missing' if contexts is None else 'does not include the base context'}; "
             f"an enveloped credential's @context must include {CREDENTIALS_V2_CONTEXT}",
         )
-    if _type_values(item["type"], _at(where, "type"), ModelRule.TYPE_VALUE) != [_ENVELOPED_TYPE]:
+    if _checked_types(item["type"], _at(where, "type"), ModelRule.TYPE_VALUE) != [_ENVELOPED_TYPE]:
         raise _rules.violation(
             _at(where, "type"),
             ModelRule.TYPE_VALUE,
@@ -529,8 +572,7 @@ def _check_enveloped(item: JSONObject, where: str) -> None:
 
 
 def _is_enveloped(item: JSONObject) -> bool:
-    kind = item.get("type")
-    return kind == _ENVELOPED_TYPE or (isinstance(kind, list) and _ENVELOPED_TYPE in kind)
+    return _ENVELOPED_TYPE in type_values(item)
 
 
 def validate_presentation(doc: object, *, allow_v1: bool = False) -> CredentialVersion:
@@ -653,17 +695,6 @@ def check_validity_period(
 # --- building and upgrading ----------------------------------------------------------------
 
 
-def _timestamp(value: datetime, name: str) -> str:
-    """A ``dateTimeStamp`` in UTC with second precision and a four-digit year."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware (for example datetime.now(UTC))")
-    try:
-        utc = value.astimezone(UTC).replace(microsecond=0)
-    except OverflowError:
-        raise ValueError(f"{name} is outside the years 0001-9999 once converted to UTC") from None
-    return utc.isoformat().replace("+00:00", "Z")
-
-
 def _plain_json(value: object, name: str) -> Any:
     """A deep copy made only of dict, list, str, int, float, bool and None."""
     try:
@@ -701,9 +732,9 @@ def build_credential(
     :raises InvalidInputError: when an argument is not JSON-serialisable.
     :raises ValueError: when a datetime is naive.
     """
-    start = _timestamp(valid_from, "valid_from")
+    start = format_datetime(valid_from, "valid_from")
     if valid_until is not None:
-        end = _timestamp(valid_until, "valid_until")
+        end = format_datetime(valid_until, "valid_until")
         if valid_until < valid_from:
             raise _rules.violation(
                 "validUntil",
@@ -785,7 +816,7 @@ def upgrade_v1_input(doc: object) -> JSONObject:
             upgraded[key] = mapped_contexts
         elif key in ("issuanceDate", "expirationDate"):
             target = "validFrom" if key == "issuanceDate" else "validUntil"
-            upgraded[target] = value if _rules.date_time_has_zone(value) else f"{value}Z"
+            upgraded[target] = value if date_time_has_zone(value) else f"{value}Z"
         else:
             upgraded[key] = value
     validate_credential(upgraded)

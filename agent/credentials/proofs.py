@@ -20,24 +20,41 @@ on the first failure, with the specific error; the verifier turns that into a re
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Literal
 
+from agent.clock import DEFAULT_MAX_CLOCK_SKEW, format_datetime, parse_datetime
 from agent.credentials.suites import get_suite
-from agent.credentials.suites._common import XSD_DATETIME
 from agent.errors import CryptosuiteError, ErrorCode, InvalidInputError, ProofError
+from agent.jsonio import json_type
 from agent.keys.signer import KeyResolver, Signer
 from agent.types import JSONObject
 
 __all__ = [
     "DEFAULT_SUITES",
+    "PURPOSE_OF",
+    "Binding",
     "ProofResult",
     "add_proof",
+    "check_challenge_domain",
     "check_controller_binding",
     "check_proof_controllers",
+    "proof_objects",
     "verify_proofs",
 ]
+
+#: Whose key a proof must be made with: the credential's ``issuer`` or the presentation's
+#: ``holder``. Always chosen by the caller (who knows what it asked to verify), never read
+#: from the document's own ``type``, which the signer controls.
+Binding = Literal["issuer", "holder"]
+
+#: The proof purpose (DID document verification relationship) each binding implies.
+PURPOSE_OF: Mapping[str, str] = MappingProxyType(
+    {"issuer": "assertionMethod", "holder": "authentication"}
+)
 
 #: The suites :func:`verify_proofs` accepts unless told otherwise.
 DEFAULT_SUITES: frozenset[str] = frozenset({"eddsa-jcs-2022", "eddsa-rdfc-2022"})
@@ -64,29 +81,35 @@ class ProofResult:
 
 
 def _xsd_datetime(value: datetime, name: str) -> str:
-    if value.tzinfo is None:
-        raise InvalidInputError(
-            f"{name} must be a timezone-aware datetime (use datetime.now(UTC))",
-            details={"argument": name},
-        )
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return format_datetime(value, name)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc), details={"argument": name}) from None
 
 
-def _parse_datetime(proof: JSONObject, name: str) -> datetime | None:
-    value = proof.get(name)
-    if value is None:
+def _proof_datetime(proof: JSONObject, name: str) -> datetime | None:
+    """The proof's ``created`` or ``expires`` (VC Data Integrity 1.0 section 2.1: an XML Schema
+    ``dateTimeStamp``), or None when absent.
+
+    :raises CryptosuiteError: (``MALFORMED_PROOF_ERROR``) for anything else.
+    """
+    if name not in proof:
         return None
-    if not isinstance(value, str) or not XSD_DATETIME.match(value):
+    try:
+        return parse_datetime(proof[name], require_zone=True)
+    except ValueError as exc:
         raise CryptosuiteError(
-            f"proof {name} is not an XML Schema dateTime",
+            f"proof {name} {exc} (an XML Schema dateTimeStamp is required)",
             code=ErrorCode.MALFORMED_PROOF_ERROR,
             details={"property": name},
-        )
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+        ) from None
 
 
-def _proof_list(document: JSONObject) -> list[JSONObject]:
+def proof_objects(document: JSONObject) -> list[JSONObject]:
+    """The document's proofs as a list (``proof`` is one object or a proof set).
+
+    :raises CryptosuiteError: (``MALFORMED_PROOF_ERROR``) when a proof is not a JSON object.
+    """
     proofs = document.get("proof")
     if proofs is None:
         return []
@@ -175,7 +198,7 @@ def add_proof(
     if previous_proof is not None:
         options["previousProof"] = previous_proof
 
-    all_proofs = _proof_list(document)
+    all_proofs = proof_objects(document)
     unsecured = {key: value for key, value in document.items() if key != "proof"}
     signed_input = unsecured
     if previous_proof is not None:
@@ -196,46 +219,64 @@ def _controller_of(value: object) -> str | None:
     return None
 
 
-def _types(document: JSONObject) -> set[str]:
-    value = document.get("type", [])
-    items = value if isinstance(value, list) else [value]
-    return {item for item in items if isinstance(item, str)}
-
-
 def check_controller_binding(
-    document: JSONObject, verification_method: str, controller: str
+    document: JSONObject, verification_method: str, controller: str, *, binding: Binding
 ) -> None:
-    """The key must belong to the issuer (credentials) or the holder (presentations)."""
-    if "VerifiablePresentation" in _types(document):
-        expected = _controller_of(document.get("holder"))
-        role = "holder"
-        if expected is None:
-            return  # VC Data Model 2.0 section 4.13: holder is optional on presentations.
-    else:
-        expected = _controller_of(document.get("issuer"))
-        role = "issuer"
+    """The key must belong to the document's ``issuer`` (``binding="issuer"``) or ``holder``
+    (``binding="holder"``).
+
+    The caller says which: a verifier asked to check a credential passes ``"issuer"`` whatever
+    the document's ``type`` claims. A presentation without a ``holder`` cannot be bound, so it
+    fails here; whether an unbound presentation is acceptable is the caller's decision (it then
+    does not ask for the binding).
+
+    :raises ProofError: (``PROOF_VERIFICATION_ERROR``) when the document names no such party,
+        or the key's DID or resolved controller is not that party.
+    """
+    if binding not in PURPOSE_OF:
+        raise InvalidInputError(
+            "binding must be 'issuer' or 'holder'", details={"argument": "binding"}
+        )
+    expected = _controller_of(document.get(binding))
+    if expected is None:
+        raise ProofError(
+            f"the document names no {binding} (a URL, or an object with an id), so the proof "
+            f"cannot be shown to be the {binding}'s",
+            code=ErrorCode.PROOF_VERIFICATION_ERROR,
+            details={"verificationMethod": verification_method, binding: None},
+        )
     vm_did = verification_method.split("#", 1)[0]
-    if expected is None or vm_did != expected or controller != expected:
+    if vm_did != expected or controller != expected:
         raise ProofError(
             f"the proof was made with {verification_method}, which is not a key of the "
-            f"document's {role} {expected!r}",
+            f"document's {binding} {expected!r}",
             code=ErrorCode.PROOF_VERIFICATION_ERROR,
-            details={"verificationMethod": verification_method, role: expected},
+            details={"verificationMethod": verification_method, binding: expected},
         )
 
 
-def _check_challenge_domain(proof: JSONObject, challenge: str | None, domain: str | None) -> None:
+def check_challenge_domain(proof: JSONObject, challenge: str | None, domain: str | None) -> None:
+    """The proof carries this verifier's ``challenge`` and its ``domain`` includes ours.
+
+    VC Data Integrity 1.0 section 2.1: ``challenge`` is a string that must equal the one the
+    verifier issued; ``domain`` is a string or a list of strings, one of which must equal the
+    verifier's. ``None`` means "not expected" and is not checked (a verifier that expects no
+    challenge accepts replays: its report should say so).
+
+    :raises ProofError: ``INVALID_CHALLENGE_ERROR`` or ``INVALID_DOMAIN_ERROR``.
+    """
     if challenge is not None and proof.get("challenge") != challenge:
         raise ProofError(
-            "the proof's challenge does not equal the one this verifier issued (replay?)",
+            "the proof's challenge does not equal the one this verifier issued: it was made "
+            "for another request, or replayed",
             code=ErrorCode.INVALID_CHALLENGE_ERROR,
         )
     if domain is not None:
         value = proof.get("domain")
         domains = value if isinstance(value, list) else [value]
-        if domain not in domains:
+        if not any(isinstance(item, str) and item == domain for item in domains):
             raise ProofError(
-                "the proof's domain does not include this verifier's domain",
+                "the proof's domain does not include this verifier's domain (audience)",
                 code=ErrorCode.INVALID_DOMAIN_ERROR,
                 details={"expected": domain},
             )
@@ -250,7 +291,8 @@ async def verify_proofs(
     challenge: str | None = None,
     domain: str | None = None,
     accepted_suites: Iterable[str] = DEFAULT_SUITES,
-    max_clock_skew: timedelta = timedelta(minutes=5),
+    max_clock_skew: timedelta = DEFAULT_MAX_CLOCK_SKEW,
+    binding: Binding = "issuer",
     bind_controller: bool = True,
 ) -> list[ProofResult]:
     """Verify every proof of ``document`` (a proof set, possibly with chains).
@@ -261,9 +303,11 @@ async def verify_proofs(
     verification relationship), the key's controller, then the signature.
     VC Data Integrity 1.0 sections 4.3 and 4.5.
 
-    ``bind_controller`` checks that the key belongs to the credential's ``issuer`` (or the
-    presentation's ``holder``); turn it off only for documents whose issuer is not a DID (the
-    W3C spec vectors), and then check the issuer binding elsewhere.
+    ``bind_controller`` checks that the key belongs to the party ``binding`` names: the
+    credential's ``issuer`` (the default) or, for a presentation, its ``holder`` (pass
+    ``binding="holder"``). The role is the caller's to choose, never read from the document's
+    ``type``. Turn the binding off only for documents whose issuer is not a DID (the W3C spec
+    vectors), and then check it elsewhere (:func:`check_proof_controllers`).
 
     :raises CryptosuiteError: ``MALFORMED_PROOF_ERROR`` (no proof, wrong type, bad fields),
         ``unsupportedCryptosuite``, ``MISMATCHED_PROOF_PURPOSE_ERROR``.
@@ -276,7 +320,7 @@ async def verify_proofs(
     if now.tzinfo is None:
         raise InvalidInputError("now must be a timezone-aware datetime")
     accepted = frozenset(accepted_suites)
-    all_proofs = _proof_list(document)
+    all_proofs = proof_objects(document)
     if not all_proofs:
         raise CryptosuiteError("the document has no proof", code=ErrorCode.MALFORMED_PROOF_ERROR)
     unsecured = {key: value for key, value in document.items() if key != "proof"}
@@ -284,22 +328,30 @@ async def verify_proofs(
     for proof in all_proofs:
         if proof.get("type") != "DataIntegrityProof":
             raise CryptosuiteError(
-                f"proof type {proof.get('type')!r} is not DataIntegrityProof",
+                "proof type is not DataIntegrityProof",
                 code=ErrorCode.MALFORMED_PROOF_ERROR,
+                details={"property": "type"},
             )
         name = proof.get("cryptosuite")
+        if not isinstance(name, str):
+            raise CryptosuiteError(
+                f"proof cryptosuite is a JSON {json_type(name)}, not a suite name",
+                code=ErrorCode.MALFORMED_PROOF_ERROR,
+                details={"property": "cryptosuite"},
+            )
         if name not in accepted:
             raise CryptosuiteError(
-                f"cryptosuite {name!r} is not accepted here; accepted: {sorted(accepted)}",
+                f"cryptosuite {name[:64]!r} is not accepted here; accepted: {sorted(accepted)}",
                 code=ErrorCode.UNSUPPORTED_CRYPTOSUITE,
-                details={"cryptosuite": name},
+                details={"cryptosuite": name[:64]},
             )
         suite = get_suite(name)
         purpose = proof.get("proofPurpose")
         if purpose != expected_purpose:
             raise CryptosuiteError(
-                f"proof purpose {purpose!r} does not match the expected {expected_purpose!r}",
+                f"proof purpose does not match the expected {expected_purpose!r}",
                 code=ErrorCode.MISMATCHED_PROOF_PURPOSE_ERROR,
+                details={"expected": expected_purpose},
             )
         verification_method = proof.get("verificationMethod")
         if not isinstance(verification_method, str):
@@ -307,8 +359,8 @@ async def verify_proofs(
                 "proof verificationMethod must be a DID URL string",
                 code=ErrorCode.MALFORMED_PROOF_ERROR,
             )
-        created = _parse_datetime(proof, "created")
-        expires = _parse_datetime(proof, "expires")
+        created = _proof_datetime(proof, "created")
+        expires = _proof_datetime(proof, "expires")
         if expires is not None and expires < now - max_clock_skew:
             raise ProofError(
                 f"the proof expired at {proof['expires']}",
@@ -319,7 +371,7 @@ async def verify_proofs(
                 f"the proof claims to be created in the future ({proof['created']})",
                 code=ErrorCode.INVALID_PROOF_DATETIME,
             )
-        _check_challenge_domain(proof, challenge, domain)
+        check_challenge_domain(proof, challenge, domain)
         covered = unsecured
         if "previousProof" in proof:
             covered = _chain_input(
@@ -327,7 +379,7 @@ async def verify_proofs(
             )
         key = await resolver.resolve_key(verification_method, str(purpose))
         if bind_controller:
-            check_controller_binding(document, verification_method, key.controller)
+            check_controller_binding(document, verification_method, key.controller, binding=binding)
         suite.verify_proof(covered, proof, key)
         results.append(
             ProofResult(
@@ -343,13 +395,19 @@ async def verify_proofs(
 
 
 async def check_proof_controllers(
-    document: JSONObject, resolver: KeyResolver, *, expected_purpose: str = "assertionMethod"
+    document: JSONObject,
+    resolver: KeyResolver,
+    *,
+    binding: Binding,
+    expected_purpose: str | None = None,
 ) -> list[str]:
-    """Check that every proof's key belongs to the issuer (or holder), without the signature.
+    """Check that every proof's key belongs to the ``issuer`` or ``holder`` (as ``binding``
+    says), without the signature.
 
-    This is the ``issuer`` check of a verification report, kept apart from the signature so
-    that ``--checks proof`` verifies signatures alone (as the W3C vectors need: their issuer is
-    an https URL, their key a did:key).
+    This is the ``issuer`` (``holder``) check of a verification report, kept apart from the
+    signature so that ``--checks proof`` verifies signatures alone (as the W3C vectors need:
+    their issuer is an https URL, their key a did:key). ``expected_purpose`` defaults to the
+    binding's relationship (:data:`PURPOSE_OF`).
 
     :returns: the controllers, one per proof.
     :raises CryptosuiteError: ``MALFORMED_PROOF_ERROR`` when there is no proof or it lacks a
@@ -357,7 +415,11 @@ async def check_proof_controllers(
     :raises ProofError: ``PROOF_VERIFICATION_ERROR`` when a key is not the issuer's/holder's.
     :raises agent.errors.DIDError: the key cannot be resolved for the purpose.
     """
-    proofs = _proof_list(document)
+    if binding not in PURPOSE_OF:
+        raise InvalidInputError(
+            "binding must be 'issuer' or 'holder'", details={"argument": "binding"}
+        )
+    proofs = proof_objects(document)
     if not proofs:
         raise CryptosuiteError("the document has no proof", code=ErrorCode.MALFORMED_PROOF_ERROR)
     controllers: list[str] = []
@@ -368,7 +430,9 @@ async def check_proof_controllers(
                 "proof verificationMethod must be a DID URL string",
                 code=ErrorCode.MALFORMED_PROOF_ERROR,
             )
-        key = await resolver.resolve_key(verification_method, expected_purpose)
-        check_controller_binding(document, verification_method, key.controller)
+        key = await resolver.resolve_key(
+            verification_method, expected_purpose or PURPOSE_OF[binding]
+        )
+        check_controller_binding(document, verification_method, key.controller, binding=binding)
         controllers.append(key.controller)
     return controllers

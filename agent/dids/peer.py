@@ -38,7 +38,6 @@ been seen (:class:`agent.dids.resolver.DIDResolver` remembers it).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
@@ -58,7 +57,15 @@ from agent.dids.document import (
     parse_document,
 )
 from agent.dids.key import did_key_document
-from agent.errors import DIDDocumentError, DIDResolutionError, ErrorCode, KeyMaterialError
+from agent.encoding import b64url_decode, b64url_encode
+from agent.errors import (
+    DIDDocumentError,
+    DIDResolutionError,
+    ErrorCode,
+    InvalidInputError,
+    KeyMaterialError,
+)
+from agent.jsonio import parse_json
 from agent.keys.multikey import KeyType, decode_multikey, encode_multikey
 from agent.types import JSONObject
 
@@ -168,10 +175,6 @@ def _expand(value: Any, *, is_type: bool = False) -> Any:
     return value
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def encode_did_peer_2(
     keys: Sequence[tuple[PeerPurpose, str]], services: Sequence[Mapping[str, Any]] = ()
 ) -> str:
@@ -200,7 +203,7 @@ def encode_did_peer_2(
         parts.append(f".{purpose}{multikey}")
     for service in services:
         compact = json.dumps(_abbreviate(dict(service)), separators=(",", ":"))
-        parts.append(".S" + _b64url(compact.encode("utf-8")))
+        parts.append(".S" + b64url_encode(compact.encode("utf-8")))
     return "".join(parts)
 
 
@@ -237,9 +240,8 @@ def did_peer_2_to_3(did: str) -> str:
 
 def _decode_services(did: str, encoded: str) -> list[JSONObject]:
     try:
-        data = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-        value = json.loads(data.decode("utf-8"))
-    except (binascii.Error, ValueError) as exc:
+        value = parse_json(b64url_decode(encoded))
+    except (binascii.Error, ValueError, InvalidInputError) as exc:
         raise _invalid(did, "a service element is not base64url-encoded JSON") from exc
     # peerdid 0.5.2 encodes several services as one JSON list; the spec forbids producing that,
     # but such DIDs exist, and reading them is unambiguous.

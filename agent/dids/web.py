@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import re
 from collections.abc import Collection, Sequence
 from urllib.parse import unquote, urlsplit
@@ -23,7 +22,14 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from agent.dids.document import DID_CONTEXT, MULTIKEY_CONTEXT, DIDDocument, parse_document
-from agent.errors import DIDDocumentError, DIDResolutionError, ErrorCode, KeyMaterialError
+from agent.errors import (
+    DIDDocumentError,
+    DIDResolutionError,
+    ErrorCode,
+    InvalidInputError,
+    KeyMaterialError,
+)
+from agent.jsonio import parse_json_object
 from agent.keys.multikey import KeyType, encode_multikey
 from agent.types import JSONObject
 
@@ -285,19 +291,14 @@ async def resolve_did_web(
             details={"did": did},
         ) from exc
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # The strict parser: bounded nesting (no RecursionError), no duplicate members, no NaN.
+        document = parse_json_object(body, max_bytes=max_bytes)
+    except InvalidInputError as exc:
         raise DIDDocumentError(
-            f"the DID document at {url} is not valid JSON",
+            f"the DID document at {url} is not a usable JSON object: {exc.message}",
             code=ErrorCode.INVALID_DID_DOCUMENT,
             details={"did": did},
         ) from exc
-    if not isinstance(document, dict):
-        raise DIDDocumentError(
-            f"the DID document at {url} is not a JSON object",
-            code=ErrorCode.INVALID_DID_DOCUMENT,
-            details={"did": did},
-        )
     if document.get("id") != did:
         raise DIDDocumentError(
             f"the document at {url} is for {document.get('id')!r}, not {did}; the server may be "

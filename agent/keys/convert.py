@@ -10,7 +10,6 @@ imports ``nacl`` for the birational map, and ``cryptography`` for P-256 point ch
 
 from __future__ import annotations
 
-import base64
 import binascii
 from collections.abc import Mapping
 from typing import Any
@@ -20,6 +19,7 @@ import nacl.exceptions
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from agent.encoding import b64url_decode, b64url_encode
 from agent.errors import ErrorCode, KeyMaterialError
 from agent.keys.multikey import KeyType
 
@@ -64,15 +64,11 @@ def _b64url_decode(value: Any, name: str) -> bytes:
             code=ErrorCode.INVALID_MULTIKEY,
         )
     try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        return b64url_decode(value)
     except (binascii.Error, ValueError) as exc:
         raise KeyMaterialError(
             f"JWK member {name!r} is not valid base64url", code=ErrorCode.INVALID_MULTIKEY
         ) from exc
-
-
-def _b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def public_key_from_jwk(jwk: Mapping[str, Any]) -> tuple[KeyType, bytes]:
@@ -138,7 +134,7 @@ def public_key_to_jwk(key_type: KeyType, raw: bytes) -> dict[str, str]:
                 code=ErrorCode.INVALID_MULTIKEY,
             )
         crv = "Ed25519" if key_type is KeyType.ED25519_PUB else "X25519"
-        return {"kty": "OKP", "crv": crv, "x": _b64url_encode(raw)}
+        return {"kty": "OKP", "crv": crv, "x": b64url_encode(raw)}
     if key_type is KeyType.P256_PUB:
         try:
             numbers = ec.EllipticCurvePublicKey.from_encoded_point(
@@ -151,8 +147,8 @@ def public_key_to_jwk(key_type: KeyType, raw: bytes) -> dict[str, str]:
         return {
             "kty": "EC",
             "crv": "P-256",
-            "x": _b64url_encode(numbers.x.to_bytes(32, "big")),
-            "y": _b64url_encode(numbers.y.to_bytes(32, "big")),
+            "x": b64url_encode(numbers.x.to_bytes(32, "big")),
+            "y": b64url_encode(numbers.y.to_bytes(32, "big")),
         }
     raise KeyMaterialError(
         f"{key_type} cannot be published as a JWK (only public key types can)",

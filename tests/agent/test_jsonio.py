@@ -61,3 +61,23 @@ def test_duplicate_member_message_names_no_value() -> None:
         parse_json(b'{"allergy": "PENICILLIN-SECRET", "allergy": "x"}')
     assert "PENICILLIN-SECRET" not in str(info.value)
     assert info.value.details == {"member": "allergy"}
+
+
+def test_number_overflowing_to_infinity_is_refused() -> None:
+    """1e400 is JSON syntax, but Python reads it as inf, which no canonicalisation accepts."""
+    for text in ('{"a": 1e400}', '{"a": -1e400}', '{"a": [1.5, 2e999]}'):
+        with pytest.raises(InvalidInputError) as info:
+            parse_json(text)
+        assert info.value.code is ErrorCode.PARSING_ERROR
+    assert parse_json('{"a": 1e308}') == {"a": 1e308}
+
+
+def test_large_integers_are_kept() -> None:
+    """Legal JSON; JCS refuses them later with its own typed error."""
+    assert parse_json('{"a": 18446744073709551616}') == {"a": 2**64}
+
+
+def test_integer_with_too_many_digits_is_a_typed_error() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        parse_json('{"a": ' + "1" * 5000 + "}")
+    assert info.value.code is ErrorCode.PARSING_ERROR

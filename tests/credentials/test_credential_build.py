@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.credentials._model_rules import parse_date_time
+from agent.clock import parse_datetime
 from agent.credentials.model import (
     CREDENTIALS_V1_CONTEXT,
     CREDENTIALS_V2_CONTEXT,
@@ -159,7 +159,7 @@ def test_build_credential_output_always_validates(
         contexts=[HEALTH],
     )
     assert validate_credential(built) is CredentialVersion.V2_0
-    assert parse_date_time(built["validFrom"], require_zone=True) == valid_from.replace(
+    assert parse_datetime(built["validFrom"], require_zone=True) == valid_from.replace(
         microsecond=0
     )
     assert built["credentialSubject"] == subject

@@ -187,6 +187,12 @@ _X = "z6LSg8zQom395jKLrGiBNruB9MM6V8PWuf2FpEy4uRFiqQBR"
         pytest.param(f"did:peer:2.V{_ED}.S{_b64([1, 2])}", id="service-not-object"),
         pytest.param(f"did:peer:2.V{_ED}.S{_b64({'s': 'https://x'})}", id="service-no-type"),
         pytest.param(f"did:peer:2.V{_ED}.Sbm90IGpzb24", id="service-not-json"),
+        pytest.param(
+            # Regression: json.loads raised RecursionError on a deeply nested service.
+            f"did:peer:2.V{_ED}.S"
+            + base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).rstrip(b"=").decode(),
+            id="service-deeply-nested",
+        ),
         pytest.param(f"did:peer:2.V{_ED}..E{_X}", id="empty-element"),
         pytest.param("did:peer:9xyz", id="unknown-numalgo"),
     ],

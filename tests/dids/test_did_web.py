@@ -265,6 +265,27 @@ def _raise(exc: Exception) -> Callable[[httpx.Request], httpx.Response]:
             id="json-array",
         ),
         pytest.param(
+            # Regression: json.loads raised RecursionError on this (a 200 KB body).
+            lambda r: httpx.Response(
+                200,
+                content=b"[" * 100_000 + b"]" * 100_000,
+                headers={"content-type": "application/did+json"},
+            ),
+            DIDDocumentError,
+            ErrorCode.INVALID_DID_DOCUMENT,
+            id="deeply-nested",
+        ),
+        pytest.param(
+            lambda r: httpx.Response(
+                200,
+                content=b'{"id": "did:web:hospital.example", "id": "did:web:hospital.example"}',
+                headers={"content-type": "application/did+json"},
+            ),
+            DIDDocumentError,
+            ErrorCode.INVALID_DID_DOCUMENT,
+            id="duplicate-member",
+        ),
+        pytest.param(
             lambda r: _json(_document("did:web:other.example")),
             DIDDocumentError,
             ErrorCode.INVALID_DID_DOCUMENT,

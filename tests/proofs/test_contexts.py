@@ -92,7 +92,8 @@ def test_undefined_type_is_an_error() -> None:
     with pytest.raises(ContextError) as caught:
         contexts.check_terms(document)
     assert caught.value.code is ErrorCode.UNDEFINED_TERM
-    assert "MadeUpCredential" in caught.value.details["terms"]
+    assert caught.value.details["paths"] == [f"$.type[{len(document['type']) - 1}]"]
+    assert caught.value.details["keywords"] == ["@type"]
 
 
 def test_v2_alone_has_no_catch_all_vocab() -> None:

@@ -282,7 +282,7 @@ async def test_presentation_challenge_and_domain(suite: str) -> None:
         challenge="nonce-123",
         domain="https://er.hospital.example",
     )
-    options = {"expected_purpose": "authentication"}
+    options = {"expected_purpose": "authentication", "binding": "holder"}
     [result] = await verify(
         vp, challenge="nonce-123", domain="https://er.hospital.example", **options
     )
@@ -301,7 +301,7 @@ async def test_presentation_challenge_and_domain(suite: str) -> None:
 async def test_presentation_signed_by_someone_else_than_the_holder() -> None:
     vp = add_proof(presentation(credential()), OTHER, created=NOW, proof_purpose="authentication")
     with pytest.raises(ProofError) as caught:
-        await verify(vp, expected_purpose="authentication")
+        await verify(vp, expected_purpose="authentication", binding="holder")
     assert caught.value.code is ErrorCode.PROOF_VERIFICATION_ERROR
 
 

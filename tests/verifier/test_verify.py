@@ -55,18 +55,36 @@ async def test_issued_credential_passes_every_check(
     assert report.to_dict()["errors"] == []
 
 
+_SIGNATURE = ErrorCode.PROOF_VERIFICATION_ERROR
+
+
 @pytest.mark.parametrize(
-    ("path", "value"),
+    ("path", "value", "code"),
     [
-        pytest.param(("credentialSubject", "fhirResource", "criticality"), "higH", id="claim"),
-        pytest.param(("credentialSubject", "id"), "did:example:someone-else", id="subject"),
-        pytest.param(("validFrom",), "2026-11-27T12:00:00Z", id="validFrom"),
-        pytest.param(("proof", "created"), "2026-11-28T12:00:01Z", id="proof-created"),
-        pytest.param(("proof", "proofPurpose"), "authentication", id="proof-purpose"),
+        pytest.param(
+            ("credentialSubject", "fhirResource", "criticality"), "higH", _SIGNATURE, id="claim"
+        ),
+        pytest.param(
+            ("credentialSubject", "id"), "did:example:someone-else", _SIGNATURE, id="subject"
+        ),
+        pytest.param(("validFrom",), "2026-11-27T12:00:00Z", _SIGNATURE, id="validFrom"),
+        # One second later than signed, still in the past: only the signature can notice.
+        pytest.param(("proof", "created"), "2026-11-28T12:00:01Z", _SIGNATURE, id="proof-created"),
+        pytest.param(
+            ("proof", "proofPurpose"),
+            "authentication",
+            ErrorCode.MISMATCHED_PROOF_PURPOSE_ERROR,
+            id="proof-purpose",
+        ),
     ],
 )
 async def test_one_changed_value_fails_the_proof_check(
-    hospital: Party, citizen: Party, resolver: DIDResolver, path: tuple[str, ...], value: str
+    hospital: Party,
+    citizen: Party,
+    resolver: DIDResolver,
+    path: tuple[str, ...],
+    value: str,
+    code: ErrorCode,
 ) -> None:
     credential = allergy_credential(hospital, citizen)
     target = credential
@@ -78,7 +96,7 @@ async def test_one_changed_value_fails_the_proof_check(
     proof = report.result(Check.PROOF)
     assert proof is not None
     assert proof.status is CheckStatus.FAILED
-    assert proof.code is not None
+    assert proof.code == code
 
 
 async def test_changed_proof_value_character_is_rejected(
@@ -229,3 +247,6 @@ async def test_presentation_with_a_tampered_credential_fails_the_credentials_che
     report = await verify_presentation(vp, resolver=resolver, challenge="c", domain="d", now=NOW)
     assert [str(r.check) for r in report.failed] == ["credentials"]
     assert not report.credentials[0].verified
+    failed = report.result(Check.CREDENTIALS)
+    assert failed is not None
+    assert failed.code == ErrorCode.CREDENTIAL_NOT_VERIFIED

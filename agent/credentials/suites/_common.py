@@ -7,21 +7,12 @@ base58btc of the 64-byte Ed25519 signature) and verification step.
 
 from __future__ import annotations
 
-import re
-
+from agent.clock import parse_datetime
 from agent.errors import CryptosuiteError, ErrorCode, KeyMaterialError
 from agent.keys.ed25519 import Ed25519PublicKey
 from agent.keys.multikey import KeyType, decode_multibase_base58btc, encode_multibase_base58btc
 from agent.keys.signer import ResolvedKey, Signer
 from agent.types import JSONObject
-
-# XML Schema 1.1 dateTime (https://www.w3.org/TR/xmlschema11-2/#dateTime), the format the
-# Data Integrity spec requires for ``created`` and ``expires``.
-XSD_DATETIME = re.compile(
-    r"^-?[0-9]{4,}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T"
-    r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?"
-    r"(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))?$"
-)
 
 
 def check_proof_config(config: JSONObject, suite: str, code: ErrorCode) -> None:
@@ -34,16 +25,21 @@ def check_proof_config(config: JSONObject, suite: str, code: ErrorCode) -> None:
         raise CryptosuiteError(
             f"proof options must have type DataIntegrityProof and cryptosuite {suite}",
             code=code,
-            details={"type": config.get("type"), "cryptosuite": config.get("cryptosuite")},
+            details={
+                "property": "type" if config.get("type") != "DataIntegrityProof" else "cryptosuite"
+            },
         )
     for name in ("created", "expires"):
-        value = config.get(name)
-        if value is not None and not (isinstance(value, str) and XSD_DATETIME.match(value)):
+        if name not in config:
+            continue
+        try:
+            parse_datetime(config[name], require_zone=True)
+        except ValueError:
             raise CryptosuiteError(
-                f"proof {name} must be an XML Schema dateTime such as 2024-01-01T00:00:00Z",
+                f"proof {name} must be an XML Schema dateTimeStamp such as 2024-01-01T00:00:00Z",
                 code=code,
                 details={"property": name},
-            )
+            ) from None
 
 
 def sign(signer: Signer, data: bytes) -> str:

@@ -4,7 +4,10 @@ https://www.w3.org/TR/vc-di-eddsa/#eddsa-jcs-2022
 
 * Transformation (3.3.3): RFC 8785 JCS of the unsecured document.
 * Proof configuration (3.3.5): the proof options without ``proofValue``; on creation the
-  document's ``@context`` is copied into the proof (3.3.1 step 2), so it is signed too.
+  document's ``@context`` is copied into the proof (3.3.1 step 2), so it is signed too. On
+  verification the document's ``@context`` must *equal* the proof's, not merely start with it
+  as 3.3.2 allows: contexts appended after signing would change the document's meaning while
+  the signature still verified.
 * Hashing (3.3.4): ``sha256(canonical proof config) || sha256(canonical document)``.
 * Serialization (3.3.6): Ed25519 over the 64-byte hash data; ``proofValue`` is multibase
   base58btc.
@@ -20,7 +23,7 @@ import hashlib
 
 from agent.credentials import jcs
 from agent.credentials.suites import _common
-from agent.errors import CryptosuiteError, ErrorCode, InvalidInputError
+from agent.errors import CryptosuiteError, ErrorCode, InvalidInputError, SignatureError
 from agent.keys.signer import ResolvedKey, Signer
 from agent.types import JSONObject
 
@@ -77,7 +80,9 @@ class EddsaJcs2022:
 
         :raises CryptosuiteError: ``MALFORMED_PROOF_ERROR`` for a malformed proof or a proof
             ``@context`` that the document's ``@context`` does not start with.
-        :raises agent.errors.SignatureError: the signature does not verify.
+        :raises agent.errors.SignatureError: the signature does not verify, or the document's
+            ``@context`` is longer than the proof's (entries appended after signing; a
+            deliberate deviation from the spec's prefix rule, see the comment in the code).
         """
         options = {key: value for key, value in proof.items() if key != "proofValue"}
         unsecured = dict(document)
@@ -88,6 +93,16 @@ class EddsaJcs2022:
                 raise CryptosuiteError(
                     "the proof's @context is not a prefix of the document's @context",
                     code=ErrorCode.MALFORMED_PROOF_ERROR,
+                )
+            if len(document_context) != len(proof_context):
+                # vc-di-eddsa 3.3.2 would verify the document with the proof's @context put
+                # back, so contexts appended after signing (a new @base, @language or term
+                # definitions) would change what the document means without touching the
+                # signature. Such a document is refused: the signed @context must be all of it.
+                raise SignatureError(
+                    "the document's @context has entries that the proof's @context does not: "
+                    "they were added after signing and are not covered by the signature",
+                    code=ErrorCode.PROOF_VERIFICATION_ERROR,
                 )
             unsecured["@context"] = options["@context"]
         data = hash_data(unsecured, options, code=ErrorCode.MALFORMED_PROOF_ERROR)
