@@ -51,8 +51,15 @@ ADMIN_TOKEN_ENV = "MYDATA_ADMIN_TOKEN"  # noqa: S105 - a variable name, not a se
 
 _STATUS_BY_CODE: dict[str, int] = {
     str(ErrorCode.INVALID_INPUT): 422,
+    str(ErrorCode.INVALID_FHIR): 422,
+    str(ErrorCode.MALFORMED_VALUE_ERROR): 422,
+    str(ErrorCode.RANGE_ERROR): 422,
+    str(ErrorCode.UNDEFINED_TERM): 422,
+    str(ErrorCode.CONTEXT_NOT_ALLOWED): 422,
     str(ErrorCode.PARSING_ERROR): 400,
     str(ErrorCode.INPUT_TOO_LARGE): 413,
+    str(ErrorCode.NOT_FOUND): 404,
+    str(ErrorCode.STORE_RECORD_NOT_FOUND): 404,
 }
 
 
@@ -134,14 +141,15 @@ class _AcceptRequest(BaseModel):
 def create_agent_app(
     config: AgentServiceConfig,
     *,
-    configure: Callable[[DIDCommAgent], Awaitable[None]] | None = None,
+    configure: Callable[[FastAPI, DIDCommAgent], Awaitable[None]] | None = None,
     admin_routers: Sequence[APIRouter] = (),
     public_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """A FastAPI app running one party's DIDComm agent (see the module docstring).
 
-    ``configure(agent)`` runs once the store is open: register protocol handlers there. Routes
-    reach the agent as ``request.app.state.agent``.
+    ``configure(app, agent)`` runs once the store is open: register protocol handlers and put
+    the party's own state on ``app.state`` there. Routes reach the agent as
+    ``request.app.state.agent``.
     """
     token = config.admin_token or os.environ.get(ADMIN_TOKEN_ENV)
     guard = admin_guard(token, insecure=config.insecure_admin)
@@ -158,7 +166,7 @@ def create_agent_app(
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
         agent = DIDCommAgent(store, endpoint=config.public_url.rstrip("/") + "/didcomm", http=http)
         if configure is not None:
-            await configure(agent)
+            await configure(app, agent)
         app.state.agent = agent
         try:
             yield

@@ -27,8 +27,10 @@ def build_app() -> typer.Typer:
         register = entry.load()
         register(root)
     from mydata.demo import register as register_demo
+    from mydata.serve import register as register_serve
 
     register_demo(root)
+    register_serve(root)
     return root
 
 

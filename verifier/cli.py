@@ -24,6 +24,7 @@ from agent.credentials.model import type_values
 from agent.dids import DIDResolver
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
 from agent.jsonio import parse_json_object
+from agent.status import StatusChecker
 from verifier.report import CheckStatus, VerificationReport
 from verifier.verify import verify_credential, verify_presentation
 
@@ -37,28 +38,62 @@ RESOLVE_TIMEOUT = 5.0
 _log = logging.getLogger(__name__)
 
 
+#: Hosts whose did:web documents and status lists may be fetched over plain http: loopback
+#: only, where traffic never leaves the machine (local services, tests, the demo).
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _unwrap(document: dict[str, Any]) -> dict[str, Any]:
+    """A VC-API response (``{"verifiableCredential": ...}``) stands for the credential in it."""
+    if "type" not in document and len(document) == 1:
+        ((key, value),) = document.items()
+        if key in {"verifiableCredential", "verifiablePresentation"} and isinstance(value, dict):
+            return value
+    return document
+
+
 async def verify_document(
     document: dict[str, Any],
     *,
     checks: list[str] | None = None,
     challenge: str | None = None,
     domain: str | None = None,
+    check_status: bool = True,
+    insecure_http_hosts: frozenset[str] = LOOPBACK_HOSTS,
 ) -> VerificationReport:
     """Verify a parsed credential or presentation, telling them apart by ``type``.
 
+    DID documents (did:web) and status lists are fetched over HTTPS, or plain HTTP on
+    ``insecure_http_hosts``; ``check_status=False`` skips status lists (reported as such).
+
     :raises InvalidInputError: when the document is neither.
     """
+    document = _unwrap(document)
     kinds = type_values(document)
     async with httpx.AsyncClient(
         timeout=httpx.Timeout(RESOLVE_TIMEOUT), follow_redirects=False
     ) as http:
-        resolver = DIDResolver(http_client=http, timeout=RESOLVE_TIMEOUT)
+        resolver = DIDResolver(
+            http_client=http, timeout=RESOLVE_TIMEOUT, insecure_http_hosts=insecure_http_hosts
+        )
+        status = (
+            StatusChecker(http, resolver, insecure_http_hosts=insecure_http_hosts)
+            if check_status
+            else None
+        )
         if "VerifiablePresentation" in kinds:
             return await verify_presentation(
-                document, resolver=resolver, challenge=challenge, domain=domain, checks=checks
+                document,
+                resolver=resolver,
+                challenge=challenge,
+                domain=domain,
+                checks=checks,
+                status_checker=status,
             )
         if "VerifiableCredential" in kinds:
-            return await verify_credential(document, resolver=resolver, checks=checks)
+            return await verify_credential(
+                document, resolver=resolver, checks=checks, status_checker=status
+            )
     raise InvalidInputError(
         "the document is neither a VerifiableCredential nor a VerifiablePresentation "
         "(its 'type' names neither)",
@@ -114,6 +149,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         domain: Annotated[str | None, typer.Option(help="Expected presentation domain.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+        offline: Annotated[
+            bool, typer.Option(help="Do not fetch status lists (the status check is skipped).")
+        ] = False,
     ) -> None:
         """Verify a credential or presentation; exit 0 verified, 1 rejected, 2 unusable input."""
         console = stdout_console()
@@ -127,7 +165,11 @@ def register(app: typer.Typer) -> None:
             document = parse_json_object(data)
             report = asyncio.run(
                 verify_document(
-                    document, checks=_split_checks(checks), challenge=challenge, domain=domain
+                    document,
+                    checks=_split_checks(checks),
+                    challenge=challenge,
+                    domain=domain,
+                    check_status=not offline,
                 )
             )
             body = json.dumps(report.to_dict()) if as_json else ""

@@ -398,11 +398,8 @@ def _status_step(
                 )
         ages = [r.age for r in results if r.age is not None]
         oldest = max(ages) if ages else None
-        summary = ", ".join(
-            sorted(
-                {f"not {r.purpose}" for r in results if r.purpose in {"revocation", "suspension"}}
-            )
-        )
+        states = {"revocation": "not revoked", "suspension": "not suspended"}
+        summary = ", ".join(sorted({states[r.purpose] for r in results if r.purpose in states}))
         if oldest is not None and oldest.total_seconds() >= 60:
             summary += f" (status list fetched {_age(oldest)} ago)"
         return summary or "status entries checked"

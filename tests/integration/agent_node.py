@@ -75,7 +75,7 @@ async def _own_did_key(agent: DIDCommAgent) -> tuple[str, str]:
 
 
 def hospital_app(config: AgentServiceConfig) -> Any:
-    async def configure(agent: DIDCommAgent) -> None:
+    async def configure(app: Any, agent: DIDCommAgent) -> None:
         did, vm = await _own_did_key(agent)
         signer = await agent.keys.signer(vm)
 
@@ -170,7 +170,7 @@ def hospital_app(config: AgentServiceConfig) -> Any:
 
 
 def wallet_app(config: AgentServiceConfig) -> Any:
-    async def configure(agent: DIDCommAgent) -> None:
+    async def configure(app: Any, agent: DIDCommAgent) -> None:
         did, vm = await _own_did_key(agent)
         signer = await agent.keys.signer(vm)
 

@@ -1,0 +1,266 @@
+"""The hospital's HTTP service: VC-API issue and status, did:web, status lists, DIDComm.
+
+Routes (OpenAPI at ``/docs``):
+
+==========================================  =====  ================================================
+``POST /credentials/issue``                 admin  VC-API: sign a credential; 201
+                                                   ``{"verifiableCredential": ...}``
+``POST /credentials/status``                admin  VC-API: revoke, suspend or reinstate by id
+``GET /.well-known/did.json``               open   the hospital's did:web document
+``GET /status-lists/{list_id}``             open   a signed BitstringStatusListCredential, with
+                                                   ``Cache-Control``, ``ETag`` and 304 answers
+``POST /didcomm``, ``/admin/...``           mixed  the DIDComm agent (:mod:`agent.service`)
+==========================================  =====  ================================================
+
+Handlers only parse input, call :class:`issuer.hospital.Hospital` and serialise the result
+(STYLE.md item 12). Bodies are parsed strictly (:mod:`agent.jsonio`): malformed JSON is a 400,
+a credential that breaks the data model a 422, both with a machine-readable ``code``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from agent.errors import ErrorCode, InvalidInputError, StorageError
+from agent.jsonio import parse_json_object
+from agent.runtime import DIDCommAgent
+from agent.service import AgentServiceConfig, create_agent_app
+from issuer.hospital import Hospital, StatusAction
+
+__all__ = ["create_hospital_app"]
+
+log = logging.getLogger(__name__)
+
+#: How long verifiers may cache a status list before asking again (seconds).
+STATUS_LIST_MAX_AGE = 300
+_PURPOSES = ("revocation", "suspension")
+
+
+@dataclass
+class _SignedList:
+    version: str
+    body: bytes
+    signed_at: datetime
+
+
+def _hospital(request: Request) -> Hospital:
+    hospital: Hospital = request.app.state.hospital
+    return hospital
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    return parse_json_object(await request.body())
+
+
+def _issue_router() -> APIRouter:
+    router = APIRouter(tags=["VC-API"])
+
+    @router.post(
+        "/credentials/issue",
+        status_code=201,
+        summary="Issue a credential (VC-API)",
+        responses={
+            400: {"description": "Malformed request (not JSON, no credential)"},
+            422: {"description": "The credential breaks a VC Data Model rule"},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["credential"],
+                            "properties": {
+                                "credential": {"type": "object"},
+                                "options": {
+                                    "type": "object",
+                                    "properties": {
+                                        "cryptosuite": {
+                                            "type": "string",
+                                            "enum": ["eddsa-jcs-2022", "eddsa-rdfc-2022"],
+                                        },
+                                        "credentialStatus": {"type": "boolean"},
+                                    },
+                                },
+                            },
+                        }
+                    }
+                },
+            }
+        },
+    )
+    async def issue(request: Request) -> dict[str, Any]:
+        """Sign the unsigned ``credential`` (VC 2.0, or VC 1.1 input which is upgraded) as this
+        hospital, with revocation and suspension status entries unless
+        ``options.credentialStatus`` is false."""
+        body = await _json_body(request)
+        credential = body.get("credential")
+        if not isinstance(credential, dict):
+            raise InvalidInputError(
+                "the request needs a 'credential' object", code=ErrorCode.PARSING_ERROR
+            )
+        options = body.get("options") or {}
+        if not isinstance(options, dict):
+            raise InvalidInputError("'options' must be an object", code=ErrorCode.PARSING_ERROR)
+        cryptosuite = options.get("cryptosuite", "eddsa-jcs-2022")
+        with_status = options.get("credentialStatus", True)
+        if not isinstance(cryptosuite, str) or not isinstance(with_status, bool):
+            raise InvalidInputError(
+                "options.cryptosuite must be a string and options.credentialStatus a boolean"
+            )
+        signed = await _hospital(request).issue(
+            credential, cryptosuite=cryptosuite, with_status=with_status
+        )
+        return {"verifiableCredential": signed}
+
+    @router.post(
+        "/credentials/status",
+        summary="Update a credential's status (VC-API)",
+        responses={404: {"description": "No credential with that id was issued here"}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["credentialId", "credentialStatus"],
+                            "properties": {
+                                "credentialId": {"type": "string"},
+                                "credentialStatus": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["status"],
+                                        "properties": {
+                                            "type": {"type": "string"},
+                                            "status": {
+                                                "type": "string",
+                                                "enum": sorted(StatusAction.ALL),
+                                            },
+                                        },
+                                    },
+                                },
+                            },
+                        }
+                    }
+                },
+            }
+        },
+    )
+    async def update_status(request: Request) -> dict[str, Any]:
+        """``revoked`` (final), ``suspended``, or ``active`` (lifts a suspension)."""
+        body = await _json_body(request)
+        credential_id = body.get("credentialId")
+        changes = body.get("credentialStatus")
+        if not isinstance(credential_id, str) or not isinstance(changes, list) or not changes:
+            raise InvalidInputError(
+                "the request needs 'credentialId' and a non-empty 'credentialStatus' list",
+                code=ErrorCode.PARSING_ERROR,
+            )
+        result: dict[str, bool] = {}
+        for change in changes:
+            if not isinstance(change, Mapping) or not isinstance(change.get("status"), str):
+                raise InvalidInputError(
+                    "each credentialStatus item needs a 'status'", code=ErrorCode.PARSING_ERROR
+                )
+            result.update(await _hospital(request).update_status(credential_id, change["status"]))
+        return {"credentialId": credential_id, "status": result}
+
+    return router
+
+
+def _public_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/.well-known/did.json", tags=["identity"], summary="The hospital's DID document")
+    async def did_document(request: Request) -> JSONResponse:
+        hospital = _hospital(request)
+        if not hospital.did.startswith("did:web:"):
+            raise InvalidInputError(
+                "this hospital's DID is not a did:web; resolve it directly",
+                code=ErrorCode.NOT_FOUND,
+            )
+        return JSONResponse(
+            await hospital.did_document(),
+            media_type="application/did+json",
+            headers={"Cache-Control": "public, max-age=300"},
+        )
+
+    @router.get(
+        "/status-lists/{list_id}",
+        tags=["status"],
+        summary="A signed BitstringStatusListCredential",
+        responses={304: {"description": "Not modified (If-None-Match)"}, 404: {}},
+    )
+    async def status_list(request: Request, list_id: str) -> Response:
+        hospital = _hospital(request)
+        cache: dict[str, _SignedList] = request.app.state.signed_lists
+        for purpose in _PURPOSES:
+            try:
+                encoded = await hospital.status.encoded(list_id, purpose)
+            except InvalidInputError:
+                continue  # a list of the other purpose
+            except StorageError as exc:
+                if exc.code is ErrorCode.STORE_RECORD_NOT_FOUND:
+                    break
+                raise
+            entry = cache.get(list_id)
+            now = hospital.clock()
+            if (
+                entry is None
+                or entry.version != encoded.etag
+                or now - entry.signed_at > timedelta(hours=12)
+            ):
+                credential = await hospital.status_list_credential(list_id, purpose)
+                entry = _SignedList(encoded.etag, json.dumps(credential).encode(), now)
+                cache[list_id] = entry
+            etag = '"' + hashlib.sha256(entry.body).hexdigest()[:32] + '"'
+            headers = {
+                "Cache-Control": f"public, max-age={STATUS_LIST_MAX_AGE}",
+                "ETag": etag,
+            }
+            if request.headers.get("if-none-match") == etag:
+                return Response(status_code=304, headers=headers)
+            return Response(entry.body, media_type="application/vc+ld+json", headers=headers)
+        raise InvalidInputError("no status list with that id", code=ErrorCode.NOT_FOUND)
+
+    return router
+
+
+def create_hospital_app(
+    config: AgentServiceConfig,
+    *,
+    insecure_http_hosts: frozenset[str] = frozenset(),
+) -> FastAPI:
+    """The hospital service over the store in ``config`` (``mydata hospital init`` first).
+
+    :raises agent.errors.StorageError: at start-up, when the store does not open.
+    """
+
+    async def configure(app: FastAPI, agent: DIDCommAgent) -> None:
+        hospital = await Hospital.load(agent.store, insecure_http_hosts=insecure_http_hosts)
+        if hospital is None:
+            raise InvalidInputError(
+                "this store holds no hospital: run 'mydata hospital init' first",
+                code=ErrorCode.STORE_NOT_FOUND,
+            )
+        app.state.hospital = hospital
+        app.state.signed_lists = {}
+
+    return create_agent_app(
+        config,
+        configure=configure,
+        admin_routers=[_issue_router()],
+        public_routers=[_public_router()],
+    )

@@ -1,0 +1,216 @@
+"""``mydata hospital ...``: run a hospital issuer from the command line.
+
+Every command opens the hospital's store (``--store``, default ``$MYDATA_HOME/hospital.sqlite``;
+its key from ``MYDATA_STORE_KEY`` or the key file ``init`` writes beside it), does one thing, and
+closes it. ``mydata serve hospital`` runs the same hospital as an HTTP service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from agent.console import error_console, print_error, stdout_console
+from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
+from agent.jsonio import parse_json_object
+from agent.storage import Store, open_store
+from agent.storeconfig import key_file_for, resolve_store, store_key
+from issuer.hospital import Hospital, StatusAction
+
+__all__ = ["open_hospital", "register"]
+
+_T = TypeVar("_T")
+
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="A path, sqlite://PATH or postgres://... (default $MYDATA_HOME/hospital.sqlite).",
+    ),
+]
+InsecureHosts = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--insecure-http-host",
+        help="A host whose did:web is served over plain http (local testing only, e.g. localhost).",
+    ),
+]
+
+
+async def open_hospital(
+    store: str | None, *, insecure_http_hosts: frozenset[str] = frozenset()
+) -> tuple[Store, Hospital]:
+    """Open the hospital's store and the hospital in it.
+
+    :raises InvalidInputError: ``storeNotFound`` when ``init`` never ran on this store.
+    """
+    uri = resolve_store(store, "hospital")
+    opened = await open_store(uri, raw_key=store_key(uri), create=False)
+    hospital = await Hospital.load(opened, insecure_http_hosts=insecure_http_hosts)
+    if hospital is None:
+        await opened.close()
+        raise InvalidInputError(
+            "this store holds no hospital: run 'mydata hospital init' first",
+            code=ErrorCode.STORE_NOT_FOUND,
+        )
+    return opened, hospital
+
+
+def _run(work: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+    try:
+        return asyncio.run(work())
+    except HealthMyDataError as exc:
+        print_error(error_console(), exc)
+        raise typer.Exit(1) from None
+
+
+def register(app: typer.Typer) -> None:
+    hospital_app = typer.Typer(
+        help="A hospital issuer: identity, issuance, status, keys.", no_args_is_help=True
+    )
+    app.add_typer(hospital_app, name="hospital")
+
+    @hospital_app.command("init")
+    def init(
+        base_url: Annotated[
+            str, typer.Option(help="The URL the hospital's service is reached at (its did:web).")
+        ],
+        store: StoreOption = None,
+        did_method: Annotated[str, typer.Option(help="web (default) or key.")] = "web",
+        name: Annotated[str, typer.Option(help="The hospital's name.")] = "",
+        insecure_http_host: InsecureHosts = None,
+    ) -> None:
+        """Create the hospital's store, signing key and DID (safe to run twice)."""
+        uri = resolve_store(store, "hospital")
+        insecure = frozenset(insecure_http_host or ())
+
+        async def work() -> Hospital:
+            key = store_key(uri, create=True)
+            opened = await open_store(uri, raw_key=key)
+            try:
+                return await Hospital.init(
+                    opened,
+                    base_url=base_url,
+                    did_method=did_method,
+                    name=name,
+                    insecure_http_hosts=insecure,
+                )
+            finally:
+                await opened.close()
+
+        hospital = _run(work)
+        out = stdout_console()
+        out.print(f"hospital DID   {hospital.did}")
+        out.print(f"store          {uri}")
+        key_file = key_file_for(uri)
+        if key_file is not None:
+            out.print(f"store key file {key_file} (keep it secret; or set MYDATA_STORE_KEY)")
+        if hospital.did.startswith("did:web:"):
+            out.print(
+                f"serve it with  mydata serve hospital --store {uri} (did.json at "
+                f"{hospital.base_url}/.well-known/did.json)"
+            )
+
+    @hospital_app.command("issue")
+    def issue(
+        file: Annotated[str, typer.Argument(help="An unsigned credential (JSON), or - for stdin.")],
+        store: StoreOption = None,
+        cryptosuite: Annotated[str, typer.Option(help="eddsa-jcs-2022 or eddsa-rdfc-2022.")] = (
+            "eddsa-jcs-2022"
+        ),
+        status: Annotated[bool, typer.Option(help="Add revocation and suspension entries.")] = True,
+        output: Annotated[Path | None, typer.Option("-o", help="Write here, not stdout.")] = None,
+    ) -> None:
+        """Sign a credential as this hospital."""
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+
+        async def work() -> dict[str, Any]:
+            opened, hospital = await open_hospital(store)
+            try:
+                return await hospital.issue(
+                    parse_json_object(data), cryptosuite=cryptosuite, with_status=status
+                )
+            finally:
+                await opened.close()
+
+        text = json.dumps(_run(work), indent=2)
+        if output is None:
+            typer.echo(text)
+        else:
+            output.write_text(text + "\n", encoding="utf-8")
+            error_console().print(f"written to {output}")
+
+    def _status_command(action: str, verb: str) -> None:
+        @hospital_app.command(verb)
+        def command(
+            credential_id: Annotated[str, typer.Argument(help="The credential's id.")],
+            store: StoreOption = None,
+        ) -> None:
+            async def work() -> dict[str, bool]:
+                opened, hospital = await open_hospital(store)
+                try:
+                    return await hospital.update_status(credential_id, action)
+                finally:
+                    await opened.close()
+
+            result = _run(work)
+            stdout_console().print(f"{credential_id}: {verb}d ({json.dumps(result)})")
+
+        command.__doc__ = {
+            "revoke": "Revoke a credential (final).",
+            "suspend": "Suspend a credential (reversible with reinstate).",
+            "reinstate": "Lift a suspension.",
+        }[verb]
+
+    _status_command(StatusAction.REVOKED, "revoke")
+    _status_command(StatusAction.SUSPENDED, "suspend")
+    _status_command(StatusAction.ACTIVE, "reinstate")
+
+    @hospital_app.command("rotate-key")
+    def rotate_key(store: StoreOption = None) -> None:
+        """Add a new signing key; the old one keeps verifying what it signed until retired."""
+
+        async def work() -> str:
+            opened, hospital = await open_hospital(store)
+            try:
+                return await hospital.rotate_key()
+            finally:
+                await opened.close()
+
+        stdout_console().print(f"new signing key {_run(work)}")
+
+    @hospital_app.command("retire-key")
+    def retire_key(
+        multikey: Annotated[str, typer.Argument(help="The key to retire (z6Mk...).")],
+        store: StoreOption = None,
+    ) -> None:
+        """Remove a key from the DID document: what it signed no longer verifies."""
+
+        async def work() -> None:
+            opened, hospital = await open_hospital(store)
+            try:
+                await hospital.retire_key(multikey)
+            finally:
+                await opened.close()
+
+        _run(work)
+        stdout_console().print(f"retired {multikey}")
+
+    @hospital_app.command("did-document")
+    def did_document(store: StoreOption = None) -> None:
+        """Print the DID document the service serves at /.well-known/did.json."""
+
+        async def work() -> dict[str, Any]:
+            opened, hospital = await open_hospital(store)
+            try:
+                return await hospital.did_document()
+            finally:
+                await opened.close()
+
+        typer.echo(json.dumps(_run(work), indent=2))

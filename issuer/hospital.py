@@ -1,0 +1,406 @@
+"""A hospital (or public health centre) as an issuer: identity, keys, status, issuance records.
+
+:class:`Hospital` holds what one issuing organisation keeps in its askar store:
+
+- its **identity**: a ``did:web`` (served by its own service at ``/.well-known/did.json``) or a
+  ``did:key`` (offline, and what the W3C test suites resolve);
+- its **signing keys**, Ed25519 in askar, named by Multikey. :meth:`Hospital.rotate_key` adds a
+  key that signs from then on; the older key stays in the DID document, so credentials it signed
+  still verify, until :meth:`Hospital.retire_key` removes it;
+- its **status lists** (:class:`agent.status.StatusListAllocator`): every credential gets a
+  revocation and a suspension entry at random indexes;
+- an **issuance record** per credential (its id, type, status entries, key, time: identifiers
+  only, never the health data the credential carries), so that it can be revoked by id.
+
+Everything here is a library; the HTTP service (:mod:`issuer.api`) and the CLI only carry it.
+Several replicas may share one PostgreSQL store: the identity and key records are written once
+by ``init`` and read by all; status allocation is safe across replicas.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from agent.clock import Clock, format_datetime, utcnow
+from agent.credentials import (
+    CREDENTIALS_V1_CONTEXT,
+    add_proof,
+    upgrade_v1_input,
+    validate_credential,
+)
+from agent.dids import build_did_web_document, did_key_from_public, did_web_from_url
+from agent.errors import DataModelError, ErrorCode, InvalidInputError, KeyMaterialError
+from agent.keys import AskarKeyStore, AskarSigner, KeyType, decode_multikey
+from agent.status import StatusListAllocator
+from agent.storage import Store
+
+__all__ = ["Hospital", "IssuedRecord", "StatusAction"]
+
+_IDENTITY = ("hospital", "identity")
+_ISSUED = "issued-credential-record"
+_SUITES = frozenset({"eddsa-jcs-2022", "eddsa-rdfc-2022"})
+
+
+class StatusAction:
+    """What ``POST /credentials/status`` may ask for (VC-API "Update Status")."""
+
+    REVOKED = "revoked"
+    SUSPENDED = "suspended"
+    ACTIVE = "active"
+    ALL = frozenset({REVOKED, SUSPENDED, ACTIVE})
+
+
+@dataclass(frozen=True)
+class IssuedRecord:
+    """What the hospital remembers of an issued credential: identifiers only."""
+
+    credential_id: str
+    types: tuple[str, ...]
+    issued: str
+    key: str
+    status: tuple[dict[str, Any], ...]
+
+
+class Hospital:
+    """An issuing organisation over its askar store (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        did: str,
+        base_url: str,
+        clock: Clock = utcnow,
+        insecure_http_hosts: frozenset[str] = frozenset(),
+    ) -> None:
+        self.store = store
+        self.did = did
+        self.base_url = base_url.rstrip("/")
+        self.clock = clock
+        self.keys = AskarKeyStore(store)
+        self.status = StatusListAllocator(
+            store, issuer=did, base_url=f"{self.base_url}/status-lists"
+        )
+        self._insecure_http_hosts = insecure_http_hosts
+
+    # Identity and keys.
+
+    @classmethod
+    async def init(
+        cls,
+        store: Store,
+        *,
+        base_url: str,
+        did_method: str = "web",
+        name: str = "",
+        clock: Clock = utcnow,
+        insecure_http_hosts: frozenset[str] = frozenset(),
+    ) -> Hospital:
+        """Create the hospital's first key and DID in an empty store (idempotent: an existing
+        identity is returned unchanged).
+
+        :raises InvalidInputError: an unknown DID method, or a base URL did:web cannot use.
+        """
+        existing = await cls.load(store, clock=clock, insecure_http_hosts=insecure_http_hosts)
+        if existing is not None:
+            return existing
+        if did_method not in {"web", "key"}:
+            raise InvalidInputError(
+                f"unsupported DID method {did_method!r} for a hospital; use 'web' or 'key'"
+            )
+        keys = AskarKeyStore(store)
+        multikey = await keys.create_key(KeyType.ED25519_PUB)
+        if did_method == "web":
+            did = did_web_from_url(base_url, insecure_http_hosts=insecure_http_hosts)
+        else:
+            did = did_key_from_public(KeyType.ED25519_PUB, decode_multikey(multikey)[1])
+        await keys.bind(
+            multikey,
+            did=did,
+            verification_method=f"{did}#{multikey}",
+            relationships=["assertionMethod", "authentication"],
+        )
+        identity = {
+            "did": did,
+            "method": did_method,
+            "base_url": base_url.rstrip("/"),
+            "name": name,
+            "active_key": multikey,
+            "created": clock().isoformat(),
+        }
+        async with store.transaction() as txn:
+            await txn.insert(*_IDENTITY, identity)
+            await txn.commit()
+        return cls(
+            store, did=did, base_url=base_url, clock=clock, insecure_http_hosts=insecure_http_hosts
+        )
+
+    @classmethod
+    async def load(
+        cls,
+        store: Store,
+        *,
+        clock: Clock = utcnow,
+        insecure_http_hosts: frozenset[str] = frozenset(),
+    ) -> Hospital | None:
+        """The hospital in ``store``, or ``None`` when ``init`` never ran on it."""
+        async with store.session() as session:
+            record = await session.fetch(*_IDENTITY)
+        if record is None:
+            return None
+        identity = record.json()
+        return cls(
+            store,
+            did=str(identity["did"]),
+            base_url=str(identity["base_url"]),
+            clock=clock,
+            insecure_http_hosts=insecure_http_hosts,
+        )
+
+    async def identity(self) -> dict[str, Any]:
+        async with self.store.session() as session:
+            record = await session.get(*_IDENTITY)
+        data: dict[str, Any] = record.json()
+        return data
+
+    async def active_signer(self) -> AskarSigner:
+        """The signer of new credentials (the most recently rotated-in key)."""
+        identity = await self.identity()
+        multikey = str(identity["active_key"])
+        return await self.keys.signer(multikey, verification_method=f"{self.did}#{multikey}")
+
+    async def rotate_key(self) -> str:
+        """Add a new signing key and make it the one that signs; returns its Multikey.
+
+        The previous key stays listed in the DID document: what it signed still verifies until
+        :meth:`retire_key`.
+        """
+        multikey = await self.keys.create_key(KeyType.ED25519_PUB)
+        await self.keys.bind(
+            multikey,
+            did=self.did,
+            verification_method=f"{self.did}#{multikey}",
+            relationships=["assertionMethod", "authentication"],
+        )
+        async with self.store.transaction() as txn:
+            record = await txn.fetch(*_IDENTITY, for_update=True)
+            if record is None:  # pragma: no cover - init ran, or there would be no Hospital
+                raise KeyMaterialError("the hospital has no identity record; run init")
+            identity = record.json()
+            identity["active_key"] = multikey
+            await txn.replace(*_IDENTITY, identity)
+            await txn.commit()
+        return multikey
+
+    async def retire_key(self, multikey: str) -> None:
+        """Remove a key from the DID document: credentials it signed no longer verify.
+
+        :raises KeyMaterialError: ``keyNotFound`` for an unknown key; ``invalidInput`` when it
+            is the active key (rotate first).
+        """
+        identity = await self.identity()
+        if multikey == identity["active_key"]:
+            raise KeyMaterialError(
+                "refusing to retire the active signing key: rotate to a new key first",
+                code=ErrorCode.INVALID_INPUT,
+            )
+        known = {info.multikey for info in await self.keys.keys_for(self.did)}
+        if multikey not in known:
+            raise KeyMaterialError(f"no key {multikey} belongs to {self.did}")
+        await self.keys.retire(multikey)
+
+    async def did_document(self) -> dict[str, Any]:
+        """The document served at the did:web URL: every signing key not retired."""
+        infos = await self.keys.keys_for(self.did)
+        keys = [
+            (info.key_type, decode_multikey(info.multikey)[1])
+            for info in infos
+            if not info.retired and info.key_type is KeyType.ED25519_PUB
+        ]
+        return build_did_web_document(self.did, keys)
+
+    # Issuance.
+
+    async def prepare(self, credential: Mapping[str, Any]) -> dict[str, Any]:
+        """Check an unsigned credential from a client, upgrade VC 1.1 input, and set defaults.
+
+        :raises DataModelError: the credential breaks a VC Data Model rule, or names another
+            issuer.
+        """
+        document = dict(credential)
+        contexts = document.get("@context")
+        if isinstance(contexts, list) and contexts and contexts[0] == CREDENTIALS_V1_CONTEXT:
+            document = upgrade_v1_input(document)
+        issuer = document.get("issuer")
+        issuer_id = issuer.get("id") if isinstance(issuer, Mapping) else issuer
+        if issuer_id is None:
+            document["issuer"] = self.did
+        elif issuer_id != self.did:
+            raise DataModelError(
+                f"the credential names another issuer; this service issues only as {self.did}",
+                code=ErrorCode.MALFORMED_VALUE_ERROR,
+                details={"path": "issuer", "rule": "issuer"},
+            )
+        document.setdefault("id", f"urn:uuid:{uuid.uuid4()}")
+        document.setdefault("validFrom", format_datetime(self.clock()))
+        if "proof" in document:
+            raise DataModelError(
+                "the credential to issue already has a proof; send it unsigned",
+                code=ErrorCode.MALFORMED_VALUE_ERROR,
+                details={"path": "proof", "rule": "proof"},
+            )
+        validate_credential(document)
+        return document
+
+    async def issue(
+        self,
+        credential: Mapping[str, Any],
+        *,
+        cryptosuite: str = "eddsa-jcs-2022",
+        with_status: bool = True,
+    ) -> dict[str, Any]:
+        """Sign ``credential`` (after :meth:`prepare`), with revocation and suspension entries.
+
+        :raises DataModelError: the credential is not acceptable.
+        :raises agent.errors.CryptosuiteError: an unknown cryptosuite.
+        """
+        if cryptosuite not in _SUITES:
+            raise InvalidInputError(
+                f"unsupported cryptosuite {cryptosuite!r}; use one of {sorted(_SUITES)}",
+                code=ErrorCode.UNSUPPORTED_CRYPTOSUITE,
+            )
+        document = await self.prepare(credential)
+        if with_status:
+            if "credentialStatus" in document:
+                raise DataModelError(
+                    "the credential already has a credentialStatus; the issuer assigns it",
+                    code=ErrorCode.MALFORMED_VALUE_ERROR,
+                    details={"path": "credentialStatus", "rule": "credentialStatus"},
+                )
+            document["credentialStatus"] = await self.status_entries()
+        signer = await self.active_signer()
+        signed = add_proof(document, signer, created=self.clock(), cryptosuite=cryptosuite)
+        await self.record_issued(signed, key=signer.verification_method)
+        return signed
+
+    async def status_entries(self) -> list[dict[str, Any]]:
+        """A fresh revocation and a fresh suspension entry, at random indexes."""
+        entries = []
+        for purpose in ("revocation", "suspension"):
+            list_id, index = await self.status.allocate(purpose)
+            entries.append(self.status.entry(list_id, index, purpose))
+        return entries
+
+    async def record_issued(self, credential: Mapping[str, Any], *, key: str) -> IssuedRecord:
+        """Remember an issued credential by id (identifiers only) so it can be revoked."""
+        status = credential.get("credentialStatus", [])
+        types = credential.get("type", [])
+        record = IssuedRecord(
+            credential_id=str(credential["id"]),
+            types=tuple(types if isinstance(types, list) else [types]),
+            issued=format_datetime(self.clock()),
+            key=key,
+            status=tuple(status if isinstance(status, list) else [status]),
+        )
+        async with self.store.transaction() as txn:
+            await txn.insert(
+                _ISSUED,
+                record.credential_id,
+                {
+                    "credential_id": record.credential_id,
+                    "types": list(record.types),
+                    "issued": record.issued,
+                    "key": record.key,
+                    "status": list(record.status),
+                },
+                tags={"~issued": record.issued},
+            )
+            await txn.commit()
+        return record
+
+    async def issued(self, credential_id: str) -> IssuedRecord:
+        """:raises InvalidInputError: ``notFound`` when no credential with that id was issued."""
+        async with self.store.session() as session:
+            record = await session.fetch(_ISSUED, credential_id)
+        if record is None:
+            raise InvalidInputError(
+                "no credential with that id was issued here",
+                code=ErrorCode.NOT_FOUND,
+                details={"credentialId": credential_id[:100]},
+            )
+        data = record.json()
+        return IssuedRecord(
+            credential_id=data["credential_id"],
+            types=tuple(data["types"]),
+            issued=data["issued"],
+            key=data["key"],
+            status=tuple(data["status"]),
+        )
+
+    async def update_status(self, credential_id: str, action: str) -> dict[str, bool]:
+        """Revoke, suspend, or reinstate (``active``) a credential issued here.
+
+        Revocation is final; reinstating lifts a suspension only.
+
+        :returns: per purpose, whether its bit is now set.
+        :raises InvalidInputError: unknown action or credential; reinstating a revocation.
+        """
+        if action not in StatusAction.ALL:
+            raise InvalidInputError(
+                f"unknown status {action!r}; use one of {sorted(StatusAction.ALL)}"
+            )
+        record = await self.issued(credential_id)
+        entries = {str(e.get("statusPurpose")): e for e in record.status}
+        if not entries:
+            raise InvalidInputError(
+                "the credential was issued without a status entry", code=ErrorCode.NOT_FOUND
+            )
+        outcome: dict[str, bool] = {}
+        if action == StatusAction.REVOKED:
+            await self._set(entries["revocation"], True)
+            outcome["revocation"] = True
+        elif action == StatusAction.SUSPENDED:
+            await self._set(entries["suspension"], True)
+            outcome["suspension"] = True
+        else:
+            revoked = await self._get(entries["revocation"])
+            if revoked:
+                raise InvalidInputError(
+                    "the credential is revoked; revocation is final and cannot be undone",
+                    code=ErrorCode.INVALID_INPUT,
+                )
+            await self._set(entries["suspension"], False)
+            outcome["suspension"] = False
+        return outcome
+
+    async def _set(self, entry: Mapping[str, Any], value: bool) -> None:
+        list_id, index = self._list_of(entry)
+        await self.status.set_status(list_id, index, str(entry["statusPurpose"]), value)
+
+    async def _get(self, entry: Mapping[str, Any]) -> bool:
+        list_id, index = self._list_of(entry)
+        return await self.status.status(list_id, index, str(entry["statusPurpose"]))
+
+    def _list_of(self, entry: Mapping[str, Any]) -> tuple[str, int]:
+        url = str(entry["statusListCredential"])
+        prefix = f"{self.base_url}/status-lists/"
+        if not url.startswith(prefix):
+            raise InvalidInputError(
+                "a status entry of another issuer", code=ErrorCode.INVALID_INPUT
+            )
+        return url[len(prefix) :], int(entry["statusListIndex"])
+
+    async def status_list_credential(self, list_id: str, purpose: str) -> dict[str, Any]:
+        """The signed BitstringStatusListCredential for one list (valid for a day)."""
+        now = self.clock()
+        unsigned = await self.status.list_credential(
+            list_id,
+            purpose,
+            valid_from=now - timedelta(minutes=5),
+            valid_until=now + timedelta(days=1),
+        )
+        return add_proof(unsigned, await self.active_signer(), created=now)

@@ -1,0 +1,73 @@
+"""``mydata serve ROLE``: run a party's HTTP service on uvicorn.
+
+This is one of the few places that knows every party (DESIGN.md section 4). The admin token
+comes from ``MYDATA_ADMIN_TOKEN``; ``--admin-insecure-mode`` runs without one, for local testing
+only, and says so loudly.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from agent.console import error_console, print_error
+from agent.errors import HealthMyDataError
+from agent.service import ADMIN_TOKEN_ENV, AgentServiceConfig
+from agent.storeconfig import resolve_store, store_key
+from issuer.api import create_hospital_app
+
+__all__ = ["register"]
+
+
+class Role(StrEnum):
+    HOSPITAL = "hospital"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        role: Annotated[Role, typer.Argument(help="Which party's service to run.")],
+        host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+        store: Annotated[str | None, typer.Option(help="The party's store (see init).")] = None,
+        public_url: Annotated[
+            str | None,
+            typer.Option(
+                help="The URL peers use to reach this service (default http://HOST:PORT)."
+            ),
+        ] = None,
+        admin_insecure_mode: Annotated[
+            bool,
+            typer.Option(help=f"No admin auth (local testing only; else set {ADMIN_TOKEN_ENV})."),
+        ] = False,
+        insecure_http_host: Annotated[
+            list[str] | None,
+            typer.Option(help="A host whose did:web may be fetched over http (testing only)."),
+        ] = None,
+        log_level: Annotated[str, typer.Option(help="Logging level.")] = "info",
+    ) -> None:
+        """Run a party's HTTP service (VC-API, DIDComm, status lists, did:web)."""
+        logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s %(message)s")
+        uri = resolve_store(store, role.value)
+        try:
+            config = AgentServiceConfig(
+                store_uri=uri,
+                store_key=store_key(uri),
+                public_url=public_url or f"http://{host}:{port}",
+                title=f"health-mydata {role.value}",
+                insecure_admin=admin_insecure_mode,
+            )
+            service = create_hospital_app(
+                config, insecure_http_hosts=frozenset(insecure_http_host or ())
+            )
+        except HealthMyDataError as exc:
+            print_error(error_console(), exc)
+            raise typer.Exit(1) from None
+        except ValueError as exc:  # no admin token and no insecure mode
+            error_console().print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+        uvicorn.run(service, host=host, port=port, log_level=log_level)
