@@ -29,6 +29,8 @@ from agent.clock import Clock, format_datetime, utcnow
 from agent.credentials import (
     CREDENTIALS_V1_CONTEXT,
     add_proof,
+    check_contexts,
+    check_terms,
     upgrade_v1_input,
     validate_credential,
 )
@@ -230,8 +232,10 @@ class Hospital:
 
         :raises DataModelError: the credential breaks a VC Data Model rule, or names another
             issuer.
+        :raises agent.errors.ContextError: a context is not shipped, or a term is undefined.
         """
         document = dict(credential)
+        document.setdefault("issuer", self.did)
         contexts = document.get("@context")
         if isinstance(contexts, list) and contexts and contexts[0] == CREDENTIALS_V1_CONTEXT:
             document = upgrade_v1_input(document)
@@ -254,6 +258,9 @@ class Hospital:
                 details={"path": "proof", "rule": "proof"},
             )
         validate_credential(document)
+        # Never sign what a verifier would refuse: every context shipped, every term defined.
+        check_contexts(document)
+        check_terms(document)
         return document
 
     async def issue(
