@@ -139,6 +139,13 @@ class ErrorCode(StrEnum):
     CREDENTIAL_NOT_VERIFIED = "credentialNotVerified"  # an embedded credential failed a check
     HOLDER_BINDING_ERROR = "holderBindingError"  # no holder, or a subject is not the holder
 
+    # Issuer operations: the audit log (issuer.audit) and batch issuance jobs (issuer.batch).
+    AUDIT_EVENT_UNKNOWN = "auditEventUnknown"  # not one of issuer.audit.AuditEvent
+    AUDIT_FIELD_REFUSED = "auditFieldRefused"  # not an identifier: may carry health data
+    BATCH_JOB_NOT_FOUND = "batchJobNotFound"
+    BATCH_JOB_CONFLICT = "batchJobConflict"  # a job id reused for other patients
+    BATCH_ITEM_INVALID = "batchItemInvalid"  # a malformed or duplicate patient item
+
 
 class HealthMyDataError(Exception):
     """Base of every error health-mydata raises on purpose.

@@ -1,0 +1,499 @@
+"""A hash-chained, append-only audit log of what the hospital's issuer did, in its askar store.
+
+Why: a hospital must be able to show, later and to an auditor, which credentials it issued,
+revoked, suspended or reinstated, and which keys it created, rotated or retired, and that
+nobody has quietly edited that history since. The log records **identifiers only** (credential
+id, status list id and index, key multikey, batch id, actor), never health data: the log is
+kept longer and shown to more people than the records it describes.
+
+Entries
+-------
+
+Each :class:`AuditEntry` has ``seq`` (1, 2, 3, ... with no gaps), ``time``, ``event`` (one of
+:class:`AuditEvent`), ``fields``, ``prev_hash`` (the previous entry's ``hash``; 64 zeros for
+the first) and ``hash``: the SHA-256, hex, of the RFC 8785 (JCS) canonical JSON of the entry
+without ``hash``. Changing any entry changes its hash, which no longer matches the one stored
+or the next entry's ``prev_hash``.
+
+Records (category / name), encrypted at rest like everything askar stores:
+
+* ``audit_entry / <seq, 12 digits>``, with the plaintext tag ``~seq`` (the same digits) so
+  that pages are read by range; sequence numbers are not sensitive.
+* ``audit_head / head``: ``{"seq": n, "hash": h}`` of the last entry.
+
+Appending, across replicas
+--------------------------
+
+:meth:`AuditLog.append` runs one transaction: fetch the head ``for_update`` (PostgreSQL
+``SELECT ... FOR UPDATE``; SQLite's write lock), insert entry ``seq + 1`` chained to the
+head's hash, replace the head, commit. A second replica waits on the lock and then chains onto
+the new head, so the sequence stays gap-free and totally ordered. The very first append inserts
+the head; two replicas racing to do so get ``storeDuplicate`` in one of them, which retries
+(as it does when SQLite reports ``BUSY``). Appends are therefore serialised: a few hundred per
+second across all replicas, plenty for issuer operations. A batch job writes one
+``batch.started`` and one ``batch.finished``, not one entry per credential.
+
+Verifying
+---------
+
+:meth:`AuditLog.verify` reads every entry in pages by ``~seq`` and reports the first bad
+``seq`` and why (:class:`AuditVerification`):
+
+* ``hashMismatch``: an entry's content was altered (its hash no longer matches);
+* ``chainBroken``: an entry's ``prev_hash`` is not the previous entry's hash (an entry was
+  altered and re-hashed, or replaced by another);
+* ``missingEntry``: a sequence number has no entry (an entry was removed);
+* ``seqMismatch``: a record holds another sequence number than its name (entries moved or
+  reordered);
+* ``truncated``: the head names a later entry than the last one found (the tail was removed);
+* ``headMismatch``/``unexpectedEntry``: the head and the last entry disagree;
+* ``anchorMismatch``: the chain does not contain an anchor kept elsewhere.
+
+What it cannot see: someone with the store key who removes the tail *and* rolls the head back
+consistently, or rewrites the whole chain. Against that, copy :meth:`AuditLog.head` (seq and
+hash: no personal data) somewhere the issuer cannot rewrite (a signed daily report, a
+transparency log, the auditor's mailbox) and pass it to ``verify(anchor=...)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any, Final
+
+from agent.clock import Clock, format_datetime
+from agent.credentials.jcs import canonicalize
+from agent.errors import ErrorCode, InvalidInputError, StorageError
+from agent.storage import Record, Session, Store
+from agent.types import JSONObject
+
+__all__ = [
+    "ENTRY_CATEGORY",
+    "FIELD_NAMES",
+    "GENESIS_HASH",
+    "HEAD_CATEGORY",
+    "MAX_FIELD_LENGTH",
+    "AuditAnchor",
+    "AuditEntry",
+    "AuditEvent",
+    "AuditLog",
+    "AuditVerification",
+]
+
+#: The records holding entries and the head.
+ENTRY_CATEGORY: Final = "audit_entry"
+HEAD_CATEGORY: Final = "audit_head"
+#: The ``prev_hash`` of the first entry.
+GENESIS_HASH: Final = "0" * 64
+#: The longest field value accepted: identifiers are short; prose is not an identifier.
+MAX_FIELD_LENGTH: Final = 200
+#: The field names an entry may carry, all naming identifiers or counts.
+FIELD_NAMES: Final = frozenset(
+    {
+        "actor",
+        "batch_id",
+        "count",
+        "credential_id",
+        "credential_format",
+        "did",
+        "failed",
+        "key",
+        "previous_key",
+        "reason_code",
+        "status_list_id",
+        "status_list_index",
+        "status_purpose",
+        "total",
+        "verification_method",
+    }
+)
+
+_HEAD_NAME: Final = "head"
+_SEQ_DIGITS: Final = 12
+_PAGE: Final = 1000
+_MAX_ATTEMPTS: Final = 50
+# Identifiers: URIs, DIDs and DID URLs, URNs, multikeys, list ids. No whitespace, no quotes or
+# braces (JSON or prose), nothing outside printable ASCII.
+_IDENTIFIER = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+class AuditEvent(StrEnum):
+    """What the issuer did; the only events the log accepts."""
+
+    CREDENTIAL_ISSUED = "credential.issued"
+    CREDENTIAL_REVOKED = "credential.revoked"
+    CREDENTIAL_SUSPENDED = "credential.suspended"
+    CREDENTIAL_REINSTATED = "credential.reinstated"
+    KEY_CREATED = "key.created"
+    KEY_ROTATED = "key.rotated"
+    KEY_RETIRED = "key.retired"
+    BATCH_STARTED = "batch.started"
+    BATCH_FINISHED = "batch.finished"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One entry of the log; see the module docstring for the hash.
+
+    :param fields: identifiers only: strings of URI characters, integers, booleans.
+    """
+
+    seq: int
+    time: str
+    event: str
+    fields: dict[str, str | int | bool | None] = field(default_factory=dict)
+    prev_hash: str = GENESIS_HASH
+    hash: str = ""
+
+    def unhashed(self) -> JSONObject:
+        """The entry without ``hash``: what ``hash`` is computed over."""
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "event": self.event,
+            "fields": dict(self.fields),
+            "prev_hash": self.prev_hash,
+        }
+
+    def compute_hash(self) -> str:
+        """SHA-256, hex, of the JCS canonical form of :meth:`unhashed`."""
+        return hashlib.sha256(canonicalize(self.unhashed())).hexdigest()
+
+    def to_json(self) -> JSONObject:
+        """The entry as stored and exported."""
+        return {**self.unhashed(), "hash": self.hash}
+
+    @classmethod
+    def from_json(cls, value: Any) -> AuditEntry:
+        """An entry read back from a record; shape errors surface in :meth:`AuditLog.verify`.
+
+        :raises InvalidInputError: the value is not an entry object.
+        """
+        if not isinstance(value, Mapping):
+            raise InvalidInputError("an audit entry must be a JSON object")
+        try:
+            return cls(
+                seq=int(value["seq"]),
+                time=str(value["time"]),
+                event=str(value["event"]),
+                fields=dict(value["fields"]),
+                prev_hash=str(value["prev_hash"]),
+                hash=str(value["hash"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInputError("an audit entry lacks a member or has a bad type") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class AuditAnchor:
+    """A point of the chain kept outside the store: ``seq`` and the entry's ``hash``."""
+
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditVerification:
+    """The outcome of :meth:`AuditLog.verify`.
+
+    :param ok: whether the whole chain verified.
+    :param entries: how many entries were checked before the first problem (all, when ``ok``).
+    :param first_bad_seq: the first sequence number that is wrong or missing, or ``None``.
+    :param reason: a code for what is wrong (see the module docstring), or ``None``.
+    :param head: the head as stored, when there is one.
+    """
+
+    ok: bool
+    entries: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+    head: AuditAnchor | None = None
+
+
+class AuditLog:
+    """The issuer's audit log in an askar store shared by every replica.
+
+    :param store: an open store; not closed here.
+    :param clock: gives the time written into entries (:func:`agent.clock.utcnow` in
+        production).
+    :param profile: the store profile, when not the store's default.
+    :param extra_fields: field names to accept beside :data:`FIELD_NAMES`; they too must name
+        identifiers.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock,
+        profile: str | None = None,
+        extra_fields: Iterable[str] = (),
+        rng: random.Random | None = None,
+    ) -> None:
+        extra = frozenset(extra_fields)
+        for name in extra:
+            if not _FIELD_NAME.fullmatch(name):
+                raise InvalidInputError(
+                    f"audit field name {name!r} must be lower_snake_case, at most 40 characters"
+                )
+        self._store = store
+        self._clock = clock
+        self._profile = profile
+        self._fields = FIELD_NAMES | extra
+        self._rng = rng if rng is not None else random.Random()  # noqa: S311 (back-off only)
+
+    def __repr__(self) -> str:
+        return f"AuditLog(profile={self._profile!r})"
+
+    async def append(self, event: str, **fields: str | int | bool | None) -> AuditEntry:
+        """Add one entry at the end of the chain and return it, as committed.
+
+        :raises InvalidInputError: ``auditEventUnknown`` for an event not in
+            :class:`AuditEvent`; ``auditFieldRefused`` for a field name not accepted or a value
+            that is not an identifier (a dict or list, a float, more than
+            :data:`MAX_FIELD_LENGTH` characters, whitespace or other characters that do not
+            occur in identifiers). The message names the field, never the value.
+        :raises StorageError: the store fails, or stays busy after many retries.
+        """
+        checked_event = self._check_event(event)
+        checked = {name: self._check_field(name, value) for name, value in sorted(fields.items())}
+        for number in range(1, _MAX_ATTEMPTS + 1):
+            try:
+                return await self._append_once(checked_event, checked)
+            except StorageError as exc:
+                if number == _MAX_ATTEMPTS or not _is_contention(exc):
+                    raise
+            await asyncio.sleep(self._rng.random() * min(0.002 * number, 0.05))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _append_once(
+        self, event: str, fields: dict[str, str | int | bool | None]
+    ) -> AuditEntry:
+        async with self._store.transaction(self._profile) as txn:
+            head = await txn.fetch(HEAD_CATEGORY, _HEAD_NAME, for_update=True)
+            if head is None:
+                seq, prev_hash = 1, GENESIS_HASH
+            else:
+                anchor = _anchor(head)
+                seq, prev_hash = anchor.seq + 1, anchor.hash
+            entry = AuditEntry(
+                seq=seq,
+                time=format_datetime(self._clock(), "clock()"),
+                event=event,
+                fields=fields,
+                prev_hash=prev_hash,
+            )
+            entry = replace(entry, hash=entry.compute_hash())
+            name = _seq_name(seq)
+            await txn.insert(ENTRY_CATEGORY, name, entry.to_json(), tags={"~seq": name})
+            head_value = {"seq": seq, "hash": entry.hash}
+            if head is None:
+                await txn.insert(HEAD_CATEGORY, _HEAD_NAME, head_value)
+            else:
+                await txn.replace(HEAD_CATEGORY, _HEAD_NAME, head_value)
+            await txn.commit()
+        return entry
+
+    async def head(self) -> AuditAnchor | None:
+        """The last entry's seq and hash, to keep outside the store as an anchor.
+
+        :raises StorageError: the store fails.
+        """
+        async with self._store.session(self._profile) as session:
+            record = await session.fetch(HEAD_CATEGORY, _HEAD_NAME)
+        return None if record is None else _anchor(record)
+
+    async def entries(self, since_seq: int = 0, limit: int = 100) -> list[AuditEntry]:
+        """Up to ``limit`` entries after ``since_seq``, in sequence order (no verification).
+
+        :raises InvalidInputError: a negative ``since_seq`` or a ``limit`` below 1.
+        :raises StorageError: the store fails.
+        """
+        if since_seq < 0 or limit < 1:
+            raise InvalidInputError("since_seq must be >= 0 and limit >= 1")
+        async with self._store.session(self._profile) as session:
+            records = await _page(session, since_seq + 1, since_seq + limit)
+        return [AuditEntry.from_json(record.json()) for record in records]
+
+    async def export_jsonl(self, write: Callable[[str], object], *, since_seq: int = 0) -> int:
+        """Write the entries after ``since_seq`` as JSON lines (one entry per line, with
+        ``\\n``) through ``write`` (e.g. ``file.write``); returns how many were written.
+
+        The lines hold identifiers only, so an export can go to an auditor as it is; each line
+        carries its hash, and the auditor can recompute the chain.
+
+        :raises StorageError: the store fails.
+        """
+        written = 0
+        cursor = since_seq
+        while True:
+            page = await self.entries(cursor, _PAGE)
+            for entry in page:
+                write(json.dumps(entry.to_json(), separators=(",", ":"), sort_keys=True) + "\n")
+            written += len(page)
+            if len(page) < _PAGE:
+                return written
+            cursor = page[-1].seq
+
+    async def verify(self, *, anchor: AuditAnchor | None = None) -> AuditVerification:
+        """Check the whole chain against itself, its head and, if given, an outside anchor.
+
+        Reads the entries in pages of 1,000 (about 10 ms each); a log of a million entries
+        verifies in seconds. Never raises for a broken chain: that is the result.
+
+        :raises StorageError: the store fails.
+        """
+        async with self._store.session(self._profile) as session:
+            head_record = await session.fetch(HEAD_CATEGORY, _HEAD_NAME)
+            head = None if head_record is None else _anchor(head_record)
+            expected_prev = GENESIS_HASH
+            expected_seq = 1
+            checked = 0
+            last_hash: str | None = None
+            anchor_seen = anchor is None
+            while True:
+                records = await _page(session, expected_seq, expected_seq + _PAGE - 1)
+                found = {int(r.name): r for r in records if r.name.isdigit()}
+                end = expected_seq + _PAGE
+                while expected_seq < end:
+                    record = found.get(expected_seq)
+                    if record is None:
+                        break
+                    problem, entry_hash = _check_record(record, expected_seq, expected_prev)
+                    if problem is not None:
+                        return AuditVerification(False, checked, expected_seq, problem, head)
+                    if anchor is not None and anchor.seq == expected_seq:
+                        if anchor.hash != entry_hash:
+                            return AuditVerification(
+                                False, checked, expected_seq, "anchorMismatch", head
+                            )
+                        anchor_seen = True
+                    expected_prev = last_hash = entry_hash
+                    checked += 1
+                    expected_seq += 1
+                if expected_seq < end:
+                    break  # A sequence number had no entry: the chain ends or has a gap.
+            last_seq = expected_seq - 1
+            beyond = await _page(session, expected_seq + 1, None, limit=1)
+        if beyond:
+            return AuditVerification(False, checked, expected_seq, "missingEntry", head)
+        if head is None:
+            if checked:
+                return AuditVerification(False, checked, 1, "headMismatch", head)
+        elif head.seq > last_seq:
+            reason = "truncated" if head.seq == last_seq + 1 else "missingEntry"
+            return AuditVerification(False, checked, last_seq + 1, reason, head)
+        elif head.seq < last_seq:
+            return AuditVerification(False, checked, head.seq + 1, "unexpectedEntry", head)
+        elif head.hash != last_hash:
+            return AuditVerification(False, checked, last_seq, "headMismatch", head)
+        if not anchor_seen:
+            assert anchor is not None
+            return AuditVerification(False, checked, anchor.seq, "anchorMismatch", head)
+        return AuditVerification(True, checked, None, None, head)
+
+    def _check_event(self, event: str) -> str:
+        try:
+            return str(AuditEvent(event))
+        except ValueError:
+            raise InvalidInputError(
+                f"audit event {str(event)[:40]!r} is not one of "
+                f"{', '.join(sorted(e.value for e in AuditEvent))}",
+                code=ErrorCode.AUDIT_EVENT_UNKNOWN,
+            ) from None
+
+    def _check_field(self, name: str, value: object) -> str | int | bool | None:
+        if name not in self._fields:
+            raise _refused(
+                name,
+                "is not an audit field name; the log records identifiers only "
+                f"({', '.join(sorted(self._fields))})",
+                "unknownField",
+            )
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, int):
+            if abs(value) > 2**53 - 1:
+                raise _refused(name, "is an integer too large for JSON", "tooLarge")
+            return value
+        if not isinstance(value, str):
+            raise _refused(
+                name,
+                f"is a {type(value).__name__}; audit fields are identifiers (strings or "
+                "integers), never structured data, which could carry health data",
+                "notIdentifier",
+            )
+        if len(value) > MAX_FIELD_LENGTH:
+            raise _refused(
+                name,
+                f"is longer than {MAX_FIELD_LENGTH} characters; an identifier is shorter, and "
+                "text this long could carry health data",
+                "tooLong",
+            )
+        if not _IDENTIFIER.fullmatch(value):
+            raise _refused(
+                name,
+                "is not an identifier (URI characters only, no spaces, quotes or braces); "
+                "free text could carry health data",
+                "notIdentifier",
+            )
+        return value
+
+
+def _refused(name: str, what: str, reason: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"audit field {name[:40]!r} {what}",
+        code=ErrorCode.AUDIT_FIELD_REFUSED,
+        details={"field": name[:40], "reason": reason},
+    )
+
+
+def _seq_name(seq: int) -> str:
+    return f"{seq:0{_SEQ_DIGITS}d}"
+
+
+def _anchor(record: Record) -> AuditAnchor:
+    value = record.json()
+    if not isinstance(value, dict):
+        raise StorageError("the audit head record is not a JSON object")
+    return AuditAnchor(seq=int(value["seq"]), hash=str(value["hash"]))
+
+
+async def _page(
+    session: Session, first: int, last: int | None, *, limit: int | None = None
+) -> list[Record]:
+    """The entry records with ``first <= seq <= last`` (``last=None``: no upper bound)."""
+    # WQL takes one operator per tag object; a range is an $and of two.
+    query: dict[str, Any] = {"~seq": {"$gte": _seq_name(first)}}
+    if last is not None:
+        query = {"$and": [query, {"~seq": {"$lte": _seq_name(last)}}]}
+    records = await session.fetch_all(ENTRY_CATEGORY, query, limit=limit)
+    return sorted(records, key=lambda record: record.name)
+
+
+def _check_record(record: Record, seq: int, prev_hash: str) -> tuple[str | None, str]:
+    """Why the record of ``seq`` is not the entry chained after ``prev_hash`` (``None`` when it
+    is), and the entry's hash."""
+    try:
+        entry = AuditEntry.from_json(record.json())
+        if entry.seq != seq or record.tags.get("~seq") != record.name:
+            return "seqMismatch", entry.hash
+        if entry.compute_hash() != entry.hash:
+            return "hashMismatch", entry.hash
+    except InvalidInputError:  # Not an entry any more, or not JSON that JCS can hash.
+        return "hashMismatch", ""
+    if entry.prev_hash != prev_hash:
+        return "chainBroken", entry.hash
+    return None, entry.hash
+
+
+def _is_contention(exc: StorageError) -> bool:
+    """A lost race to create the head or insert an entry, or a busy SQLite database."""
+    return exc.code is ErrorCode.STORE_DUPLICATE or exc.details.get("askarCode") == "BUSY"

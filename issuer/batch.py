@@ -1,0 +1,700 @@
+"""Batch issuance jobs: issue a credential to each of many patients, crash-safe and idempotent.
+
+Why a job and not a loop: a hospital issuing 100,000 credentials overnight must be able to lose
+the process (a deploy, an OOM kill, ``kill -9``) and rerun it, and end with **exactly one**
+credential per patient: none missing, none issued twice. And it must do so in about a minute,
+so that storage may cost only a small share of the time signing takes.
+
+Records (category / name), all in the hospital's askar store, encrypted at rest:
+
+* ``batch_job / <job_id>``: state, format, totals, the input digest and, per chunk, how many
+  credentials it issued (``null`` while not done).
+* ``batch_items / <job_id>:<chunk>``: up to ``chunk_size`` (500) ``[patient_key, payload]``
+  items, written by :meth:`BatchJobs.create` in one transaction with the job.
+* ``batch_index / <job_id>:<shard>``: ``{patient_key: chunk}`` for one hash shard of the
+  patients (about 5,000 per shard), so :meth:`BatchJobs.credential_for` reads two records.
+* ``issued-credential / <job_id>:<chunk>``: the chunk's credentials
+  ``[patient_key, credential_id, kind, value]`` and its failed items ``[patient_key, code]``.
+
+Running a chunk (:meth:`BatchJobs.run`): read its items, call ``issue_one`` for each, then ONE
+transaction locks the job record (``for_update``), inserts the chunk's ``issued-credential``
+record (its name is the idempotency key ``<job_id>:<chunk>``), **removes** the chunk's items
+(the health data is no longer needed once issued) and marks the chunk done in the job. A crash
+before that commit leaves the chunk as it was, and a rerun issues it again; a crash after it
+leaves it done, and a rerun skips it. Two runners of one job (which should not happen) cannot
+both store a chunk: the second commit finds it done, or its insert is a duplicate, and its
+credentials are dropped before anyone saw them.
+
+Why one record per chunk rather than one per patient: askar has no batch insert, and each
+record costs 0.3 to 0.6 ms of FFI and encryption (``reference/packages.md`` section 3): 100,000
+per-patient records would take 30 to 60 s, the whole budget. Per chunk of 500 it is about six
+record operations, some 200 x 6 = 1,200 for 100,000 patients, well under a second. The price:
+the per-patient lookup goes through the shard index (two fetches), and a chunk is the unit of
+retry, so a crash loses at most one chunk's signing work.
+
+Status list indexes: ``issue_one`` (wired by the caller to signing and to
+:class:`agent.status.StatusListAllocator`) allocates them. Indexes allocated for a chunk that
+crashed before its commit are simply lost: never reused, never published as set. That is
+harmless: herd privacy depends on the list's size, not on every index being used, and unused
+indexes look like valid credentials. To avoid one allocator transaction per credential (about
+2 ms each, 200 s for 100,000), pass ``before_chunk``, which is awaited with the chunk's size
+before its items are issued: allocate the chunk's indexes there with one
+``allocate_many(purpose, n)`` (0.2 s for 100,000) and let ``issue_one`` take from them.
+
+Failures: an ``issue_one`` raising :class:`agent.errors.HealthMyDataError` (invalid FHIR, say)
+fails that item only; the chunk records the patient key and the error code (never the message,
+which could quote input). Any other exception stops the run, marks the job ``failed`` and is
+re-raised; running the job again resumes at the chunk that failed.
+
+Job states (:class:`JobState`, guarded by :data:`TRANSITIONS`): ``pending -> running ->
+done``; ``running -> failed -> running``; ``running -> running`` resumes after a crash. Running
+a ``done`` job issues nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final, TypeAlias
+
+from agent.clock import Clock, format_datetime
+from agent.errors import (
+    ErrorCode,
+    HealthMyDataError,
+    InvalidInputError,
+    ProtocolStateError,
+    StorageError,
+)
+from agent.storage import Session, Store
+from agent.types import JSONObject
+from issuer.audit import AuditEvent, AuditLog
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "INDEX_CATEGORY",
+    "ISSUED_CATEGORY",
+    "ITEMS_CATEGORY",
+    "JOB_CATEGORY",
+    "TRANSITIONS",
+    "BatchJob",
+    "BatchJobs",
+    "IssueOne",
+    "IssuedCredential",
+    "JobResult",
+    "JobState",
+]
+
+JOB_CATEGORY: Final = "batch_job"
+ITEMS_CATEGORY: Final = "batch_items"
+INDEX_CATEGORY: Final = "batch_index"
+ISSUED_CATEGORY: Final = "issued-credential"
+#: Items per chunk: per-chunk storage costs about 6 record operations; a crash loses at most
+#: one chunk of signing work.
+DEFAULT_CHUNK_SIZE: Final = 500
+#: Patients per shard of the per-job patient index.
+_SHARD_SIZE: Final = 5000
+_MAX_KEY_LENGTH: Final = 200
+_MAX_CHUNK_SIZE: Final = 10_000
+#: The job record lists every chunk and is rewritten once per chunk, so its size must stay small.
+_MAX_CHUNKS: Final = 10_000
+
+#: ``issue_one(patient_key, payload) -> (credential_id, credential)``; the credential is a JSON
+#: object (a W3C credential), a string (an SD-JWT) or bytes.
+IssueOne: TypeAlias = Callable[[str, JSONObject], Awaitable[tuple[str, JSONObject | str | bytes]]]
+Progress: TypeAlias = Callable[[int, int], object]
+BeforeChunk: TypeAlias = Callable[[int], Awaitable[object]]
+
+
+class JobState(StrEnum):
+    """The life of a batch job."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+#: The states each state may move to; :func:`_advance` refuses anything else.
+TRANSITIONS: Final[dict[JobState, frozenset[JobState]]] = {
+    JobState.PENDING: frozenset({JobState.RUNNING}),
+    JobState.RUNNING: frozenset({JobState.RUNNING, JobState.DONE, JobState.FAILED}),
+    JobState.FAILED: frozenset({JobState.RUNNING}),
+    JobState.DONE: frozenset(),
+}
+
+
+@dataclass(slots=True)
+class BatchJob:
+    """A batch job as stored.
+
+    :param chunk_issued: per chunk, how many credentials it issued; ``None`` while not done.
+    :param digest: SHA-256 over the job's items, so that creating the same job again is
+        recognised and creating another under the same id is refused.
+    """
+
+    job_id: str
+    state: JobState
+    format: str
+    total: int
+    chunk_size: int
+    chunk_issued: list[int | None]
+    issued: int
+    failed: int
+    shards: int
+    digest: str
+    created: str
+    updated: str
+    error: str | None = None
+
+    @property
+    def done(self) -> int:
+        """How many items are processed (issued or failed)."""
+        return self.issued + self.failed
+
+    def to_json(self) -> JSONObject:
+        return {
+            "state": str(self.state),
+            "format": self.format,
+            "total": self.total,
+            "chunkSize": self.chunk_size,
+            "chunkIssued": list(self.chunk_issued),
+            "issued": self.issued,
+            "failed": self.failed,
+            "shards": self.shards,
+            "digest": self.digest,
+            "created": self.created,
+            "updated": self.updated,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, job_id: str, value: Any) -> BatchJob:
+        return cls(
+            job_id=job_id,
+            state=JobState(value["state"]),
+            format=str(value["format"]),
+            total=int(value["total"]),
+            chunk_size=int(value["chunkSize"]),
+            chunk_issued=list(value["chunkIssued"]),
+            issued=int(value["issued"]),
+            failed=int(value["failed"]),
+            shards=int(value["shards"]),
+            digest=str(value["digest"]),
+            created=str(value["created"]),
+            updated=str(value["updated"]),
+            error=value.get("error"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCredential:
+    """One patient's credential from a job."""
+
+    patient_key: str
+    credential_id: str
+    credential: JSONObject | str | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """What :meth:`BatchJobs.run` did.
+
+    :param issued: credentials the job holds in total; ``issued_now`` of them by this run.
+    :param failed: items that failed with a typed error (see :meth:`BatchJobs.failures`).
+    :param skipped_chunks: chunks already done before this run (after a crash, or a rerun).
+    """
+
+    job_id: str
+    state: JobState
+    total: int
+    issued: int
+    failed: int
+    issued_now: int
+    skipped_chunks: int
+
+
+class BatchJobs:
+    """Creates, runs and reads batch issuance jobs in an askar store.
+
+    :param store: an open store; not closed here.
+    :param clock: the time written into job records.
+    :param audit: when given, ``batch.started`` and ``batch.finished`` are appended to it (one
+        entry each per job, not one per credential).
+    :param profile: the store profile, when not the store's default.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock,
+        audit: AuditLog | None = None,
+        profile: str | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._audit = audit
+        self._profile = profile
+
+    def __repr__(self) -> str:
+        return f"BatchJobs(profile={self._profile!r})"
+
+    # --- creating ---------------------------------------------------------------------------
+
+    async def create(
+        self,
+        job_id: str | None,
+        patients: Iterable[tuple[str, Mapping[str, Any]]],
+        format: str,
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> BatchJob:
+        """Store a new ``pending`` job for ``patients`` in one transaction, and return it.
+
+        Idempotent: creating a job again under the same ``job_id`` with the same patients and
+        payloads returns the stored job (whatever its state) and stores nothing; so a caller
+        that crashed right after ``create`` can simply call it again.
+
+        :param job_id: the job's id (letters, digits, ``-_.``), or ``None`` for a random one.
+        :param patients: ``(patient_key, payload)`` pairs; keys unique, at most 200
+            characters; payloads JSON objects (e.g. a FHIR resource), read once.
+        :param format: the credential format, e.g. ``vc+di`` or ``dc+sd-jwt``, for the record.
+        :raises InvalidInputError: ``batchItemInvalid`` for a malformed or duplicate item,
+            a bad ``job_id`` or ``chunk_size``.
+        :raises StorageError: ``batchJobConflict`` when ``job_id`` exists with other items.
+        """
+        job_id = job_id if job_id is not None else uuid.uuid4().hex
+        _check_job_id(job_id)
+        if isinstance(chunk_size, bool) or not 1 <= chunk_size <= _MAX_CHUNK_SIZE:
+            raise InvalidInputError(f"chunk_size must be 1 to {_MAX_CHUNK_SIZE}, not {chunk_size}")
+        async with self._store.session(self._profile) as session:
+            existing = await session.fetch(JOB_CATEGORY, job_id)
+        if existing is not None:
+            job = BatchJob.from_json(job_id, existing.json())
+            digest, _ = _digest(patients)
+            return self._same_job(job, digest)
+        try:
+            return await self._create_once(job_id, patients, format, chunk_size)
+        except StorageError as exc:
+            if exc.code is not ErrorCode.STORE_DUPLICATE:
+                raise
+        # A concurrent create of the same id committed first; our transaction stored nothing.
+        job = await self._load(job_id)
+        raise StorageError(
+            f"batch job {job_id} was created concurrently; check it with status()",
+            code=ErrorCode.BATCH_JOB_CONFLICT,
+            details={"jobId": job_id, "state": str(job.state)},
+        )
+
+    async def _create_once(
+        self,
+        job_id: str,
+        patients: Iterable[tuple[str, Mapping[str, Any]]],
+        format: str,
+        chunk_size: int,
+    ) -> BatchJob:
+        hasher = hashlib.sha256()
+        chunk_of: dict[str, int] = {}
+        chunk: list[list[Any]] = []
+        chunks = 0
+        async with self._store.transaction(self._profile) as txn:
+            for item in patients:
+                patient_key, payload = _check_item(item, chunk_of)
+                chunk_of[patient_key] = chunks
+                hasher.update(_item_bytes(patient_key, payload))
+                chunk.append([patient_key, payload])
+                if len(chunk) == chunk_size:
+                    if chunks == _MAX_CHUNKS:
+                        raise InvalidInputError(
+                            f"a job holds at most {_MAX_CHUNKS} chunks; raise chunk_size or "
+                            "split the patients into several jobs",
+                            code=ErrorCode.BATCH_ITEM_INVALID,
+                        )
+                    await _insert_items(txn, job_id, chunks, chunk)
+                    chunks += 1
+                    chunk = []
+            if chunk:
+                await _insert_items(txn, job_id, chunks, chunk)
+                chunks += 1
+            total = len(chunk_of)
+            shards = max(1, -(-total // _SHARD_SIZE))
+            index: list[dict[str, int]] = [{} for _ in range(shards)]
+            for patient_key, number in chunk_of.items():
+                index[_shard(patient_key, shards)][patient_key] = number
+            for shard, mapping in enumerate(index):
+                await txn.insert(INDEX_CATEGORY, _chunk_name(job_id, shard), mapping)
+            now = format_datetime(self._clock(), "clock()")
+            job = BatchJob(
+                job_id=job_id,
+                state=JobState.PENDING,
+                format=format,
+                total=total,
+                chunk_size=chunk_size,
+                chunk_issued=[None] * chunks,
+                issued=0,
+                failed=0,
+                shards=shards,
+                digest=hasher.hexdigest(),
+                created=now,
+                updated=now,
+            )
+            await txn.insert(JOB_CATEGORY, job_id, job.to_json())
+            await txn.commit()
+        return job
+
+    def _same_job(self, job: BatchJob, digest: str) -> BatchJob:
+        if job.digest != digest:
+            raise StorageError(
+                f"batch job {job.job_id} exists with other patients or payloads; choose "
+                "another job id",
+                code=ErrorCode.BATCH_JOB_CONFLICT,
+                details={"jobId": job.job_id},
+            )
+        return job
+
+    # --- running ----------------------------------------------------------------------------
+
+    async def run(
+        self,
+        job_id: str,
+        issue_one: IssueOne,
+        *,
+        progress: Progress | None = None,
+        before_chunk: BeforeChunk | None = None,
+        actor: str | None = None,
+    ) -> JobResult:
+        """Issue the job's remaining chunks; see the module docstring for the guarantees.
+
+        :param issue_one: signs one patient's credential; returns ``(credential_id,
+            credential)``. A :class:`agent.errors.HealthMyDataError` fails that item only.
+        :param progress: called with ``(done, total)`` after each chunk commits.
+        :param before_chunk: awaited with the number of items before each chunk is issued
+            (allocate the chunk's status indexes there).
+        :param actor: who runs the job, for the audit log.
+        :raises StorageError: ``batchJobNotFound`` for an unknown job; the store fails.
+        :raises ProtocolStateError: the job cannot be run from its state (never, as stored
+            states go; a guard against corrupted records).
+        :raises Exception: whatever ``issue_one`` raised that is not a
+            ``HealthMyDataError``; the job is then ``failed``.
+        """
+        job = await self._load(job_id)
+        if job.state is JobState.DONE:
+            return _result(job, 0, len(job.chunk_issued))
+        first_start = job.state is JobState.PENDING
+        job = await self._set_state(job_id, JobState.RUNNING)
+        if first_start and self._audit is not None:
+            await self._audit.append(
+                AuditEvent.BATCH_STARTED,
+                batch_id=job_id,
+                total=job.total,
+                credential_format=job.format,
+                actor=actor,
+            )
+        issued_now = stored_chunks = 0
+        skipped = sum(1 for count in job.chunk_issued if count is not None)
+        for number, count in enumerate(job.chunk_issued):
+            if count is not None:
+                continue
+            try:
+                stored = await self._run_chunk(job_id, number, issue_one, before_chunk)
+            except Exception as exc:
+                # Cancellation and KeyboardInterrupt are BaseExceptions: they leave the job
+                # running, to be resumed, as a crash would.
+                await self._set_state(job_id, JobState.FAILED, error=type(exc).__name__)
+                raise
+            if stored is None:
+                skipped += 1  # Another runner stored this chunk first.
+                continue
+            stored_chunks += 1
+            issued_now += stored.issued_in_chunk
+            job = stored.job
+            if progress is not None:
+                progress(job.done, job.total)
+        job = await self._load(job_id)
+        if job.state is not JobState.DONE:
+            job = await self._set_state(job_id, JobState.DONE)
+            stored_chunks += 1
+        if self._audit is not None and stored_chunks:
+            await self._audit.append(
+                AuditEvent.BATCH_FINISHED,
+                batch_id=job_id,
+                total=job.total,
+                count=job.issued,
+                failed=job.failed,
+                actor=actor,
+            )
+        return _result(job, issued_now, skipped)
+
+    async def _run_chunk(
+        self, job_id: str, number: int, issue_one: IssueOne, before_chunk: BeforeChunk | None
+    ) -> _Stored | None:
+        name = _chunk_name(job_id, number)
+        async with self._store.session(self._profile) as session:
+            record = await session.fetch(ITEMS_CATEGORY, name)
+        if record is None:
+            return None  # Done by another runner since we loaded the job.
+        items = _object(record.json())["items"]
+        if before_chunk is not None:
+            await before_chunk(len(items))
+        credentials: list[list[Any]] = []
+        failures: list[list[str]] = []
+        for patient_key, payload in items:
+            try:
+                credential_id, credential = await issue_one(patient_key, payload)
+            except HealthMyDataError as exc:
+                failures.append([patient_key, str(exc.code)])
+                continue
+            credentials.append([patient_key, str(credential_id), *_encode(credential)])
+        async with self._store.transaction(self._profile) as txn:
+            current = await txn.get(JOB_CATEGORY, job_id, for_update=True)
+            job = BatchJob.from_json(job_id, current.json())
+            if job.chunk_issued[number] is not None:
+                return None  # Another runner committed this chunk: drop ours, unseen.
+            await txn.insert(
+                ISSUED_CATEGORY,
+                name,
+                {"credentials": credentials, "failed": failures},
+                tags={"job": job_id},
+            )
+            await txn.remove(ITEMS_CATEGORY, name)
+            job.chunk_issued[number] = len(credentials)
+            job.issued += len(credentials)
+            job.failed += len(failures)
+            if all(count is not None for count in job.chunk_issued):
+                _advance(job, JobState.DONE)
+            job.updated = format_datetime(self._clock(), "clock()")
+            await txn.replace(JOB_CATEGORY, job_id, job.to_json())
+            await txn.commit()
+        return _Stored(job, len(credentials))
+
+    async def _set_state(
+        self, job_id: str, state: JobState, *, error: str | None = None
+    ) -> BatchJob:
+        async with self._store.transaction(self._profile) as txn:
+            record = await txn.get(JOB_CATEGORY, job_id, for_update=True)
+            job = BatchJob.from_json(job_id, record.json())
+            if job.state is JobState.DONE and state is JobState.FAILED:
+                return job  # A chunk failed after another runner finished: nothing to mark.
+            _advance(job, state)
+            job.error = error
+            job.updated = format_datetime(self._clock(), "clock()")
+            await txn.replace(JOB_CATEGORY, job_id, job.to_json())
+            await txn.commit()
+        return job
+
+    # --- reading ----------------------------------------------------------------------------
+
+    async def job(self, job_id: str) -> BatchJob:
+        """The stored job.
+
+        :raises StorageError: ``batchJobNotFound`` for an unknown job.
+        """
+        return await self._load(job_id)
+
+    async def status(self, job_id: str) -> tuple[JobState, int, int]:
+        """``(state, done, total)``: ``done`` counts issued and failed items.
+
+        :raises StorageError: ``batchJobNotFound`` for an unknown job.
+        """
+        job = await self._load(job_id)
+        return job.state, job.done, job.total
+
+    async def credentials(
+        self, job_id: str, limit: int = 100, offset: int = 0
+    ) -> list[IssuedCredential]:
+        """Up to ``limit`` of the job's credentials from ``offset``, in input order of chunks.
+
+        Reads only the chunk records that hold the range.
+
+        :raises StorageError: ``batchJobNotFound`` for an unknown job.
+        :raises InvalidInputError: a negative ``offset`` or a ``limit`` below 1.
+        """
+        if offset < 0 or limit < 1:
+            raise InvalidInputError("offset must be >= 0 and limit >= 1")
+        job = await self._load(job_id)
+        found: list[IssuedCredential] = []
+        position = 0
+        async with self._store.session(self._profile) as session:
+            for number, count in enumerate(job.chunk_issued):
+                if not count:
+                    continue
+                if position + count <= offset:
+                    position += count
+                    continue
+                record = await session.get(ISSUED_CATEGORY, _chunk_name(job_id, number))
+                rows = _object(record.json())["credentials"]
+                start = max(0, offset - position)
+                for row in rows[start:]:
+                    found.append(_decode(row))
+                    if len(found) == limit:
+                        return found
+                position += count
+        return found
+
+    async def credential_for(self, job_id: str, patient_key: str) -> IssuedCredential | None:
+        """The credential the job issued to ``patient_key``; ``None`` when the patient is not
+        in the job, or their chunk is not done, or their item failed. Two record reads.
+
+        :raises StorageError: ``batchJobNotFound`` for an unknown job.
+        """
+        job = await self._load(job_id)
+        async with self._store.session(self._profile) as session:
+            shard = await session.get(
+                INDEX_CATEGORY, _chunk_name(job_id, _shard(patient_key, job.shards))
+            )
+            number = _object(shard.json()).get(patient_key)
+            if not isinstance(number, int) or job.chunk_issued[number] is None:
+                return None
+            record = await session.get(ISSUED_CATEGORY, _chunk_name(job_id, number))
+        for row in _object(record.json())["credentials"]:
+            if row[0] == patient_key:
+                return _decode(row)
+        return None
+
+    async def failures(self, job_id: str) -> list[tuple[str, str]]:
+        """``(patient_key, error code)`` of every item that failed, in chunk order.
+
+        :raises StorageError: ``batchJobNotFound`` for an unknown job.
+        """
+        job = await self._load(job_id)
+        found: list[tuple[str, str]] = []
+        if not job.failed:
+            return found
+        async with self._store.session(self._profile) as session:
+            for number, count in enumerate(job.chunk_issued):
+                if count is None:
+                    continue
+                record = await session.get(ISSUED_CATEGORY, _chunk_name(job_id, number))
+                failed = _object(record.json())["failed"]
+                found.extend((str(key), str(code)) for key, code in failed)
+        return found
+
+    async def _load(self, job_id: str) -> BatchJob:
+        async with self._store.session(self._profile) as session:
+            record = await session.fetch(JOB_CATEGORY, job_id)
+        if record is None:
+            raise StorageError(
+                f"there is no batch job {job_id[:80]!r}; create it first",
+                code=ErrorCode.BATCH_JOB_NOT_FOUND,
+                details={"jobId": job_id[:80]},
+            )
+        return BatchJob.from_json(job_id, record.json())
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    job: BatchJob
+    issued_in_chunk: int
+
+
+def _object(value: object) -> dict[str, Any]:
+    """A record's JSON value, which this module always stores as an object."""
+    if not isinstance(value, dict):
+        raise StorageError("a batch record does not hold a JSON object; the store was altered")
+    return value
+
+
+def _advance(job: BatchJob, to: JobState) -> None:
+    """Move ``job`` to ``to``, or refuse naming the allowed states (STYLE.md item 8)."""
+    allowed = TRANSITIONS[job.state]
+    if to not in allowed:
+        raise ProtocolStateError(
+            f"batch job {job.job_id} is {job.state}; it can move to "
+            f"{', '.join(sorted(allowed)) or 'nothing'}, not {to}",
+            details={"jobId": job.job_id, "state": str(job.state), "to": str(to)},
+        )
+    job.state = to
+
+
+def _result(job: BatchJob, issued_now: int, skipped: int) -> JobResult:
+    return JobResult(
+        job_id=job.job_id,
+        state=job.state,
+        total=job.total,
+        issued=job.issued,
+        failed=job.failed,
+        issued_now=issued_now,
+        skipped_chunks=skipped,
+    )
+
+
+def _check_job_id(job_id: object) -> None:
+    if (
+        not isinstance(job_id, str)
+        or not 1 <= len(job_id) <= 100
+        or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in job_id)
+    ):
+        raise InvalidInputError(
+            "a batch job id is 1 to 100 letters, digits, '-', '_' or '.'",
+            code=ErrorCode.BATCH_ITEM_INVALID,
+        )
+
+
+def _check_item(item: object, seen: Mapping[str, int]) -> tuple[str, Mapping[str, Any]]:
+    """The item's key and payload; the message names the position, never the payload."""
+    position = len(seen)
+    if not isinstance(item, tuple | list) or len(item) != 2:
+        raise _bad_item(position, "is not a (patient_key, payload) pair")
+    patient_key, payload = item
+    if not isinstance(patient_key, str) or not 1 <= len(patient_key) <= _MAX_KEY_LENGTH:
+        raise _bad_item(position, f"has a patient key that is not 1 to {_MAX_KEY_LENGTH} chars")
+    if not isinstance(payload, Mapping):
+        raise _bad_item(position, "has a payload that is not a JSON object")
+    if patient_key in seen:
+        raise _bad_item(position, "repeats a patient key: one credential per patient per job")
+    return patient_key, payload
+
+
+def _bad_item(position: int, what: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"batch item {position} {what}",
+        code=ErrorCode.BATCH_ITEM_INVALID,
+        details={"item": position},
+    )
+
+
+def _item_bytes(patient_key: str, payload: Mapping[str, Any]) -> bytes:
+    return json.dumps(
+        [patient_key, payload], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+
+
+def _digest(patients: Iterable[tuple[str, Mapping[str, Any]]]) -> tuple[str, int]:
+    hasher = hashlib.sha256()
+    seen: dict[str, int] = {}
+    for item in patients:
+        patient_key, payload = _check_item(item, seen)
+        seen[patient_key] = 0
+        hasher.update(_item_bytes(patient_key, payload))
+    return hasher.hexdigest(), len(seen)
+
+
+async def _insert_items(txn: Session, job_id: str, number: int, chunk: list[list[Any]]) -> None:
+    await txn.insert(ITEMS_CATEGORY, _chunk_name(job_id, number), {"items": chunk})
+
+
+def _chunk_name(job_id: str, number: int) -> str:
+    return f"{job_id}:{number:06d}"
+
+
+def _shard(patient_key: str, shards: int) -> int:
+    digest = hashlib.sha256(patient_key.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % shards
+
+
+def _encode(credential: JSONObject | str | bytes) -> list[Any]:
+    if isinstance(credential, bytes | bytearray):
+        return ["bytes", bytes(credential).hex()]
+    if isinstance(credential, str):
+        return ["text", credential]
+    return ["json", credential]
+
+
+def _decode(row: list[Any]) -> IssuedCredential:
+    patient_key, credential_id, kind, value = row
+    credential: JSONObject | str | bytes = bytes.fromhex(value) if kind == "bytes" else value
+    return IssuedCredential(str(patient_key), str(credential_id), credential)
