@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.table import Table
 
 from agent.console import error_console, print_error, stdout_console
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
@@ -214,3 +215,53 @@ def register(app: typer.Typer) -> None:
                 await opened.close()
 
         typer.echo(json.dumps(_run(work), indent=2))
+
+    _register_audit(hospital_app)
+
+
+def _register_audit(hospital_app: typer.Typer) -> None:
+    audit_app = typer.Typer(help="The hospital's hash-chained audit log.", no_args_is_help=True)
+    hospital_app.add_typer(audit_app, name="audit")
+
+    @audit_app.command("verify")
+    def verify(store: StoreOption = None) -> None:
+        """Check the whole chain; exit 1 and name the first bad entry when it was tampered with."""
+
+        async def work() -> Any:
+            opened, hospital = await open_hospital(store)
+            try:
+                return await hospital.audit.verify()
+            finally:
+                await opened.close()
+
+        result = _run(work)
+        out = stdout_console()
+        if result.ok:
+            out.print(f"[green]audit log intact[/]: {result.entries} entries, chain verified")
+            return
+        out.print(
+            f"[bold red]audit log TAMPERED[/]: {result.reason} at entry {result.first_bad_seq} "
+            f"({result.entries} entries verified before it)"
+        )
+        raise typer.Exit(1)
+
+    @audit_app.command("list")
+    def list_entries(
+        store: StoreOption = None,
+        since: Annotated[int, typer.Option(help="Entries after this sequence number.")] = 0,
+        limit: Annotated[int, typer.Option(help="How many.")] = 50,
+    ) -> None:
+        """Show audit entries: sequence, time, event and identifiers (never health data)."""
+
+        async def work() -> Any:
+            opened, hospital = await open_hospital(store)
+            try:
+                return await hospital.audit.entries(since_seq=since, limit=limit)
+            finally:
+                await opened.close()
+
+        table = Table("seq", "time", "event", "fields")
+        for entry in _run(work):
+            fields = ", ".join(f"{k}={v}" for k, v in sorted(entry.fields.items()))
+            table.add_row(str(entry.seq), entry.time, entry.event, fields)
+        stdout_console().print(table)

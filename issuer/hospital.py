@@ -39,6 +39,7 @@ from agent.errors import DataModelError, ErrorCode, InvalidInputError, KeyMateri
 from agent.keys import AskarKeyStore, AskarSigner, KeyType, decode_multikey
 from agent.status import StatusListAllocator
 from agent.storage import Store
+from issuer.audit import AuditEvent, AuditLog
 
 __all__ = ["Hospital", "IssuedRecord", "StatusAction"]
 
@@ -87,6 +88,7 @@ class Hospital:
         self.status = StatusListAllocator(
             store, issuer=did, base_url=f"{self.base_url}/status-lists"
         )
+        self.audit = AuditLog(store, clock=clock)
         self._insecure_http_hosts = insecure_http_hosts
 
     # Identity and keys.
@@ -137,9 +139,11 @@ class Hospital:
         async with store.transaction() as txn:
             await txn.insert(*_IDENTITY, identity)
             await txn.commit()
-        return cls(
+        hospital = cls(
             store, did=did, base_url=base_url, clock=clock, insecure_http_hosts=insecure_http_hosts
         )
+        await hospital.audit.append(AuditEvent.KEY_CREATED, did=did, key=multikey)
+        return hospital
 
     @classmethod
     async def load(
@@ -193,9 +197,13 @@ class Hospital:
             if record is None:  # pragma: no cover - init ran, or there would be no Hospital
                 raise KeyMaterialError("the hospital has no identity record; run init")
             identity = record.json()
+            previous = str(identity["active_key"])
             identity["active_key"] = multikey
             await txn.replace(*_IDENTITY, identity)
             await txn.commit()
+        await self.audit.append(
+            AuditEvent.KEY_ROTATED, did=self.did, key=multikey, previous_key=previous
+        )
         return multikey
 
     async def retire_key(self, multikey: str) -> None:
@@ -214,6 +222,7 @@ class Hospital:
         if multikey not in known:
             raise KeyMaterialError(f"no key {multikey} belongs to {self.did}")
         await self.keys.retire(multikey)
+        await self.audit.append(AuditEvent.KEY_RETIRED, did=self.did, key=multikey)
 
     async def did_document(self) -> dict[str, Any]:
         """The document served at the did:web URL: every signing key not retired."""
@@ -327,6 +336,12 @@ class Hospital:
                 tags={"~issued": record.issued},
             )
             await txn.commit()
+        await self.audit.append(
+            AuditEvent.CREDENTIAL_ISSUED,
+            credential_id=record.credential_id,
+            key=key.rsplit("#", 1)[-1],
+            credential_format="vc+di",
+        )
         return record
 
     async def issued(self, credential_id: str) -> IssuedRecord:
@@ -370,9 +385,11 @@ class Hospital:
         if action == StatusAction.REVOKED:
             await self._set(entries["revocation"], True)
             outcome["revocation"] = True
+            event = AuditEvent.CREDENTIAL_REVOKED
         elif action == StatusAction.SUSPENDED:
             await self._set(entries["suspension"], True)
             outcome["suspension"] = True
+            event = AuditEvent.CREDENTIAL_SUSPENDED
         else:
             revoked = await self._get(entries["revocation"])
             if revoked:
@@ -382,6 +399,8 @@ class Hospital:
                 )
             await self._set(entries["suspension"], False)
             outcome["suspension"] = False
+            event = AuditEvent.CREDENTIAL_REINSTATED
+        await self.audit.append(event, credential_id=credential_id)
         return outcome
 
     async def _set(self, entry: Mapping[str, Any], value: bool) -> None:

@@ -276,3 +276,64 @@ def test_cli_issue_and_revoke_without_the_service(tmp_path: Path) -> None:
     missing = mydata("hospital", "revoke", "urn:uuid:nope", "--store", store, env=env, check=False)
     assert missing.returncode == 1
     assert "notFound" in missing.stderr
+
+
+def test_audit_log_records_issuance_and_revocation_and_detects_tampering(tmp_path: Path) -> None:
+    import asyncio as _asyncio
+
+    from agent.storage import open_store
+    from tests.hospital.conftest import hospital_env
+
+    env = hospital_env(tmp_path)
+    store = f"sqlite://{tmp_path / 'h.sqlite'}"
+    mydata(
+        "hospital",
+        "init",
+        "--base-url",
+        "https://hospital.example",
+        "--store",
+        store,
+        "--did-method",
+        "key",
+        env=env,
+    )
+    unsigned = tmp_path / "unsigned.json"
+    unsigned.write_text(json.dumps(UNSIGNED))
+    out = tmp_path / "signed.json"
+    mydata("hospital", "issue", str(unsigned), "--store", store, "-o", str(out), env=env)
+    credential_id = json.loads(out.read_text())["id"]
+    mydata("hospital", "revoke", credential_id, "--store", store, env=env)
+    listing = mydata("hospital", "audit", "list", "--store", store, env=env).stdout
+    for event in ("key.created", "credential.issued", "credential.revoked"):
+        assert event in listing
+    assert "criticality" not in listing  # identifiers only, never the health data
+    assert (
+        "audit log intact"
+        in mydata("hospital", "audit", "verify", "--store", store, env=env).stdout
+    )
+
+    async def tamper() -> None:
+        key_file = tmp_path / "h.sqlite.key"
+        opened = await open_store(store, raw_key=key_file.read_text().strip())
+        try:
+            async with opened.transaction() as txn:
+                (entry,) = [
+                    r
+                    for r in await txn.fetch_all("audit_entry")
+                    if '"credential.revoked"' in r.value.decode()
+                ]
+                await txn.replace(
+                    "audit_entry",
+                    entry.name,
+                    entry.value.replace(b"credential.revoked", b"credential.reinstated"),
+                    tags=entry.tags,
+                )
+                await txn.commit()
+        finally:
+            await opened.close()
+
+    _asyncio.run(tamper())
+    result = mydata("hospital", "audit", "verify", "--store", store, env=env, check=False)
+    assert result.returncode == 1
+    assert "TAMPERED" in result.stdout
+    assert "at entry 3" in result.stdout
