@@ -7,8 +7,11 @@ Routes (OpenAPI at ``/docs``):
                                                    ``{"verifiableCredential": ...}``
 ``POST /credentials/status``                admin  VC-API: revoke, suspend or reinstate by id
 ``GET /.well-known/did.json``               open   the hospital's did:web document
+``POST /fhir/import``                       admin  FHIR R4 record to credentials, 422 naming
+                                                   the bad element's path
 ``GET /status-lists/{list_id}``             open   a signed BitstringStatusListCredential, with
                                                    ``Cache-Control``, ``ETag`` and 304 answers
+``GET /status-lists/{list_id}/token``       open   the same list as a Token Status List JWT
 ``POST /didcomm``, ``/admin/...``           mixed  the DIDComm agent (:mod:`agent.service`)
 ==========================================  =====  ================================================
 
@@ -34,7 +37,9 @@ from agent.errors import ErrorCode, InvalidInputError, StorageError
 from agent.jsonio import parse_json_object
 from agent.runtime import DIDCommAgent
 from agent.service import AgentServiceConfig, create_agent_app
-from issuer.hospital import Hospital, StatusAction
+from issuer.fhir import read_fhir_input
+from issuer.hospital import FORMATS, Hospital, StatusAction
+from issuer.templates import claim_evidence, emergency_summary, records_from_bundle
 
 __all__ = ["create_hospital_app"]
 
@@ -177,6 +182,81 @@ def _issue_router() -> APIRouter:
             result.update(await _hospital(request).update_status(credential_id, change["status"]))
         return {"credentialId": credential_id, "status": result}
 
+    @router.post(
+        "/fhir/import",
+        status_code=201,
+        tags=["FHIR"],
+        summary="Issue credentials from a FHIR R4 record",
+        responses={422: {"description": "Invalid FHIR: the path of the bad element is named"}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["fhir", "subject"],
+                            "properties": {
+                                "fhir": {"type": "object", "description": "Bundle or resource"},
+                                "subject": {"type": "string", "description": "holder DID"},
+                                "holderJwk": {"type": "object"},
+                                "formats": {
+                                    "type": "array",
+                                    "items": {"type": "string", "enum": ["vc", "sd-jwt"]},
+                                },
+                                "topics": {"type": "boolean", "default": True},
+                                "emergencySummary": {"type": "boolean", "default": False},
+                                "claimEvidence": {"type": "boolean", "default": False},
+                            },
+                        }
+                    }
+                },
+            }
+        },
+    )
+    async def fhir_import(request: Request) -> dict[str, Any]:
+        """One credential per clinical topic (and, on request, the EmergencySummary and
+        ClaimEvidence composites) in each requested format."""
+        body = await _json_body(request)
+        subject = body.get("subject")
+        formats = body.get("formats", ["vc"])
+        holder_jwk = body.get("holderJwk")
+        if not isinstance(subject, str) or not subject.startswith("did:"):
+            raise InvalidInputError(
+                "'subject' must be the citizen's DID", code=ErrorCode.PARSING_ERROR
+            )
+        if not isinstance(formats, list) or not formats or not set(formats) <= FORMATS:
+            raise InvalidInputError(f"'formats' must list some of {sorted(FORMATS)}")
+        if holder_jwk is not None and not isinstance(holder_jwk, dict):
+            raise InvalidInputError("'holderJwk' must be a JWK object")
+        parsed = read_fhir_input(body.get("fhir"))
+        records = []
+        if body.get("topics", True):
+            records.extend(records_from_bundle(parsed.resources, parsed.index))
+        if body.get("emergencySummary", False):
+            records.append(emergency_summary(parsed.resources, index=parsed.index))
+        if body.get("claimEvidence", False):
+            records.append(claim_evidence(parsed.resources, index=parsed.index))
+        if not records:
+            raise InvalidInputError(
+                "the FHIR input holds no resource that becomes a credential",
+                code=ErrorCode.INVALID_FHIR,
+            )
+        hospital = _hospital(request)
+        issued = [
+            await hospital.issue_record(
+                claims, subject_did=subject, credential_format=fmt, holder_jwk=holder_jwk
+            )
+            for claims in records
+            for fmt in formats
+        ]
+        return {
+            "credentials": [
+                {"kind": c.kind, "format": c.format, "id": c.id, "credential": c.credential}
+                for c in issued
+            ]
+        }
+
     return router
 
 
@@ -196,6 +276,29 @@ def _public_router() -> APIRouter:
             media_type="application/did+json",
             headers={"Cache-Control": "public, max-age=300"},
         )
+
+    @router.get(
+        "/status-lists/{list_id}/token",
+        tags=["status"],
+        summary="The same list as an IETF Token Status List JWT (for SD-JWT VC)",
+    )
+    async def status_list_token(request: Request, list_id: str) -> Response:
+        hospital = _hospital(request)
+        for purpose in _PURPOSES:
+            try:
+                token = await hospital.status_list_token(list_id, purpose)
+            except InvalidInputError:
+                continue
+            except StorageError as exc:
+                if exc.code is ErrorCode.STORE_RECORD_NOT_FOUND:
+                    break
+                raise
+            return Response(
+                token,
+                media_type="application/statuslist+jwt",
+                headers={"Cache-Control": f"public, max-age={STATUS_LIST_MAX_AGE}"},
+            )
+        raise InvalidInputError("no status list with that id", code=ErrorCode.NOT_FOUND)
 
     @router.get(
         "/status-lists/{list_id}",

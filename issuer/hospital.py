@@ -19,10 +19,11 @@ by ``init`` and read by all; status allocation is safe across replicas.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from agent.clock import Clock, format_datetime, utcnow
@@ -31,8 +32,14 @@ from agent.credentials import (
     add_proof,
     check_contexts,
     check_terms,
+    decode_list,
     upgrade_v1_input,
     validate_credential,
+)
+from agent.credentials.token_status_list import (
+    from_bitstring,
+    referenced_status_claim,
+    status_list_token,
 )
 from agent.dids import build_did_web_document, did_key_from_public, did_web_from_url
 from agent.errors import DataModelError, ErrorCode, InvalidInputError, KeyMaterialError
@@ -40,8 +47,13 @@ from agent.keys import AskarKeyStore, AskarSigner, KeyType, decode_multikey
 from agent.status import StatusListAllocator
 from agent.storage import Store
 from issuer.audit import AuditEvent, AuditLog
+from issuer.issue import sd_jwt_credential, w3c_credential
+from issuer.templates import CredentialKind, RecordClaims
 
-__all__ = ["Hospital", "IssuedRecord", "StatusAction"]
+__all__ = ["FORMATS", "Hospital", "IssuedCredential", "IssuedRecord", "StatusAction"]
+
+#: Credential formats the hospital issues: W3C VC with Data Integrity, and SD-JWT VC.
+FORMATS = frozenset({"vc", "sd-jwt"})
 
 _IDENTITY = ("hospital", "identity")
 _ISSUED = "issued-credential-record"
@@ -66,6 +78,17 @@ class IssuedRecord:
     issued: str
     key: str
     status: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    """One credential issued from a FHIR record: a W3C VC (dict) or an SD-JWT VC (string)."""
+
+    kind: str
+    format: str
+    id: str
+    credential: dict[str, Any] | str
+    record_key: str
 
 
 class Hospital:
@@ -311,7 +334,9 @@ class Hospital:
             entries.append(self.status.entry(list_id, index, purpose))
         return entries
 
-    async def record_issued(self, credential: Mapping[str, Any], *, key: str) -> IssuedRecord:
+    async def record_issued(
+        self, credential: Mapping[str, Any], *, key: str, credential_format: str = "vc"
+    ) -> IssuedRecord:
         """Remember an issued credential by id (identifiers only) so it can be revoked."""
         status = credential.get("credentialStatus", [])
         types = credential.get("type", [])
@@ -340,7 +365,7 @@ class Hospital:
             AuditEvent.CREDENTIAL_ISSUED,
             credential_id=record.credential_id,
             key=key.rsplit("#", 1)[-1],
-            credential_format="vc+di",
+            credential_format=credential_format,
         )
         return record
 
@@ -419,6 +444,100 @@ class Hospital:
                 "a status entry of another issuer", code=ErrorCode.INVALID_INPUT
             )
         return url[len(prefix) :], int(entry["statusListIndex"])
+
+    async def issue_record(
+        self,
+        claims: RecordClaims,
+        *,
+        subject_did: str,
+        credential_format: str = "vc",
+        holder_jwk: Mapping[str, Any] | None = None,
+        cryptosuite: str = "eddsa-jcs-2022",
+        valid_until: datetime | None = None,
+        status: list[tuple[str, int]] | None = None,
+    ) -> IssuedCredential:
+        """Issue one template's claims (:mod:`issuer.templates`) to a citizen.
+
+        ``vc``: a W3C VC with revocation and suspension entries. ``sd-jwt``: an SD-JWT VC bound
+        to ``holder_jwk`` (``cnf``) whose ``status`` points at the same revocation index,
+        published as an IETF Token Status List (``/status-lists/<id>/token``).
+
+        :param status: pre-allocated ``(list_id, index)`` for revocation then suspension (the
+            batch path allocates a chunk's indexes at once); allocated here when ``None``.
+        :raises InvalidInputError: an unknown format, or ``sd-jwt`` without a holder key.
+        """
+        if credential_format not in FORMATS:
+            raise InvalidInputError(
+                f"unknown credential format {credential_format!r}; use one of {sorted(FORMATS)}"
+            )
+        if status is None:
+            status = [await self.status.allocate(p) for p in ("revocation", "suspension")]
+        entries = [
+            self.status.entry(list_id, index, purpose)
+            for (list_id, index), purpose in zip(status, ("revocation", "suspension"), strict=True)
+        ]
+        signer = await self.active_signer()
+        now = self.clock()
+        if credential_format == "vc":
+            unsigned = w3c_credential(
+                claims,
+                issuer=self.did,
+                subject_did=subject_did,
+                valid_from=now,
+                valid_until=valid_until,
+                status=entries,
+            )
+            signed: dict[str, Any] | str = add_proof(
+                unsigned, signer, created=now, cryptosuite=cryptosuite
+            )
+            credential_id = str(unsigned["id"])
+        else:
+            if holder_jwk is None and claims.kind != CredentialKind.EMERGENCY_SUMMARY:
+                raise InvalidInputError(
+                    "an SD-JWT VC needs the holder's public key (holderJwk) for key binding"
+                )
+            list_id, index = status[0]
+            signed = sd_jwt_credential(
+                claims,
+                signer=signer,
+                issuer=self.did,
+                holder_jwk=dict(holder_jwk) if holder_jwk is not None else None,
+                iat=now,
+                exp=valid_until,
+                status=referenced_status_claim(self.token_status_url(list_id), index),
+            )
+            credential_id = f"urn:sd-jwt:{hashlib.sha256(signed.encode()).hexdigest()[:32]}"
+        await self.record_issued(
+            {
+                "id": credential_id,
+                "type": ["VerifiableCredential", str(claims.kind)],
+                "credentialStatus": entries,
+            },
+            key=signer.verification_method,
+            credential_format=credential_format,
+        )
+        return IssuedCredential(
+            str(claims.kind), credential_format, credential_id, signed, claims.record_key
+        )
+
+    def token_status_url(self, list_id: str) -> str:
+        """Where a list is published as an IETF Token Status List (for SD-JWT VC)."""
+        return f"{self.status.list_url(list_id)}/token"
+
+    async def status_list_token(self, list_id: str, purpose: str) -> str:
+        """The signed Token Status List JWT of one list (valid for a day)."""
+        encoded = await self.status.encoded(list_id, purpose)
+        bits = from_bitstring(decode_list(encoded.encoded_list), purpose)
+        now = self.clock()
+        return status_list_token(
+            self.token_status_url(list_id),
+            bits,
+            await self.active_signer(),
+            iat=now,
+            exp=now + timedelta(days=1),
+            ttl=timedelta(seconds=300),
+            issuer=self.did,
+        )
 
     async def status_list_credential(self, list_id: str, purpose: str) -> dict[str, Any]:
         """The signed BitstringStatusListCredential for one list (valid for a day)."""
