@@ -15,14 +15,26 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from agent.console import error_console, print_error, stdout_console
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
-from agent.jsonio import parse_json_object
+from agent.jsonio import parse_json, parse_json_object
 from agent.storage import Store, open_store
 from agent.storeconfig import key_file_for, resolve_store, store_key
-from issuer.hospital import Hospital, StatusAction
+from issuer.fhir import read_fhir_input
+from issuer.hospital import Hospital, IssuedCredential, StatusAction
+from issuer.templates import claim_evidence as claim_evidence_claims
+from issuer.templates import emergency_summary as emergency_summary_claims
+from issuer.templates import records_from_bundle
 
 __all__ = ["open_hospital", "register"]
 
@@ -217,6 +229,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(json.dumps(_run(work), indent=2))
 
     _register_audit(hospital_app)
+    _register_records(hospital_app)
 
 
 def _register_audit(hospital_app: typer.Typer) -> None:
@@ -265,3 +278,137 @@ def _register_audit(hospital_app: typer.Typer) -> None:
             fields = ", ".join(f"{k}={v}" for k, v in sorted(entry.fields.items()))
             table.add_row(str(entry.seq), entry.time, entry.event, fields)
         stdout_console().print(table)
+
+
+def _read_json(file: str) -> Any:
+    data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    return parse_json(data, max_bytes=16 * 1024 * 1024)
+
+
+def _register_records(hospital_app: typer.Typer) -> None:
+    @hospital_app.command("import")
+    def import_fhir(
+        file: Annotated[str, typer.Argument(help="A FHIR R4 Bundle or resource (JSON), or -.")],
+        subject: Annotated[str, typer.Option(help="The citizen's DID (the credential subject).")],
+        store: StoreOption = None,
+        credential_format: Annotated[
+            list[str] | None, typer.Option("--format", help="vc (default) and/or sd-jwt.")
+        ] = None,
+        holder_jwk: Annotated[
+            Path | None, typer.Option(help="The holder's public JWK (JSON file), for sd-jwt.")
+        ] = None,
+        emergency_summary: Annotated[
+            bool, typer.Option(help="Also issue the EmergencySummary composite.")
+        ] = False,
+        claim_evidence: Annotated[
+            bool, typer.Option(help="Also issue the ClaimEvidence composite.")
+        ] = False,
+        output: Annotated[
+            Path | None, typer.Option("-o", help="Write each credential into this folder.")
+        ] = None,
+    ) -> None:
+        """Issue credentials from a FHIR record: one per clinical topic, and composites."""
+        formats = credential_format or ["vc"]
+        fhir = _read_json(file)
+        jwk = json.loads(holder_jwk.read_text()) if holder_jwk else None
+
+        async def work() -> list[IssuedCredential]:
+            parsed = read_fhir_input(fhir)
+            records = records_from_bundle(parsed.resources, parsed.index)
+            if emergency_summary:
+                records.append(emergency_summary_claims(parsed.resources, index=parsed.index))
+            if claim_evidence:
+                records.append(claim_evidence_claims(parsed.resources, index=parsed.index))
+            opened, hospital = await open_hospital(store)
+            try:
+                return [
+                    await hospital.issue_record(
+                        claims, subject_did=subject, credential_format=fmt, holder_jwk=jwk
+                    )
+                    for claims in records
+                    for fmt in formats
+                ]
+            finally:
+                await opened.close()
+
+        issued = _run(work)
+        table = Table("kind", "format", "id", "file")
+        for index, item in enumerate(issued):
+            target = ""
+            if output is not None:
+                output.mkdir(parents=True, exist_ok=True)
+                suffix = "json" if item.format == "vc" else "sd-jwt"
+                path = output / f"{index:02d}-{item.kind}.{suffix}"
+                text = (
+                    json.dumps(item.credential, indent=2)
+                    if isinstance(item.credential, dict)
+                    else item.credential
+                )
+                path.write_text(text + "\n", encoding="utf-8")
+                target = str(path)
+            table.add_row(item.kind, item.format, item.id, target)
+        stdout_console().print(table)
+
+    @hospital_app.command("batch")
+    def batch(
+        file: Annotated[
+            Path,
+            typer.Argument(
+                help='Patients, one JSON object a line: {"key", "subject", "fhir", "holderJwk"?}.'
+            ),
+        ],
+        store: StoreOption = None,
+        job_id: Annotated[
+            str | None, typer.Option(help="Name the job to resume it after an interruption.")
+        ] = None,
+        credential_format: Annotated[str, typer.Option("--format", help="vc or sd-jwt.")] = "vc",
+        chunk_size: Annotated[int, typer.Option(help="Credentials committed together.")] = 500,
+    ) -> None:
+        """Issue one credential per patient with progress; rerun the same --job-id to resume."""
+        patients: list[tuple[str, dict[str, Any]]] = []
+        with file.open("rb") as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    item = parse_json_object(line)
+                except HealthMyDataError as exc:
+                    print_error(error_console(), exc)
+                    error_console().print(f"in {file} line {number}")
+                    raise typer.Exit(2) from None
+                patients.append((str(item.pop("key", number)), item))
+        name = job_id or f"batch-{file.stem}"
+
+        with Progress(
+            TextColumn("[bold]issuing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=error_console(),
+        ) as progress:
+            task = progress.add_task("issue", total=len(patients))
+
+            def report(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            async def work() -> Any:
+                opened, hospital = await open_hospital(store)
+                try:
+                    return await hospital.run_batch(
+                        name,
+                        patients,
+                        credential_format=credential_format,
+                        progress=report,
+                        chunk_size=chunk_size,
+                    )
+                finally:
+                    await opened.close()
+
+            result = _run(work)
+        stdout_console().print(
+            f"job {result.job_id}: {result.state}, {result.issued} of {result.total} issued "
+            f"({result.issued_now} now, {result.failed} failed)"
+        )
+        if result.failed:
+            raise typer.Exit(1)

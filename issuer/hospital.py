@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,8 +47,10 @@ from agent.keys import AskarKeyStore, AskarSigner, KeyType, decode_multikey
 from agent.status import StatusListAllocator
 from agent.storage import Store
 from issuer.audit import AuditEvent, AuditLog
+from issuer.batch import BatchJobs, JobResult
+from issuer.fhir import validate_resource
 from issuer.issue import sd_jwt_credential, w3c_credential
-from issuer.templates import CredentialKind, RecordClaims
+from issuer.templates import CredentialKind, RecordClaims, claims_for_resource
 
 __all__ = ["FORMATS", "Hospital", "IssuedCredential", "IssuedRecord", "StatusAction"]
 
@@ -112,6 +114,7 @@ class Hospital:
             store, issuer=did, base_url=f"{self.base_url}/status-lists"
         )
         self.audit = AuditLog(store, clock=clock)
+        self._signers: dict[str, AskarSigner] = {}
         self._insecure_http_hosts = insecure_http_hosts
 
     # Identity and keys.
@@ -197,10 +200,18 @@ class Hospital:
         return data
 
     async def active_signer(self) -> AskarSigner:
-        """The signer of new credentials (the most recently rotated-in key)."""
+        """The signer of new credentials (the most recently rotated-in key).
+
+        The identity record is read every time, so a rotation on any replica takes effect at
+        once; the askar key handle is kept per key, since loading it is the costly part.
+        """
         identity = await self.identity()
         multikey = str(identity["active_key"])
-        return await self.keys.signer(multikey, verification_method=f"{self.did}#{multikey}")
+        signer = self._signers.get(multikey)
+        if signer is None:
+            signer = await self.keys.signer(multikey, verification_method=f"{self.did}#{multikey}")
+            self._signers = {multikey: signer}
+        return signer
 
     async def rotate_key(self) -> str:
         """Add a new signing key and make it the one that signs; returns its Multikey.
@@ -455,6 +466,8 @@ class Hospital:
         cryptosuite: str = "eddsa-jcs-2022",
         valid_until: datetime | None = None,
         status: list[tuple[str, int]] | None = None,
+        record: bool = True,
+        signer: AskarSigner | None = None,
     ) -> IssuedCredential:
         """Issue one template's claims (:mod:`issuer.templates`) to a citizen.
 
@@ -464,6 +477,9 @@ class Hospital:
 
         :param status: pre-allocated ``(list_id, index)`` for revocation then suspension (the
             batch path allocates a chunk's indexes at once); allocated here when ``None``.
+        :param record: keep an issuance record and audit entry for it; a batch keeps its own
+            results (one record per chunk) and audits the batch instead.
+        :param signer: the active signer, when the caller already has it (a batch chunk).
         :raises InvalidInputError: an unknown format, or ``sd-jwt`` without a holder key.
         """
         if credential_format not in FORMATS:
@@ -476,7 +492,7 @@ class Hospital:
             self.status.entry(list_id, index, purpose)
             for (list_id, index), purpose in zip(status, ("revocation", "suspension"), strict=True)
         ]
-        signer = await self.active_signer()
+        signer = signer or await self.active_signer()
         now = self.clock()
         if credential_format == "vc":
             unsigned = w3c_credential(
@@ -507,17 +523,74 @@ class Hospital:
                 status=referenced_status_claim(self.token_status_url(list_id), index),
             )
             credential_id = f"urn:sd-jwt:{hashlib.sha256(signed.encode()).hexdigest()[:32]}"
-        await self.record_issued(
-            {
-                "id": credential_id,
-                "type": ["VerifiableCredential", str(claims.kind)],
-                "credentialStatus": entries,
-            },
-            key=signer.verification_method,
-            credential_format=credential_format,
-        )
+        if record:
+            await self.record_issued(
+                {
+                    "id": credential_id,
+                    "type": ["VerifiableCredential", str(claims.kind)],
+                    "credentialStatus": entries,
+                },
+                key=signer.verification_method,
+                credential_format=credential_format,
+            )
         return IssuedCredential(
             str(claims.kind), credential_format, credential_id, signed, claims.record_key
+        )
+
+    async def run_batch(
+        self,
+        job_id: str | None,
+        patients: Iterable[tuple[str, Mapping[str, Any]]],
+        *,
+        credential_format: str = "vc",
+        progress: Callable[[int, int], None] | None = None,
+        chunk_size: int = 500,
+    ) -> JobResult:
+        """Issue one credential per patient, crash-safe: rerunning ``job_id`` after a crash
+        leaves every patient with exactly one credential (:mod:`issuer.batch`).
+
+        Each payload is ``{"subject": <citizen DID>, "fhir": <resource>, "holderJwk": {...}}``
+        (``holderJwk`` for SD-JWT VC). A chunk's status indexes are allocated at once.
+        """
+        if credential_format not in FORMATS:
+            raise InvalidInputError(
+                f"unknown credential format {credential_format!r}; use one of {sorted(FORMATS)}"
+            )
+        jobs = BatchJobs(self.store, clock=self.clock, audit=self.audit)
+        job = await jobs.create(job_id, patients, credential_format, chunk_size=chunk_size)
+        pending: list[list[tuple[str, int]]] = []
+        signers: list[AskarSigner] = []
+
+        async def before_chunk(count: int) -> None:
+            signers[:] = [await self.active_signer()]
+            revocation = await self.status.allocate_many("revocation", count)
+            suspension = await self.status.allocate_many("suspension", count)
+            pending.clear()
+            pending.extend([r, s] for r, s in zip(revocation, suspension, strict=True))
+            pending.reverse()
+
+        async def issue_one(patient_key: str, payload: Mapping[str, Any]) -> tuple[str, Any]:
+            status = pending.pop() if pending else None
+            subject = payload.get("subject")
+            if not isinstance(subject, str) or not subject.startswith("did:"):
+                raise InvalidInputError(
+                    "a batch item needs 'subject', the citizen's DID",
+                    code=ErrorCode.BATCH_ITEM_INVALID,
+                )
+            claims = claims_for_resource(validate_resource(payload.get("fhir")))
+            issued = await self.issue_record(
+                claims,
+                subject_did=subject,
+                credential_format=credential_format,
+                holder_jwk=payload.get("holderJwk"),
+                status=status,
+                record=False,
+                signer=signers[0] if signers else None,
+            )
+            return issued.id, issued.credential
+
+        return await jobs.run(
+            job.job_id, issue_one, progress=progress, before_chunk=before_chunk, actor=self.did
         )
 
     def token_status_url(self, list_id: str) -> str:
