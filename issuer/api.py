@@ -37,6 +37,7 @@ from agent.errors import ErrorCode, InvalidInputError, StorageError
 from agent.jsonio import parse_json_object
 from agent.runtime import DIDCommAgent
 from agent.service import AgentServiceConfig, create_agent_app
+from issuer.didcomm import offer_router, register_issuance
 from issuer.fhir import read_fhir_input
 from issuer.hospital import FORMATS, Hospital, StatusAction
 from issuer.templates import claim_evidence, emergency_summary, records_from_bundle
@@ -360,10 +361,11 @@ def create_hospital_app(
             )
         app.state.hospital = hospital
         app.state.signed_lists = {}
+        register_issuance(agent, hospital)
 
     return create_agent_app(
         config,
         configure=configure,
-        admin_routers=[_issue_router()],
+        admin_routers=[_issue_router(), offer_router()],
         public_routers=[_public_router()],
     )
