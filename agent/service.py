@@ -60,6 +60,9 @@ _STATUS_BY_CODE: dict[str, int] = {
     str(ErrorCode.INPUT_TOO_LARGE): 413,
     str(ErrorCode.NOT_FOUND): 404,
     str(ErrorCode.STORE_RECORD_NOT_FOUND): 404,
+    str(ErrorCode.BATCH_JOB_NOT_FOUND): 404,
+    str(ErrorCode.BATCH_JOB_CONFLICT): 409,
+    str(ErrorCode.BATCH_ITEM_INVALID): 422,
 }
 
 

@@ -22,9 +22,11 @@ a credential that breaks the data model a 422, both with a machine-readable ``co
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +39,7 @@ from agent.errors import ErrorCode, InvalidInputError, StorageError
 from agent.jsonio import parse_json_object
 from agent.runtime import DIDCommAgent
 from agent.service import AgentServiceConfig, create_agent_app
+from issuer.batch import BatchJobs
 from issuer.didcomm import offer_router, register_issuance
 from issuer.fhir import read_fhir_input
 from issuer.hospital import FORMATS, Hospital, StatusAction
@@ -258,6 +261,55 @@ def _issue_router() -> APIRouter:
             ]
         }
 
+    @router.post("/batches", status_code=202, tags=["batch"], summary="Start a batch job")
+    async def start_batch(request: Request) -> dict[str, Any]:
+        """Body: ``{"jobId"?: str, "format": "vc"|"sd-jwt", "patients": [{"key", "subject",
+        "fhir", "holderJwk"?}]}``. Runs in the background; poll ``GET /batches/{id}``. Posting
+        the same ``jobId`` again resumes an interrupted job and issues nothing twice."""
+        body = parse_json_object(await request.body(), max_bytes=64 * 1024 * 1024)
+        patients = body.get("patients")
+        credential_format = body.get("format", "vc")
+        job_id = body.get("jobId") or f"job-{uuid.uuid4().hex[:12]}"
+        if not isinstance(patients, list) or not all(isinstance(p, dict) for p in patients):
+            raise InvalidInputError("'patients' must be a list of objects")
+        items = [(str(p.get("key", index)), p) for index, p in enumerate(patients)]
+        hospital = _hospital(request)
+        jobs = BatchJobs(hospital.store, clock=hospital.clock, audit=hospital.audit)
+        await jobs.create(job_id, items, str(credential_format))  # validates before 202
+
+        async def run() -> None:
+            try:
+                await hospital.run_batch(job_id, items, credential_format=credential_format)
+            except Exception:  # the job record says failed; resume by posting it again
+                log.exception("batch job %s failed", job_id)
+
+        task = asyncio.get_running_loop().create_task(run())
+        request.app.state.batch_tasks.add(task)
+        task.add_done_callback(request.app.state.batch_tasks.discard)
+        return {"jobId": job_id, "total": len(items)}
+
+    @router.get("/batches/{job_id}", tags=["batch"], summary="A batch job's progress")
+    async def batch_status(request: Request, job_id: str) -> dict[str, Any]:
+        hospital = _hospital(request)
+        state, done, total = await BatchJobs(hospital.store, clock=hospital.clock).status(job_id)
+        return {"jobId": job_id, "state": str(state), "done": done, "total": total}
+
+    @router.get("/batches/{job_id}/credentials", tags=["batch"])
+    async def batch_credentials(
+        request: Request, job_id: str, offset: int = 0, limit: int = 100
+    ) -> dict[str, Any]:
+        hospital = _hospital(request)
+        jobs = BatchJobs(hospital.store, clock=hospital.clock)
+        items = await jobs.credentials(
+            job_id, limit=min(max(limit, 1), 1000), offset=max(offset, 0)
+        )
+        return {
+            "credentials": [
+                {"key": i.patient_key, "id": i.credential_id, "credential": i.credential}
+                for i in items
+            ]
+        }
+
     return router
 
 
@@ -361,6 +413,7 @@ def create_hospital_app(
             )
         app.state.hospital = hospital
         app.state.signed_lists = {}
+        app.state.batch_tasks = set()
         register_issuance(agent, hospital)
 
     return create_agent_app(

@@ -130,3 +130,33 @@ def test_sd_jwt_needs_a_holder_key(hospital: HospitalService) -> None:
     response = _import(hospital, "ips-emergency-bundle.json", formats=["sd-jwt"])
     assert response.status_code == 422
     assert "holderJwk" in response.json()["message"]
+
+
+def test_batch_job_over_http_with_progress(hospital: HospitalService) -> None:
+    import time
+
+    bundle = json.loads((SAMPLES / "ips-emergency-bundle.json").read_text())
+    resource = next(
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "AllergyIntolerance"
+    )
+    patients = [{"key": f"p{i}", "subject": CITIZEN, "fhir": resource} for i in range(120)]
+    started = hospital.admin.post("/batches", json={"jobId": "ward-7", "patients": patients})
+    assert started.status_code == 202, started.text
+    deadline = time.monotonic() + 60
+    state: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        state = hospital.admin.get("/batches/ward-7").json()
+        if state["state"] == "done":
+            break
+        time.sleep(0.1)
+    assert state == {"jobId": "ward-7", "state": "done", "done": 120, "total": 120}
+    page = hospital.admin.get("/batches/ward-7/credentials", params={"limit": 5}).json()
+    assert [c["key"] for c in page["credentials"]] == ["p0", "p1", "p2", "p3", "p4"]
+    assert all(s == "passed" for s, _ in verify(page["credentials"][0]["credential"]).values())
+    again = hospital.admin.post("/batches", json={"jobId": "ward-7", "patients": patients})
+    assert again.status_code == 202
+    conflict = hospital.admin.post("/batches", json={"jobId": "ward-7", "patients": patients[:3]})
+    assert conflict.status_code == 409
+    assert hospital.admin.get("/batches/nope").status_code == 404
