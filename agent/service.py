@@ -30,6 +30,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.errors import ErrorCode, HealthMyDataError
 from agent.messaging import inbound_router, invitation_qr, parse_invitation_url
@@ -179,6 +180,19 @@ def create_agent_app(
             await store.close()
 
     app = FastAPI(title=config.title, lifespan=lifespan)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # One error shape everywhere: {"code", "message"}, not FastAPI's {"detail": ...}.
+        body = (
+            exc.detail
+            if isinstance(exc.detail, dict)
+            else {
+                "code": "httpError",
+                "message": str(exc.detail),
+            }
+        )
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(HealthMyDataError)
     async def _domain_error(request: Request, exc: HealthMyDataError) -> JSONResponse:

@@ -332,7 +332,9 @@ def _register_records(hospital_app: typer.Typer) -> None:
                 await opened.close()
 
         issued = _run(work)
-        table = Table("kind", "format", "id", "file")
+        table = Table()
+        for column in ("kind", "format", "id", "file"):
+            table.add_column(column, overflow="fold")
         for index, item in enumerate(issued):
             target = ""
             if output is not None:
