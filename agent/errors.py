@@ -146,6 +146,38 @@ class ErrorCode(StrEnum):
     BATCH_JOB_CONFLICT = "batchJobConflict"  # a job id reused for other patients
     BATCH_ITEM_INVALID = "batchItemInvalid"  # a malformed or duplicate patient item
 
+    # Verifier: presentation requests, nonces, requested fields, trust, policies (verifier.*).
+    NONCE_UNKNOWN = "nonceUnknown"  # never issued by this verifier, or purged after expiry
+    NONCE_EXPIRED = "nonceExpired"  # issued, but its presentation request has expired
+    NONCE_REPLAYED = "nonceReplayed"  # already used once (single use, across replicas)
+    REQUEST_INVALID = "presentationRequestInvalid"  # a malformed presentation definition
+    FIELD_MISSING = "requestedFieldMissing"  # a requested field is not in the presentation
+    PURPOSE_MISMATCH = "purposeMismatch"  # made for a request of another purpose
+    ISSUER_NOT_TRUSTED = "issuerNotTrusted"  # no operator trusted here accredits the issuer
+    TRUST_LIST_INVALID = "trustListInvalid"  # a trust list or accreditation does not verify
+    DUPLICATE_CLAIM = "duplicateClaim"  # claim evidence presented for a second claim
+
+    # Wallet
+    WALLET_DUPLICATE_CREDENTIAL = "walletDuplicateCredential"  # same id or same content
+    WALLET_CREDENTIAL_NOT_FOUND = "walletCredentialNotFound"
+    WALLET_UNSUPPORTED_FORMAT = "walletUnsupportedFormat"  # not W3C VC, SD-JWT VC or SHC
+    WALLET_ISSUER_KEY_NOT_FOUND = "walletIssuerKeyNotFound"  # no JWKS key for a SHC's kid
+    PRESENTATION_QUERY_INVALID = "presentationQueryInvalid"  # a malformed DCQL query
+    PRESENTATION_NO_MATCH = "presentationNoMatch"  # no stored credential answers the query
+    CONSENT_NOT_FOUND = "consentNotFound"
+    CONSENT_NOT_ACTIVE = "consentNotActive"  # withdrawn already
+    CONSENT_RECEIPT_MISMATCH = "consentReceiptMismatch"  # a receipt for no withdrawn consent
+    CONSENT_HISTORY_BROKEN = "consentHistoryBroken"  # the hash chain does not verify
+    BACKUP_WRONG_PHRASE = "backupWrongPhrase"
+    BACKUP_CORRUPT = "backupCorrupt"  # truncated or altered
+    BACKUP_TARGET_NOT_EMPTY = "backupTargetNotEmpty"
+
+    # Emergency card (agent.credentials.emergency_qr, wallet.emergency).
+    EMERGENCY_QR_UNSUPPORTED = "emergencyQrUnsupported"  # not HM1: (another prefix or version)
+    EMERGENCY_QR_MALFORMED = "emergencyQrMalformed"  # garbled or truncated card text
+    EMERGENCY_CARD_UNENCODABLE = "emergencyCardUnencodable"  # not a round-tripping SD-JWT
+    EMERGENCY_CARD_TOO_LARGE = "emergencyCardTooLarge"  # the sections do not fit one QR code
+
 
 class HealthMyDataError(Exception):
     """Base of every error health-mydata raises on purpose.

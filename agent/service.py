@@ -184,14 +184,8 @@ def create_agent_app(
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         # One error shape everywhere: {"code", "message"}, not FastAPI's {"detail": ...}.
-        body = (
-            exc.detail
-            if isinstance(exc.detail, dict)
-            else {
-                "code": "httpError",
-                "message": str(exc.detail),
-            }
-        )
+        detail: Any = exc.detail  # typed str, but a dict when raised with one (admin_guard)
+        body = detail if isinstance(detail, dict) else {"code": "httpError", "message": str(detail)}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(HealthMyDataError)
