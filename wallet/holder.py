@@ -1,0 +1,706 @@
+"""The citizen's wallet: holder keys, and credentials accepted, verified, kept and found.
+
+A :class:`Wallet` works on one askar store and profile (a parent keeps a child's records in a
+profile of their own; profiles are keyed separately by askar). Open one with
+:func:`open_wallet`.
+
+Holder keys are made on first use and never leave askar:
+
+* an Ed25519 key as ``did:key`` (:meth:`Wallet.holder_did`): the subject of W3C credentials
+  and the signer of W3C presentations (``authentication``) and of consent records
+  (``assertionMethod``);
+* a P-256 key (:meth:`Wallet.holder_jwk`): the ``cnf.jwk`` of SD-JWT VCs, which signs the
+  ES256 Key Binding JWT (widely supported, unlike EdDSA KB-JWTs). It is also bound to a
+  ``did:key`` of its own so that it can be looked up like any other key.
+
+Three formats are accepted, each verified before it is stored and kept exactly as received:
+
+=====================  =====================================================================
+format                 verified with
+=====================  =====================================================================
+W3C VC (``ldp_vc``)    :func:`agent.credentials.verify_proofs` (issuer's key via the DID
+                       resolver; the key must be the issuer's)
+SD-JWT VC              :func:`agent.credentials.sd_jwt.verify_sd_jwt` without Key Binding
+(``dc+sd-jwt``)        (the issuer-signed SD-JWT with all its Disclosures is kept)
+SMART Health Card      ES256 against the issuer's JWKS (given, or fetched from
+                       ``iss/.well-known/jwks.json`` with the injected HTTP client)
+=====================  =====================================================================
+
+Records (category / name), all encrypted: ``credential / <id>`` (the credential as received),
+``credential-meta / <id>`` (a :class:`StoredCredential`, with the search tags of
+:mod:`wallet.search`), ``wallet / identity`` (holder DIDs and the search secret).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import builtins
+import hashlib
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from types import TracebackType
+from typing import Any, Final
+
+import httpx
+
+from agent.clock import Clock, format_datetime, parse_datetime, utcnow
+from agent.credentials.jcs import canonicalize
+from agent.credentials.model import type_values, validate_credential
+from agent.credentials.proofs import verify_proofs
+from agent.credentials.sd_jwt import IssuerKeyCallback, parse_sd_jwt, verify_sd_jwt
+from agent.dids import DIDResolver, did_key_from_public
+from agent.errors import ErrorCode, InvalidInputError, StorageError
+from agent.jsonio import parse_json_object
+from agent.keys import AskarKeyStore, AskarSigner, KeyResolver, KeyType, decode_multikey
+from agent.keys.convert import public_key_to_jwk
+from agent.storage import Store, open_store
+from wallet import shc
+from wallet._extract import fhir_codes, words_of
+from wallet.errors import CredentialImportError, CredentialNotFoundError, DuplicateCredentialError
+from wallet.search import META_CATEGORY, WORDS_CATEGORY, build_filter, credential_tags, word_tags
+
+__all__ = [
+    "CREDENTIAL_CATEGORY",
+    "CredentialFormat",
+    "StoredCredential",
+    "Wallet",
+    "open_wallet",
+]
+
+#: The record category of credentials as received.
+CREDENTIAL_CATEGORY: Final = "credential"
+#: The record category and name of the wallet's identity (holder DIDs, search secret).
+IDENTITY: Final = ("wallet", "identity")
+
+Importable = Mapping[str, Any] | str | bytes | Sequence[str]
+
+
+class CredentialFormat(StrEnum):
+    """The formats kept, named by their OpenID4VP / DCQL format identifiers."""
+
+    W3C_VC = "ldp_vc"
+    SD_JWT_VC = "dc+sd-jwt"
+    SMART_HEALTH_CARD = "smart-health-card"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCredential:
+    """What the wallet knows about one stored credential, without its content.
+
+    :param id: the credential's own ``id`` (W3C ``id``, SD-JWT ``jti``) or, when it has none,
+        ``urn:sha256:<hex>`` of its content.
+    :param format: the format.
+    :param types: W3C ``type`` values, the SD-JWT ``vct``, or the SHC ``vc.type`` values.
+    :param issuer: the issuer (DID or URL).
+    :param issued: ``validFrom``/``issuanceDate``, ``iat`` or ``nbf``.
+    :param valid_until: ``validUntil``/``expirationDate`` or ``exp``.
+    :param codes: FHIR codings found in the claims, ``system|code``.
+    :param summary: a short line for lists (credential name and first coded display).
+    :param added: when the wallet stored it.
+    """
+
+    id: str
+    format: CredentialFormat
+    types: tuple[str, ...]
+    issuer: str | None
+    issued: datetime | None
+    valid_until: datetime | None
+    codes: tuple[str, ...]
+    summary: str
+    added: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "format": str(self.format),
+            "types": list(self.types),
+            "issuer": self.issuer,
+            "issued": _fmt(self.issued),
+            "validUntil": _fmt(self.valid_until),
+            "codes": list(self.codes),
+            "summary": self.summary,
+            "added": format_datetime(self.added),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StoredCredential:
+        return cls(
+            id=str(data["id"]),
+            format=CredentialFormat(data["format"]),
+            types=tuple(data["types"]),
+            issuer=data.get("issuer"),
+            issued=_parse(data.get("issued")),
+            valid_until=_parse(data.get("validUntil")),
+            codes=tuple(data["codes"]),
+            summary=str(data["summary"]),
+            added=parse_datetime(data["added"]),
+        )
+
+
+def _fmt(value: datetime | None) -> str | None:
+    return None if value is None else format_datetime(value)
+
+
+def _parse(value: object) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_datetime(value, require_zone=False)
+    except ValueError:
+        return None
+
+
+def _from_numeric(value: object) -> datetime | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC).replace(microsecond=0)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _first_display(claims: Any) -> str | None:
+    stack = [claims]
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, dict):
+            for key in ("display", "text"):
+                if isinstance(node.get(key), str) and node[key]:
+                    return str(node[key])[:80]
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
+
+
+def _tail(value: str) -> str:
+    """``.../vct/Allergy/v1`` -> ``Allergy``; ``https://smarthealth.cards#immunization`` ->
+    ``immunization``."""
+    parts = [p for p in value.replace("#", "/").split("/") if p]
+    if len(parts) > 1 and parts[-1][:1] == "v" and parts[-1][1:].isdigit():
+        parts.pop()
+    return parts[-1] if parts else value
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    own_id: str | None
+    format: CredentialFormat
+    types: tuple[str, ...]
+    issuer: str | None
+    issued: datetime | None
+    valid_until: datetime | None
+    claims: Any
+    summary: str
+    kept: Any
+    content_hash: str
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Wallet:
+    """A citizen's wallet on an open store; see the module docstring.
+
+    :param store: an open store (closed by :meth:`close` only when ``close_store``).
+    :param profile: the store profile of this wallet (``None``: the store's default).
+    :param resolver: resolves issuers' DIDs for W3C and SD-JWT verification (default: a
+        :class:`agent.dids.DIDResolver` using ``http_client`` for did:web).
+    :param http_client: for did:web and SMART Health Card issuer JWKS.
+    :param clock: the current time (STYLE 9).
+    :param sd_jwt_issuer_key: an issuer key callback for SD-JWT VCs whose issuer is not a DID.
+    """
+
+    __slots__ = (
+        "_clock",
+        "_close_store",
+        "_http_client",
+        "_identity_cache",
+        "_identity_lock",
+        "_keys",
+        "_profile",
+        "_resolver",
+        "_sd_jwt_issuer_key",
+        "_store",
+    )
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        profile: str | None = None,
+        resolver: KeyResolver | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Clock = utcnow,
+        sd_jwt_issuer_key: IssuerKeyCallback | None = None,
+        close_store: bool = False,
+    ) -> None:
+        self._store = store
+        self._profile = profile if profile is not None else store.profile
+        self._keys = AskarKeyStore(store, profile=self._profile)
+        self._http_client = http_client
+        self._resolver: KeyResolver = resolver or DIDResolver(http_client=http_client)
+        self._clock = clock
+        self._sd_jwt_issuer_key = sd_jwt_issuer_key
+        self._close_store = close_store
+        self._identity_cache: dict[str, Any] | None = None
+        self._identity_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"Wallet(store={self._store.uri!r}, profile={self._profile!r})"
+
+    async def __aenter__(self) -> Wallet:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the store if this wallet opened it (:func:`open_wallet`)."""
+        if self._close_store:
+            await self._store.close()
+
+    # --- properties ----------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def profile(self) -> str | None:
+        return self._profile
+
+    @property
+    def keys(self) -> AskarKeyStore:
+        return self._keys
+
+    @property
+    def resolver(self) -> KeyResolver:
+        return self._resolver
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    # --- holder keys ---------------------------------------------------------------------------
+
+    async def _identity(self) -> dict[str, Any]:
+        if self._identity_cache is not None:
+            return self._identity_cache
+        async with self._identity_lock:
+            return await self._load_identity()
+
+    async def _load_identity(self) -> dict[str, Any]:
+        """Read (or make) the identity; called under the lock, so made at most once here."""
+        if self._identity_cache is not None:
+            return self._identity_cache
+        async with self._store.session(self._profile) as session:
+            record = await session.fetch(*IDENTITY)
+        if record is None:
+            identity = await self._create_identity()
+            try:
+                async with self._store.session(self._profile) as session:
+                    await session.insert(*IDENTITY, identity)
+            except StorageError as exc:  # another process made one first
+                if exc.code is not ErrorCode.STORE_DUPLICATE:
+                    raise
+                async with self._store.session(self._profile) as session:
+                    identity = (await session.get(*IDENTITY)).json()
+        else:
+            identity = record.json()
+        self._identity_cache = identity
+        return identity
+
+    async def _bound_did(self, key_type: KeyType) -> tuple[str, str]:
+        multikey = await self._keys.create_key(key_type)
+        did = did_key_from_public(key_type, decode_multikey(multikey)[1])
+        vm = f"{did}#{multikey}"
+        await self._keys.bind(
+            multikey,
+            did=did,
+            verification_method=vm,
+            relationships=["authentication", "assertionMethod"],
+        )
+        return did, vm
+
+    async def _create_identity(self) -> dict[str, Any]:
+        did, vm = await self._bound_did(KeyType.ED25519_PUB)
+        jwk_did, jwk_vm = await self._bound_did(KeyType.P256_PUB)
+        raw = decode_multikey(jwk_vm.rpartition("#")[2])[1]
+        return {
+            "holderDid": did,
+            "holderVerificationMethod": vm,
+            "jwkDid": jwk_did,
+            "jwkVerificationMethod": jwk_vm,
+            "jwk": public_key_to_jwk(KeyType.P256_PUB, raw),
+            "searchSecret": base64.b64encode(secrets.token_bytes(32)).decode("ascii"),
+        }
+
+    async def holder_did(self) -> str:
+        """The citizen's holder ``did:key`` (Ed25519), created on first use."""
+        return str((await self._identity())["holderDid"])
+
+    async def holder_jwk(self) -> dict[str, str]:
+        """The public P-256 JWK to put in an SD-JWT VC's ``cnf``, created on first use."""
+        return dict((await self._identity())["jwk"])
+
+    async def holder_signer(self) -> AskarSigner:
+        """The Ed25519 signer of :meth:`holder_did` (W3C presentations, consent records)."""
+        return await self._keys.signer((await self._identity())["holderVerificationMethod"])
+
+    async def jwk_signer(self) -> AskarSigner:
+        """The ES256 signer of :meth:`holder_jwk` (SD-JWT Key Binding JWTs)."""
+        return await self._keys.signer((await self._identity())["jwkVerificationMethod"])
+
+    async def _search_secret(self) -> bytes:
+        return base64.b64decode((await self._identity())["searchSecret"])
+
+    # --- import --------------------------------------------------------------------------------
+
+    async def add_credential(
+        self, item: Importable, *, jwks: Mapping[str, Any] | None = None
+    ) -> StoredCredential:
+        """Verify a credential and store it as received.
+
+        :param item: a W3C VC (dict or JSON text), an SD-JWT VC (compact, ending in ``~``), a
+            SMART Health Card (compact JWS, ``.smart-health-card`` file object or JSON text,
+            ``shc:/`` QR text, or a list of ``shc:/`` chunks).
+        :param jwks: the SHC issuer's JWKS; fetched with the wallet's HTTP client when omitted.
+        :raises CredentialImportError: ``walletUnsupportedFormat`` for anything else;
+            ``walletIssuerKeyNotFound`` when a SHC issuer's key cannot be found.
+        :raises DuplicateCredentialError: the same id or the same content is stored already.
+        :raises agent.errors.HealthMyDataError: the verification errors of each format
+            (``SignatureError``, ``ProofError``, ``DataModelError``, ``DIDError``, ...).
+        """
+        parsed = await self._verify(item, jwks)
+        identifier = parsed.own_id or f"urn:sha256:{parsed.content_hash}"
+        meta = StoredCredential(
+            id=identifier,
+            format=parsed.format,
+            types=parsed.types,
+            issuer=parsed.issuer,
+            issued=parsed.issued,
+            valid_until=parsed.valid_until,
+            codes=tuple(fhir_codes(parsed.claims)),
+            summary=parsed.summary,
+            added=self._clock().replace(microsecond=0),
+        )
+        tags = credential_tags(
+            credential_id=identifier,
+            types=meta.types,
+            issuer=meta.issuer,
+            format=str(meta.format),
+            codes=meta.codes,
+            issued=meta.issued,
+            valid_until=meta.valid_until,
+            content_hash=parsed.content_hash,
+        )
+        words = word_tags(
+            words_of(parsed.claims, meta.summary, *meta.types), await self._search_secret()
+        )
+        async with self._store.transaction(self._profile) as txn:
+            same_id = await txn.fetch(META_CATEGORY, identifier)
+            if same_id is not None:
+                raise DuplicateCredentialError(
+                    "a credential with this id is stored already",
+                    details={"id": identifier, "reason": "sameId"},
+                )
+            same = await txn.fetch_all(META_CATEGORY, {"hash": parsed.content_hash}, limit=1)
+            if same:
+                raise DuplicateCredentialError(
+                    "this very credential is stored already (under another id)",
+                    details={"id": same[0].name, "reason": "sameContent"},
+                )
+            await txn.insert(
+                CREDENTIAL_CATEGORY, identifier, {"format": str(parsed.format), "kept": parsed.kept}
+            )
+            await txn.insert(META_CATEGORY, identifier, meta.to_json(), tags)
+            await txn.insert(WORDS_CATEGORY, identifier, b"", words)
+            await txn.commit()
+        return meta
+
+    async def _verify(self, item: Importable, jwks: Mapping[str, Any] | None) -> _Parsed:
+        value = _normalise_input(item)
+        if isinstance(value, dict):
+            if shc.SHC_FILE_MEMBER in value and "@context" not in value:
+                return await self._verify_shc(value, jwks)
+            if "@context" in value:
+                return await self._verify_w3c(value)
+            raise CredentialImportError(
+                "a JSON credential must be a W3C VC (with @context) or a .smart-health-card file"
+            )
+        if isinstance(value, list):
+            return await self._verify_shc(value, jwks)
+        if "~" in value:
+            return await self._verify_sd_jwt(value)
+        return await self._verify_shc(value, jwks)
+
+    async def _verify_w3c(self, document: dict[str, Any]) -> _Parsed:
+        validate_credential(document, allow_v1=True)
+        await verify_proofs(document, self._resolver, now=self._clock())
+        issuer = document.get("issuer")
+        issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
+        subject = document.get("credentialSubject")
+        types = tuple(sorted(type_values(document)))
+        name = document.get("name")
+        title = (
+            name
+            if isinstance(name, str)
+            else next((t for t in types if t != "VerifiableCredential"), "Credential")
+        )
+        display = _first_display(subject)
+        own_id = document.get("id")
+        return _Parsed(
+            own_id=own_id if isinstance(own_id, str) else None,
+            format=CredentialFormat.W3C_VC,
+            types=types,
+            issuer=issuer_id if isinstance(issuer_id, str) else None,
+            issued=_parse(document.get("validFrom", document.get("issuanceDate"))),
+            valid_until=_parse(document.get("validUntil", document.get("expirationDate"))),
+            claims=subject,
+            summary=f"{title}: {display}" if display else str(title),
+            kept=document,
+            content_hash=_sha256(canonicalize(document)),
+        )
+
+    async def _verify_sd_jwt(self, text: str) -> _Parsed:
+        parsed = parse_sd_jwt(text)
+        if parsed.key_binding_jwt is not None:
+            raise CredentialImportError(
+                "this SD-JWT carries a Key Binding JWT: it is a presentation, not a credential "
+                "to keep; import the SD-JWT the issuer issued"
+            )
+        resolver = self._sd_jwt_issuer_key or self._resolver
+        verified = await verify_sd_jwt(
+            text, issuer_key_resolver=resolver, now=self._clock(), require_key_binding=False
+        )
+        payload = verified.payload
+        vct = payload.get("vct")
+        types = (vct,) if isinstance(vct, str) else ()
+        jti = payload.get("jti")
+        title = _tail(vct) if isinstance(vct, str) else "SD-JWT credential"
+        display = _first_display(parsed.claims)
+        return _Parsed(
+            own_id=jti if isinstance(jti, str) else None,
+            format=CredentialFormat.SD_JWT_VC,
+            types=types,
+            issuer=verified.issuer,
+            issued=_from_numeric(payload.get("iat")),
+            valid_until=_from_numeric(payload.get("exp")),
+            claims=parsed.claims,
+            summary=f"{title}: {display}" if display else title,
+            kept=text,
+            # The issuer-signed JWT identifies the credential, whatever the Disclosure order.
+            content_hash=_sha256(parsed.issuer_jwt.encode("ascii")),
+        )
+
+    async def _verify_shc(
+        self, item: dict[str, Any] | list[str] | str, jwks: Mapping[str, Any] | None
+    ) -> _Parsed:
+        source: str | dict[str, Any] = "\n".join(item) if isinstance(item, list) else item
+        cards = [shc.decode_shc_jws(jws) for jws in shc.jws_list(source)]
+        fetched: dict[str, Mapping[str, Any]] = {}
+        for card in cards:
+            iss = str(card.payload["iss"])
+            keys = jwks
+            if keys is None:
+                if iss not in fetched:
+                    if self._http_client is None:
+                        raise CredentialImportError(
+                            "the SMART Health Card issuer's keys are needed: pass jwks=, or give "
+                            "the wallet an http_client to fetch them",
+                            code=ErrorCode.WALLET_ISSUER_KEY_NOT_FOUND,
+                            details={"iss": iss[:200]},
+                        )
+                    fetched[iss] = await shc.fetch_jwks(iss, self._http_client)
+                keys = fetched[iss]
+            shc.verify_shc_jws(card, keys)
+        first = cards[0].payload
+        types: dict[str, None] = {}
+        bundles = []
+        for card in cards:
+            vc = card.payload["vc"]
+            for value in vc.get("type", []) if isinstance(vc.get("type"), list) else []:
+                if isinstance(value, str):
+                    types.setdefault(value, None)
+            subject = vc.get("credentialSubject")
+            bundles.append(subject.get("fhirBundle") if isinstance(subject, dict) else None)
+        kinds = [_tail(t) for t in types if not t.endswith("#health-card")]
+        title = "SMART Health Card" + (f" ({', '.join(kinds)})" if kinds else "")
+        display = _first_display(bundles)
+        return _Parsed(
+            own_id=None,
+            format=CredentialFormat.SMART_HEALTH_CARD,
+            types=tuple(types),
+            issuer=str(first["iss"]),
+            issued=_from_numeric(first.get("nbf")),
+            valid_until=_from_numeric(first.get("exp")),
+            claims=bundles,
+            summary=f"{title}: {display}" if display else title,
+            kept=source,
+            content_hash=_sha256("\n".join(c.jws for c in cards).encode("ascii")),
+        )
+
+    # --- keep and find -------------------------------------------------------------------------
+
+    async def get(self, credential_id: str) -> StoredCredential:
+        """The stored credential's metadata.
+
+        :raises CredentialNotFoundError: no such credential in this wallet (profile).
+        """
+        async with self._store.session(self._profile) as session:
+            record = await session.fetch(META_CATEGORY, credential_id)
+        if record is None:
+            raise _not_found(credential_id)
+        return StoredCredential.from_json(record.json())
+
+    async def content(self, credential_id: str) -> Any:
+        """The credential exactly as received: a dict (W3C VC, SHC file) or a string (SD-JWT,
+        SHC JWS or QR text).
+
+        :raises CredentialNotFoundError: no such credential.
+        """
+        async with self._store.session(self._profile) as session:
+            record = await session.fetch(CREDENTIAL_CATEGORY, credential_id)
+        if record is None:
+            raise _not_found(credential_id)
+        return record.json()["kept"]
+
+    async def list(self) -> list[StoredCredential]:
+        """Every stored credential, in the order they were added."""
+        async with self._store.session(self._profile) as session:
+            records = await session.fetch_all(META_CATEGORY, order_by="id")
+        return [StoredCredential.from_json(r.json()) for r in records]
+
+    async def remove(self, credential_id: str) -> None:
+        """Delete a credential and its metadata.
+
+        :raises CredentialNotFoundError: no such credential.
+        """
+        async with self._store.transaction(self._profile) as txn:
+            if await txn.fetch(META_CATEGORY, credential_id, for_update=True) is None:
+                raise _not_found(credential_id)
+            await txn.remove(META_CATEGORY, credential_id)
+            await txn.remove(CREDENTIAL_CATEGORY, credential_id)
+            await txn.remove(WORDS_CATEGORY, credential_id)
+            await txn.commit()
+
+    async def search(
+        self,
+        *,
+        type: str | None = None,
+        issuer: str | None = None,
+        code: str | None = None,
+        text: str | None = None,
+        date_from: date | datetime | None = None,
+        date_to: date | datetime | None = None,
+        format: str | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[StoredCredential]:
+        """The stored credentials matching every criterion given (see :mod:`wallet.search`).
+
+        :param code: ``system|code``, or a bare code in any system.
+        :param text: words that must all occur in the credential (case and accents as in
+            Unicode case folding; whole words).
+        :param date_from: first issuance day, inclusive; ``date_to`` the last.
+        :raises agent.errors.InvalidInputError: ``text`` without a word, a naive datetime.
+        """
+        filters = build_filter(
+            secret=await self._search_secret(),
+            type=type,
+            issuer=issuer,
+            code=code,
+            text=text,
+            date_from=date_from,
+            date_to=date_to,
+            format=format,
+        )
+        async with self._store.session(self._profile) as session:
+            wql = filters.meta
+            if filters.words is not None:
+                hits = await session.fetch_all(WORDS_CATEGORY, filters.words, order_by="id")
+                if not hits:
+                    return []
+                names = [r.name for r in hits]
+                if wql is None:  # by name: faster than an $in query over encrypted ids
+                    found = [await session.fetch(META_CATEGORY, n) for n in names[:limit]]
+                    return [StoredCredential.from_json(r.json()) for r in found if r is not None]
+                wql = {"$and": [wql, {"id": {"$in": names}}]}
+            records = await session.fetch_all(META_CATEGORY, wql, limit=limit, order_by="id")
+        return [StoredCredential.from_json(r.json()) for r in records]
+
+
+def _not_found(credential_id: str) -> CredentialNotFoundError:
+    return CredentialNotFoundError(
+        "no credential with this id in this wallet (profile)", details={"id": credential_id}
+    )
+
+
+def _normalise_input(item: Importable) -> dict[str, Any] | list[str] | str:
+    if isinstance(item, bytes):
+        try:
+            item = item.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CredentialImportError("the credential file is not UTF-8 text") from None
+    if isinstance(item, Mapping):
+        return dict(item)
+    if isinstance(item, str):
+        text = item.strip()
+        if text.startswith("{"):
+            try:
+                return parse_json_object(text)
+            except InvalidInputError as exc:
+                raise CredentialImportError(
+                    f"the credential is not valid JSON ({exc.message})"
+                ) from None
+        if not text:
+            raise CredentialImportError("the credential is empty")
+        return text
+    if isinstance(item, Sequence) and all(isinstance(x, str) for x in item):
+        return [str(x) for x in item]
+    raise CredentialImportError(
+        "a credential is a JSON object, a string (SD-JWT, JWS, shc:/ text) or a list of shc:/ "
+        "chunks"
+    )
+
+
+async def open_wallet(
+    uri: str,
+    *,
+    passphrase: str | None = None,
+    raw_key: str | None = None,
+    profile: str | None = None,
+    create: bool = True,
+    resolver: KeyResolver | None = None,
+    http_client: httpx.AsyncClient | None = None,
+    clock: Clock = utcnow,
+    sd_jwt_issuer_key: IssuerKeyCallback | None = None,
+) -> Wallet:
+    """Open (or create) the wallet store at ``uri`` with a passphrase (Argon2) or a raw device
+    key, on ``profile`` (created when missing). Close it with :meth:`Wallet.close`.
+
+    :raises agent.errors.StorageError: ``storeWrongKey`` for a wrong secret, and as
+        :func:`agent.storage.open_store`.
+    """
+    store = await open_store(
+        uri, passphrase=passphrase, raw_key=raw_key, profile=profile, create=create
+    )
+    return Wallet(
+        store,
+        profile=profile,
+        resolver=resolver,
+        http_client=http_client,
+        clock=clock,
+        sd_jwt_issuer_key=sd_jwt_issuer_key,
+        close_store=True,
+    )
