@@ -10,6 +10,8 @@ import asyncio
 import json
 import logging
 import sys
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,15 +22,45 @@ from rich.markup import escape
 from rich.table import Table
 
 from agent.console import error_console, print_error, stdout_console
+from agent.credentials.emergency_qr import (
+    EMERGENCY_AUDIENCE,
+    EMERGENCY_NONCE,
+    MAX_CARD_LIFETIME,
+    decode_emergency_qr,
+)
 from agent.credentials.model import type_values
 from agent.dids import DIDResolver
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
 from agent.jsonio import parse_json_object
 from agent.status import StatusChecker
+from agent.storage import open_store
+from agent.storeconfig import resolve_store, store_key
+from verifier.offline import load_offline_cache
+from verifier.policy import Decision, EmergencyPolicy, InsurerClaimPolicy, evidence_key
 from verifier.report import CheckStatus, VerificationReport
+from verifier.sdjwt import (
+    TokenStatusCache,
+    http_token_fetcher,
+    looks_like_sd_jwt,
+    verify_sd_jwt_presentation,
+)
+from verifier.shc import verify_smart_health_card
+from verifier.trust import TrustRegistry
 from verifier.verify import verify_credential, verify_presentation
 
-__all__ = ["register", "render_report", "verify_document"]
+__all__ = [
+    "decode_card",
+    "emergency_lines",
+    "looks_like_jws",
+    "read_card_text",
+    "register",
+    "register_er",
+    "register_insurer",
+    "render_report",
+    "scan_emergency_card",
+    "verify_document",
+    "verify_text",
+]
 
 EXIT_VERIFIED, EXIT_REJECTED, EXIT_UNUSABLE = 0, 1, 2
 _STYLE = {CheckStatus.PASSED: "green", CheckStatus.FAILED: "bold red", CheckStatus.SKIPPED: "dim"}
@@ -129,10 +161,17 @@ def _split_checks(values: list[str] | None) -> list[str] | None:
 
 
 def register(app: typer.Typer) -> None:
+    register_er(app)
+    register_insurer(app)
+
     @app.command("verify")
     def verify(
         file: Annotated[
-            str, typer.Argument(help="A credential or presentation file, or - for stdin.")
+            str,
+            typer.Argument(
+                help="A credential or presentation (JSON), an SD-JWT VC or a SMART Health Card"
+                " file, or - for stdin."
+            ),
         ],
         checks: Annotated[
             list[str] | None,
@@ -152,8 +191,13 @@ def register(app: typer.Typer) -> None:
         offline: Annotated[
             bool, typer.Option(help="Do not fetch status lists (the status check is skipped).")
         ] = False,
+        jwks: Annotated[
+            str | None,
+            typer.Option(help="The issuer's JWKS file, for a SMART Health Card (ES256)."),
+        ] = None,
     ) -> None:
-        """Verify a credential or presentation; exit 0 verified, 1 rejected, 2 unusable input."""
+        """Verify a credential, presentation, SD-JWT VC or SMART Health Card; exit 0 verified,
+        1 rejected, 2 unusable input."""
         console = stdout_console()
         err = error_console()
         try:
@@ -162,16 +206,29 @@ def register(app: typer.Typer) -> None:
             err.print(f"[red]error:[/] cannot read {escape(file)}: {exc.strerror}")
             raise typer.Exit(EXIT_UNUSABLE) from None
         try:
-            document = parse_json_object(data)
-            report = asyncio.run(
-                verify_document(
-                    document,
-                    checks=_split_checks(checks),
-                    challenge=challenge,
-                    domain=domain,
-                    check_status=not offline,
+            text = data.decode("utf-8", "replace").strip()
+            if text.startswith("{"):
+                document = parse_json_object(data)
+                report = asyncio.run(
+                    verify_document(
+                        document,
+                        checks=_split_checks(checks),
+                        challenge=challenge,
+                        domain=domain,
+                        check_status=not offline,
+                    )
                 )
-            )
+            else:
+                report = asyncio.run(
+                    verify_text(
+                        text,
+                        checks=_split_checks(checks),
+                        challenge=challenge,
+                        domain=domain,
+                        check_status=not offline,
+                        jwks=_load_json_file(jwks),
+                    )
+                )
             body = json.dumps(report.to_dict()) if as_json else ""
         except HealthMyDataError as exc:
             if as_json:
@@ -199,3 +256,355 @@ def register(app: typer.Typer) -> None:
         else:
             render_report(console, report, title=f"{report.kind} {file}")
         raise typer.Exit(EXIT_VERIFIED if report.verified else EXIT_REJECTED)
+
+
+# --- SD-JWT and SMART Health Cards in `mydata verify`; `mydata er`; `mydata insurer` ------------
+
+
+async def verify_text(
+    text: str,
+    *,
+    checks: list[str] | None = None,
+    challenge: str | None = None,
+    domain: str | None = None,
+    check_status: bool = True,
+    jwks: dict[str, Any] | None = None,
+    insecure_http_hosts: frozenset[str] = LOOPBACK_HOSTS,
+) -> VerificationReport:
+    """Verify a compact SD-JWT VC (with or without KB-JWT) or a SMART Health Card.
+
+    :raises InvalidInputError: neither, or a SMART Health Card without ``jwks``.
+    """
+    stripped = text.strip()
+    if stripped.startswith("shc:/") or (looks_like_jws(stripped) and jwks is not None):
+        if jwks is None:
+            raise InvalidInputError(
+                "a SMART Health Card needs its issuer's JWKS: pass --jwks FILE",
+                code=ErrorCode.PARSING_ERROR,
+            )
+        return await verify_smart_health_card(stripped, jwks=jwks)
+    if not looks_like_sd_jwt(stripped):
+        raise InvalidInputError(
+            "the text is neither JSON, a compact SD-JWT ('<JWT>~...~') nor a SMART Health Card",
+            code=ErrorCode.PARSING_ERROR,
+        )
+    async with httpx.AsyncClient(
+        timeout=httpx.Timeout(RESOLVE_TIMEOUT), follow_redirects=False
+    ) as http:
+        resolver = DIDResolver(
+            http_client=http, timeout=RESOLVE_TIMEOUT, insecure_http_hosts=insecure_http_hosts
+        )
+        tokens = (
+            TokenStatusCache(http_token_fetcher(http, insecure_http_hosts=insecure_http_hosts))
+            if check_status
+            else None
+        )
+        return await verify_sd_jwt_presentation(
+            stripped,
+            resolver=resolver,
+            checks=checks,
+            expected_nonce=challenge,
+            audience=domain,
+            status=tokens,
+            require_key_binding=challenge is not None or domain is not None,
+        )
+
+
+def looks_like_jws(text: str) -> bool:
+    """Three base64url parts separated by dots."""
+    parts = text.split(".")
+    return len(parts) == 3 and all(
+        part.replace("-", "").replace("_", "").isalnum() for part in parts
+    )
+
+
+_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".svg"})
+
+
+def read_card_text(source: str) -> str:
+    """The emergency card's text from ``source``: a file holding the QR's text, or the text.
+
+    :raises InvalidInputError: an image (no QR decoder is installed: pass the scanned text).
+    """
+    path = Path(source)
+    if len(source) < 4096 and path.suffix.lower() in _IMAGE_SUFFIXES:
+        raise InvalidInputError(
+            "decoding a QR image needs a QR reader (zbar), which is not installed; scan the "
+            "code with any QR reader and pass its text (or a file holding it) instead",
+            code=ErrorCode.PARSING_ERROR,
+            details={"reason": "imageNotSupported"},
+        )
+    if len(source) < 4096 and path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    return source.strip()
+
+
+def decode_card(text: str) -> str:
+    """The SD-JWT of an emergency card: ``HM1:`` packed digits, or a plain compact SD-JWT.
+
+    :raises InvalidInputError: anything else.
+    """
+    if text.startswith("HM"):
+        return decode_emergency_qr(text)
+    if looks_like_sd_jwt(text):
+        return text
+    raise InvalidInputError(
+        "not an emergency card: expected 'HM1:' followed by digits, or an SD-JWT",
+        code=ErrorCode.PARSING_ERROR,
+    )
+
+
+async def scan_emergency_card(
+    text: str,
+    *,
+    offline_cache: dict[str, Any] | None,
+    operator_dids: frozenset[str] = frozenset(),
+    now: datetime | None = None,
+) -> tuple[VerificationReport, Decision]:
+    """Decode, verify and decide an emergency card; offline from ``offline_cache`` when given
+    (no network at all), else online.
+    """
+    presentation = decode_card(text)
+    kwargs: dict[str, Any] = {
+        "require_key_binding": False,
+        "audience": EMERGENCY_AUDIENCE,
+        "expected_nonce": EMERGENCY_NONCE,
+        "max_kb_age": MAX_CARD_LIFETIME,
+        "now": now,
+    }
+    if offline_cache is not None:
+        offline = await load_offline_cache(offline_cache, operator_dids=operator_dids or None)
+        report = await verify_sd_jwt_presentation(
+            presentation,
+            resolver=offline.resolver,
+            status=offline.token_status,
+            trust=offline.trust,
+            **kwargs,
+        )
+    else:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(RESOLVE_TIMEOUT)) as http:
+            resolver = DIDResolver(http_client=http, timeout=RESOLVE_TIMEOUT)
+            trust = TrustRegistry(operator_dids, resolver) if operator_dids else None
+            report = await verify_sd_jwt_presentation(
+                presentation,
+                resolver=resolver,
+                status=TokenStatusCache(http_token_fetcher(http)),
+                trust=trust,
+                **kwargs,
+            )
+    return report, await EmergencyPolicy().decide(report)
+
+
+_SECTION_LABELS = {
+    "bloodType": "Blood type",
+    "allergies": "Allergies",
+    "problems": "Active problems",
+    "medications": "Current medication",
+    "advanceDirective": "Advance directive",
+    "emergencyContact": "Emergency contact",
+}
+
+
+def emergency_lines(show: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """The emergency facts as labelled lines, in the order a doctor reads them."""
+
+    def item(value: Any) -> str:
+        if not isinstance(value, dict):
+            return str(value)
+        text = value.get("text") or value.get("name") or value.get("code") or ""
+        extra = [
+            str(value[k])
+            for k in ("criticality", "dose", "provision", "phone", "date")
+            if value.get(k)
+        ]
+        code = f" [{value['code']}]" if value.get("code") and value.get("text") else ""
+        return f"{text}{' - ' + ', '.join(extra) if extra else ''}{code}"
+
+    lines: list[tuple[str, list[str]]] = []
+    for key, label in _SECTION_LABELS.items():
+        if key not in show:
+            continue
+        value = show[key]
+        items = value if isinstance(value, list) else [value]
+        lines.append((label, [item(v) for v in items] or ["none recorded"]))
+    return lines
+
+
+def _render_decision(console: Console, decision: Decision) -> None:
+    for label, items in emergency_lines(decision.show) if decision.role == "emergency" else []:
+        console.print(f"[bold]{escape(label)}[/]")
+        for line in items:
+            console.print(f"  {escape(line)}")
+    if decision.role != "emergency":
+        for key, value in decision.show.items():
+            console.print(f"[bold]{escape(key)}[/]: {escape(json.dumps(value))}")
+    for warning in decision.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+    if decision.accepted:
+        console.print(f"[bold green]ACCEPTED[/] ({escape('; '.join(decision.reasons))})")
+    else:
+        console.print("[bold red]REJECTED[/]")
+        for reason in decision.reasons:
+            console.print(f"  - {escape(reason)}")
+
+
+def _load_json_file(path: str | None) -> dict[str, Any] | None:
+    return parse_json_object(Path(path).read_bytes()) if path else None
+
+
+def register_er(app: typer.Typer) -> None:
+    er = typer.Typer(help="Emergency department: read emergency cards.", no_args_is_help=True)
+
+    @er.command("scan")
+    def scan(
+        source: Annotated[str, typer.Argument(help="The card's QR text, or a file holding it.")],
+        cache: Annotated[
+            str | None,
+            typer.Option("--cache", help="Offline cache file (issuer keys, status, trust)."),
+        ] = None,
+        operator: Annotated[
+            list[str] | None, typer.Option("--operator", help="A trusted operator DID.")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ) -> None:
+        """Decode and verify an emergency card; exit 0 accepted, 1 rejected, 2 unusable."""
+        console, err = stdout_console(), error_console()
+        try:
+            text = read_card_text(source)
+            report, decision = asyncio.run(
+                scan_emergency_card(
+                    text,
+                    offline_cache=_load_json_file(cache),
+                    operator_dids=frozenset(operator or ()),
+                )
+            )
+        except (HealthMyDataError, OSError) as exc:
+            error = (
+                exc
+                if isinstance(exc, HealthMyDataError)
+                else InvalidInputError(f"cannot read: {exc.strerror}", code=ErrorCode.PARSING_ERROR)
+            )
+            print_error(err, error)
+            raise typer.Exit(EXIT_UNUSABLE) from None
+        if as_json:
+            console.print_json(
+                json.dumps({"report": report.to_dict(), "decision": decision.to_dict()})
+            )
+        else:
+            render_report(console, report, title="emergency card")
+            _render_decision(console, decision)
+        raise typer.Exit(EXIT_VERIFIED if decision.accepted else EXIT_REJECTED)
+
+    app.add_typer(er, name="er")
+
+
+def register_insurer(app: typer.Typer) -> None:
+    insurer = typer.Typer(help="Insurer: verify claim evidence.", no_args_is_help=True)
+
+    @insurer.command("verify")
+    def verify_claim(
+        file: Annotated[str, typer.Argument(help="The presentation (SD-JWT text or VP JSON).")],
+        claim_type: Annotated[str, typer.Option("--claim-type", help="e.g. institutional.")],
+        claim_id: Annotated[str, typer.Option("--claim-id", help="The insurer's claim id.")],
+        store: Annotated[
+            str | None, typer.Option(help="The insurer's store (duplicate detection).")
+        ] = None,
+        operator: Annotated[
+            list[str] | None, typer.Option("--operator", help="A trusted operator DID.")
+        ] = None,
+        cache: Annotated[
+            str | None, typer.Option("--cache", help="Offline cache (keys, status, trust).")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ) -> None:
+        """Verify claim evidence; exit 0 accepted, 1 rejected or duplicate, 2 unusable."""
+        console, err = stdout_console(), error_console()
+        try:
+            data = Path(file).read_bytes()
+            uri = resolve_store(store, "insurer")
+            report, decision = asyncio.run(
+                _insurer_verify(
+                    data.decode("utf-8"),
+                    claim_type=claim_type,
+                    claim_id=claim_id,
+                    store_uri=uri,
+                    operator_dids=frozenset(operator or ()),
+                    offline_cache=_load_json_file(cache),
+                )
+            )
+        except (HealthMyDataError, OSError, UnicodeDecodeError) as exc:
+            error = (
+                exc
+                if isinstance(exc, HealthMyDataError)
+                else InvalidInputError(f"cannot read {file}", code=ErrorCode.PARSING_ERROR)
+            )
+            print_error(err, error)
+            raise typer.Exit(EXIT_UNUSABLE) from None
+        if as_json:
+            console.print_json(
+                json.dumps({"report": report.to_dict(), "decision": decision.to_dict()})
+            )
+        else:
+            render_report(console, report, title=f"claim evidence {file}")
+            _render_decision(console, decision)
+        raise typer.Exit(EXIT_VERIFIED if decision.accepted else EXIT_REJECTED)
+
+    app.add_typer(insurer, name="insurer")
+
+
+async def _insurer_verify(
+    text: str,
+    *,
+    claim_type: str,
+    claim_id: str,
+    store_uri: str,
+    operator_dids: frozenset[str],
+    offline_cache: dict[str, Any] | None,
+) -> tuple[VerificationReport, Decision]:
+    presentation: str | dict[str, Any] = (
+        text.strip() if looks_like_sd_jwt(text) else parse_json_object(text)
+    )
+    store = await open_store(store_uri, raw_key=store_key(store_uri, create=True))
+    try:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(RESOLVE_TIMEOUT)) as http:
+            if offline_cache is not None:
+                offline = await load_offline_cache(
+                    offline_cache, operator_dids=operator_dids or None
+                )
+                resolver, tokens, checker, trust = (
+                    offline.resolver,
+                    offline.token_status,
+                    offline.status_checker,
+                    offline.trust,
+                )
+            else:
+                resolver = DIDResolver(http_client=http, timeout=RESOLVE_TIMEOUT)
+                tokens = TokenStatusCache(http_token_fetcher(http))
+                checker = StatusChecker(http, resolver)
+                trust = TrustRegistry(operator_dids, resolver, checker) if operator_dids else None
+            if isinstance(presentation, str):
+                report = await verify_sd_jwt_presentation(
+                    presentation,
+                    resolver=resolver,
+                    status=tokens,
+                    trust=trust,
+                    require_key_binding=False,
+                )
+            else:
+                report = await verify_presentation(
+                    presentation, resolver=resolver, status_checker=checker, trust=trust
+                )
+                if report.verified:
+                    creds = presentation.get("verifiableCredential")
+                    first = creds[0] if isinstance(creds, list) and creds else creds
+                    subject = first.get("credentialSubject") if isinstance(first, dict) else None
+                    report = replace(report, claims=subject if isinstance(subject, dict) else None)
+        decision = await InsurerClaimPolicy(store).decide(
+            report,
+            claim_type=claim_type,
+            claim_id=claim_id,
+            evidence_key=evidence_key(presentation),
+        )
+    finally:
+        await store.close()
+    return report, decision

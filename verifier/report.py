@@ -3,7 +3,7 @@
 Primitives raise typed errors (:mod:`agent.errors`); :mod:`verifier.verify` runs every selected
 check, turns each raised error into a failed :class:`CheckResult` naming the check, its code and
 the reason, and carries on with the checks that do not depend on it. A policy
-(:mod:`verifier.policy`, later) turns a report into a decision for a role.
+(:mod:`verifier.policy`) turns a report into a decision for a role.
 
 The JSON shape follows the VC-API verify response (``verified``, ``checks``, ``warnings``,
 ``errors``), with the per-check detail under ``results``.
@@ -26,10 +26,13 @@ class Check(StrEnum):
     FORMAT = "format"  # VC Data Model rules and JSON-LD contexts/terms
     PROOF = "proof"  # signature, including dereferencing the verification method
     ISSUER = "issuer"  # a credential's proof key belongs to its issuer
+    TRUST = "trust"  # the issuer is accredited by an operator this verifier trusts
     HOLDER = "holder"  # a presentation's proof key is its holder's, who is every subject
     VALIDITY = "validity"  # validFrom / validUntil against the clock, with skew allowance
     STATUS = "status"  # Bitstring Status List entries
-    CHALLENGE = "challenge"  # presentation proof's challenge and domain
+    CHALLENGE = "challenge"  # presentation proof's challenge and domain; nonce single use
+    FIELDS = "fields"  # the fields the presentation request asked for are all present
+    PURPOSE = "purpose"  # made for a request with the purpose this verifier acts for
     CREDENTIALS = "credentials"  # every credential inside a presentation
 
 
@@ -83,10 +86,16 @@ class VerificationReport:
     ``verified`` holds when at least one check ran and none failed.
     """
 
-    kind: str  # "credential" or "presentation"
+    kind: str  # "credential", "presentation", "sd-jwt" or "smart-health-card"
     results: tuple[CheckResult, ...]
     warnings: tuple[str, ...] = ()
     credentials: tuple[VerificationReport, ...] = ()
+    #: The verified claims (an SD-JWT's processed payload, a card's subject), for a policy to
+    #: read; ``None`` when the signature did not verify. Never part of :meth:`to_dict`: it is
+    #: health data, and only a policy decides what of it to show.
+    claims: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    #: The issuer's identifier (DID or URL), when known.
+    issuer: str | None = None
 
     @property
     def verified(self) -> bool:

@@ -24,10 +24,17 @@ from agent.credentials.model import (
     validate_presentation,
 )
 from agent.credentials.proofs import (
+    Binding,
     check_challenge_domain,
     check_proof_controllers,
     proof_objects,
     verify_proofs,
+)
+from agent.credentials.suites.ed25519_signature_2020 import (
+    PROOF_TYPE as ED25519_2020,
+)
+from agent.credentials.suites.ed25519_signature_2020 import (
+    verify_ed25519_signature_2020,
 )
 from agent.errors import (
     CryptosuiteError,
@@ -41,6 +48,7 @@ from agent.jsonio import check_depth, json_type
 from agent.keys.signer import KeyResolver
 from agent.status import StatusChecker
 from verifier.report import Check, CheckResult, CheckStatus, VerificationReport
+from verifier.trust import DEFAULT_ROLE, TrustRegistry
 
 __all__ = ["CREDENTIAL_CHECKS", "PRESENTATION_CHECKS", "verify_credential", "verify_presentation"]
 
@@ -93,6 +101,86 @@ async def _run(check: Check, step: Callable[[], Awaitable[str]]) -> CheckResult:
     return CheckResult.passed(check, message)
 
 
+async def _verify_signatures(
+    document: dict[str, Any],
+    resolver: KeyResolver,
+    *,
+    purpose: str,
+    binding: Binding,
+    now: datetime,
+    max_clock_skew: timedelta,
+    challenge: str | None = None,
+    domain: str | None = None,
+) -> str:
+    """Every proof's signature: Data Integrity proofs through :func:`verify_proofs`,
+    ``Ed25519Signature2020`` Linked Data proofs (ACA-Py) through their own suite."""
+    proofs = proof_objects(document)
+    legacy = [p for p in proofs if p.get("type") == ED25519_2020]
+    parts: list[str] = []
+    if len(legacy) < len(proofs) or not proofs:
+        integrity = [p for p in proofs if p.get("type") != ED25519_2020]
+        checked = await verify_proofs(
+            {**document, "proof": integrity} if legacy else document,
+            resolver,
+            expected_purpose=purpose,
+            challenge=challenge,
+            domain=domain,
+            now=now,
+            max_clock_skew=max_clock_skew,
+            binding=binding,
+            bind_controller=False,  # the issuer (holder) check, reported on its own
+        )
+        parts.extend(
+            f"{p.suite} signature verifies ({_short(p.verification_method)})" for p in checked
+        )
+    if legacy:
+        methods = await verify_ed25519_signature_2020(
+            document,
+            legacy,
+            resolver,
+            now=now,
+            expected_purpose=purpose,
+            challenge=challenge,
+            domain=domain,
+            max_clock_skew=max_clock_skew,
+        )
+        parts.extend(f"{ED25519_2020} signature verifies ({_short(m)})" for m in methods)
+    return "; ".join(parts)
+
+
+async def _trust_step(
+    credential: dict[str, Any], trust: TrustRegistry, role: str, now: datetime
+) -> CheckResult:
+    issuer = credential.get("issuer")
+    if isinstance(issuer, dict):
+        issuer = issuer.get("id")
+    if not isinstance(issuer, str):
+        return CheckResult.failed(
+            Check.TRUST,
+            InvalidInputError(
+                "the credential names no issuer to look up", code=ErrorCode.ISSUER_NOT_TRUSTED
+            ),
+        )
+    decision = await trust.check_issuer(issuer, role, now=now)
+    details: dict[str, Any] = {"role": role}
+    if decision.operator:
+        details["operator"] = decision.operator
+    if decision.age is not None:
+        details["ageSeconds"] = int(decision.age.total_seconds())
+    if not decision.trusted:
+        return CheckResult(
+            Check.TRUST,
+            CheckStatus.FAILED,
+            decision.reason,
+            decision.code or str(ErrorCode.ISSUER_NOT_TRUSTED),
+            details,
+        )
+    message = decision.reason
+    if decision.age is not None and decision.age.total_seconds() >= 60:
+        message += f" (trust data from {_age(decision.age)} ago)"
+    return CheckResult(Check.TRUST, CheckStatus.PASSED, message, None, details)
+
+
 def _require_object(document: object, kind: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise InvalidInputError(
@@ -111,8 +199,11 @@ async def verify_credential(
     checks: Iterable[str] | None = None,
     max_clock_skew: timedelta = DEFAULT_MAX_CLOCK_SKEW,
     status_checker: StatusChecker | None = None,
+    trust: TrustRegistry | None = None,
+    required_role: str = DEFAULT_ROLE,
 ) -> VerificationReport:
-    """Verify a W3C Verifiable Credential secured with a Data Integrity proof.
+    """Verify a W3C Verifiable Credential secured with a Data Integrity proof (or an
+    ``Ed25519Signature2020`` Linked Data proof).
 
     :param resolver: dereferences the proof's verification method (a
         :class:`agent.dids.DIDResolver`, or an offline cache).
@@ -120,6 +211,8 @@ async def verify_credential(
     :param checks: names of the checks to run (default: all of :data:`CREDENTIAL_CHECKS`).
     :param status_checker: fetches (or, offline, reads cached) status lists; without one a
         credential's status entries are reported as not checked, with a warning.
+    :param trust: the trust registry; with one the ``trust`` check runs (after ``issuer``):
+        the issuer must be accredited as ``required_role`` by a trusted operator.
     :raises InvalidInputError: when the input is not a JSON object, nests deeper than
         :data:`agent.jsonio.MAX_DEPTH`, or a check name is unknown; every other problem is a
         failed check in the report.
@@ -129,8 +222,13 @@ async def verify_credential(
     results: list[CheckResult] = []
     warnings: list[str] = []
 
-    for check in _select(checks, CREDENTIAL_CHECKS):
-        if check is Check.FORMAT:
+    available = CREDENTIAL_CHECKS
+    if trust is not None:
+        available = (*CREDENTIAL_CHECKS[:3], Check.TRUST, *CREDENTIAL_CHECKS[3:])
+    for check in _select(checks, available):
+        if check is Check.TRUST and trust is not None:
+            results.append(await _trust_step(credential, trust, required_role, at))
+        elif check is Check.FORMAT:
 
             async def _format() -> str:
                 version = validate_credential(credential, allow_v1=True)
@@ -142,18 +240,13 @@ async def verify_credential(
         elif check is Check.PROOF:
 
             async def _proof() -> str:
-                proofs = await verify_proofs(
+                return await _verify_signatures(
                     credential,
                     resolver,
-                    expected_purpose="assertionMethod",
+                    purpose="assertionMethod",
+                    binding="issuer",
                     now=at,
                     max_clock_skew=max_clock_skew,
-                    binding="issuer",
-                    bind_controller=False,  # the issuer check below, reported on its own
-                )
-                return "; ".join(
-                    f"{p.suite} signature verifies ({_short(p.verification_method)})"
-                    for p in proofs
                 )
 
             results.append(await _run(check, _proof))
@@ -195,6 +288,8 @@ async def verify_presentation(
     checks: Iterable[str] | None = None,
     max_clock_skew: timedelta = DEFAULT_MAX_CLOCK_SKEW,
     status_checker: StatusChecker | None = None,
+    trust: TrustRegistry | None = None,
+    required_role: str = DEFAULT_ROLE,
 ) -> VerificationReport:
     """Verify a W3C Verifiable Presentation and every credential in it.
 
@@ -237,20 +332,15 @@ async def verify_presentation(
         elif check is Check.PROOF:
 
             async def _proof() -> str:
-                proofs = await verify_proofs(
+                return await _verify_signatures(
                     presentation,
                     resolver,
-                    expected_purpose="authentication",
-                    challenge=challenge,
-                    domain=domain,
+                    purpose="authentication",
+                    binding="holder",
                     now=at,
                     max_clock_skew=max_clock_skew,
-                    binding="holder",
-                    bind_controller=False,  # the holder check below, reported on its own
-                )
-                return "; ".join(
-                    f"{p.suite} signature verifies ({_short(p.verification_method)})"
-                    for p in proofs
+                    challenge=challenge,
+                    domain=domain,
                 )
 
             results.append(await _run(check, _proof))
@@ -267,6 +357,8 @@ async def verify_presentation(
                         now=at,
                         max_clock_skew=max_clock_skew,
                         status_checker=status_checker,
+                        trust=trust,
+                        required_role=required_role,
                     )
                     if isinstance(item, dict)
                     else VerificationReport(

@@ -55,3 +55,15 @@ async def citizen(stores: tuple[Store, Store]) -> Party:
 @pytest.fixture
 def resolver() -> DIDResolver:
     return DIDResolver()
+
+
+@pytest.fixture
+async def operator(stores: tuple[Store, Store]) -> Party:
+    """The public operator: a did:key that accredits hospitals."""
+    return await _party(stores[0])
+
+
+@pytest.fixture
+async def stranger(stores: tuple[Store, Store]) -> Party:
+    """Someone with a key and no accreditation."""
+    return await _party(stores[1])

@@ -1,0 +1,420 @@
+"""The verifier's HTTP service: VC-API verify, presentation requests and submissions.
+
+==================================  =====  ==================================================
+``POST /credentials/verify``        open   VC-API: ``{"verifiableCredential", "options":
+                                           {"checks"}}``; an SD-JWT VC string is accepted too
+``POST /presentations/verify``      open   VC-API: ``{"verifiablePresentation", "options":
+                                           {"checks", "challenge", "domain"}}``; a VP, or an
+                                           SD-JWT+KB string (``challenge`` is the KB nonce,
+                                           ``domain`` its ``aud``)
+``POST /presentation-requests``     admin  a signed request with a fresh single-use nonce:
+                                           201 ``{"request", "nonce", "audience", "expires"}``
+``POST /presentations/submit``      open   a wallet's SD-JWT or VP for a request: verified
+                                           against the request its nonce names, then the
+                                           request's policy decides
+``GET /verifier``                   open   the verifier's DID (the audience wallets address)
+==================================  =====  ==================================================
+
+Status codes. VC-API (w3c-ccg/vc-api, "Verifying") answers 200 for a verified credential and
+400 for invalid input; the W3C test suites (vc-data-model-2.0-test-suite
+``tests/TestEndpoints.js``: any status >= 400, or a non-empty ``errors``, counts as a refusal;
+``shouldThrowInvalidInput`` accepts 400 or 422) need only that a failure is not a 2xx. Here:
+
+* **200** ``{"verified": true, "checks", "warnings", "errors": []}`` (plus ``results``);
+* **422** the same shape with ``verified: false`` and one error per failed check, when the
+  request was understood and the credential (presentation) did not verify: the input was
+  well-formed, its content is not acceptable (RFC 9110 section 15.5.21);
+* **400** ``PARSING_ERROR``: the body or the credential is not JSON / not an object / not a
+  credential at all, or an option is malformed (an unknown check name);
+* **413** a body over 1 MiB.
+
+Never a 500 for anything a client sends: every domain error of a verify route is answered
+in the VC-API shape above; admin routes use :func:`agent.service.error_response`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from agent.clock import format_datetime, utcnow
+from agent.credentials._sd_jwt_jose import decode_jws
+from agent.credentials.proofs import proof_objects
+from agent.dids import DIDResolver, did_key_from_public
+from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
+from agent.jsonio import parse_json_object
+from agent.keys import AskarKeyStore, KeyType, decode_multikey
+from agent.keys.askar import AskarSigner
+from agent.runtime import DIDCommAgent
+from agent.service import AgentServiceConfig, create_agent_app
+from agent.status import StatusChecker
+from agent.storage import Store
+from verifier.nonces import NonceStore
+from verifier.policy import EmergencyPolicy, GenericPolicy, InsurerClaimPolicy, Policy, evidence_key
+from verifier.report import VerificationReport
+from verifier.request import create_presentation_request
+from verifier.sdjwt import TokenStatusCache, http_token_fetcher, verify_sd_jwt_presentation
+from verifier.submit import verify_submission
+from verifier.trust import TrustRegistry
+from verifier.verify import verify_credential, verify_presentation
+
+__all__ = ["VerifierSettings", "VerifierState", "create_verifier_app", "load_identity"]
+
+log = logging.getLogger(__name__)
+
+IDENTITY_CATEGORY = "verifier_identity"
+ROLES = ("generic", "emergency", "insurer")
+
+
+@dataclass(frozen=True)
+class VerifierSettings:
+    """What a verifier service trusts and how it decides.
+
+    :param operator_dids: the trust operators; without any, the ``trust`` check does not run.
+    :param trust_cache: a JSON file of :meth:`TrustRegistry.export` to load at start-up.
+    :param insecure_http_hosts: hosts whose did:web and status lists may use plain http.
+    :param default_role: the policy for requests that name none.
+    :param purpose: the purpose this verifier acts for (requests carry it; submissions must).
+    """
+
+    operator_dids: frozenset[str] = frozenset()
+    trust_cache: Path | None = None
+    insecure_http_hosts: frozenset[str] = frozenset()
+    default_role: str = "generic"
+    purpose: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class VerifierState:
+    """What the routes use; built once the store is open."""
+
+    store: Store
+    did: str
+    signer: AskarSigner
+    resolver: DIDResolver
+    nonces: NonceStore
+    status_checker: StatusChecker
+    token_status: TokenStatusCache
+    trust: TrustRegistry | None
+    policies: dict[str, Policy]
+    purpose: str | None
+    default_role: str
+
+
+async def load_identity(store: Store) -> tuple[str, AskarSigner]:
+    """The verifier's did:key and signer, created on first use and kept in the store."""
+    keys = AskarKeyStore(store)
+    async with store.session() as session:
+        record = await session.fetch(IDENTITY_CATEGORY, "default")
+    if record is not None:
+        value = record.json()
+        assert isinstance(value, dict)
+        return str(value["did"]), await keys.signer(str(value["verificationMethod"]))
+    multikey = await keys.create_key(KeyType.ED25519_PUB)
+    did = did_key_from_public(KeyType.ED25519_PUB, decode_multikey(multikey)[1])
+    vm = f"{did}#{multikey}"
+    await keys.bind(
+        multikey,
+        did=did,
+        verification_method=vm,
+        relationships=["assertionMethod", "authentication"],
+    )
+    try:
+        async with store.session() as session:
+            await session.insert(
+                IDENTITY_CATEGORY, "default", {"did": did, "verificationMethod": vm}
+            )
+    except HealthMyDataError as exc:
+        if exc.code is not ErrorCode.STORE_DUPLICATE:
+            raise
+        return await load_identity(store)  # another replica was first
+    return did, await keys.signer(vm)
+
+
+def _state(request: Request) -> VerifierState:
+    state: VerifierState = request.app.state.verifier
+    return state
+
+
+def _vc_api_error(error: HealthMyDataError) -> JSONResponse:
+    status = 413 if error.code is ErrorCode.INPUT_TOO_LARGE else 400
+    return JSONResponse(
+        {"verified": False, "checks": [], "warnings": [], "errors": [error.to_dict()]},
+        status_code=status,
+    )
+
+
+def _answer(report: VerificationReport) -> JSONResponse:
+    return JSONResponse(report.to_dict(), status_code=200 if report.verified else 422)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    return parse_json_object(await request.body())
+
+
+def _options(body: Mapping[str, Any]) -> dict[str, Any]:
+    options = body.get("options", {})
+    if not isinstance(options, dict):
+        raise InvalidInputError("options must be a JSON object", code=ErrorCode.PARSING_ERROR)
+    checks = options.get("checks")
+    if checks is not None and (
+        not isinstance(checks, list) or not all(isinstance(c, str) for c in checks)
+    ):
+        raise InvalidInputError(
+            "options.checks must be a list of check names", code=ErrorCode.PARSING_ERROR
+        )
+    for name in ("challenge", "domain"):
+        if options.get(name) is not None and not isinstance(options[name], str):
+            raise InvalidInputError(
+                f"options.{name} must be a string", code=ErrorCode.PARSING_ERROR
+            )
+    return options
+
+
+def _unknown_check(error: HealthMyDataError) -> HealthMyDataError:
+    # An unknown check name is malformed input (400), not a credential that failed (422).
+    if error.code is ErrorCode.INVALID_INPUT:
+        return InvalidInputError(error.message, code=ErrorCode.PARSING_ERROR)
+    return error
+
+
+def _verify_router() -> APIRouter:
+    router = APIRouter(tags=["VC-API"])
+
+    @router.post("/credentials/verify", response_model=None)
+    async def verify_credential_route(request: Request) -> JSONResponse:
+        """Verify a credential; 200 verified, 422 not verified, 400 malformed."""
+        state = _state(request)
+        try:
+            body = await _body(request)
+            options = _options(body)
+            credential = body.get("verifiableCredential")
+            if isinstance(credential, str):
+                report = await verify_sd_jwt_presentation(
+                    credential,
+                    resolver=state.resolver,
+                    checks=options.get("checks"),
+                    status=state.token_status,
+                    trust=state.trust,
+                    require_key_binding=False,
+                )
+            elif isinstance(credential, dict):
+                report = await verify_credential(
+                    credential,
+                    resolver=state.resolver,
+                    checks=options.get("checks"),
+                    status_checker=state.status_checker,
+                    trust=state.trust,
+                )
+            else:
+                raise InvalidInputError(
+                    "verifiableCredential must be a credential object (or an SD-JWT VC string)",
+                    code=ErrorCode.PARSING_ERROR,
+                )
+        except HealthMyDataError as error:
+            return _vc_api_error(_unknown_check(error))
+        return _answer(report)
+
+    @router.post("/presentations/verify", response_model=None)
+    async def verify_presentation_route(request: Request) -> JSONResponse:
+        """Verify a presentation; 200 verified, 422 not verified, 400 malformed."""
+        state = _state(request)
+        try:
+            body = await _body(request)
+            options = _options(body)
+            presentation = body.get("verifiablePresentation")
+            if isinstance(presentation, str):
+                report = await verify_sd_jwt_presentation(
+                    presentation,
+                    resolver=state.resolver,
+                    checks=options.get("checks"),
+                    expected_nonce=options.get("challenge"),
+                    audience=options.get("domain"),
+                    status=state.token_status,
+                    trust=state.trust,
+                )
+            elif isinstance(presentation, dict):
+                report = await verify_presentation(
+                    presentation,
+                    resolver=state.resolver,
+                    challenge=options.get("challenge"),
+                    domain=options.get("domain"),
+                    checks=options.get("checks"),
+                    status_checker=state.status_checker,
+                    trust=state.trust,
+                )
+            else:
+                raise InvalidInputError(
+                    "verifiablePresentation must be a presentation object (or an SD-JWT string)",
+                    code=ErrorCode.PARSING_ERROR,
+                )
+        except HealthMyDataError as error:
+            return _vc_api_error(_unknown_check(error))
+        return _answer(report)
+
+    @router.post("/presentations/submit", response_model=None)
+    async def submit(request: Request) -> JSONResponse:
+        """A wallet's answer to a request: report and the request's policy decision."""
+        state = _state(request)
+        try:
+            body = await _body(request)
+            presentation = body.get("presentation")
+            if not isinstance(presentation, str | dict):
+                raise InvalidInputError(
+                    "presentation must be an SD-JWT string or a presentation object",
+                    code=ErrorCode.PARSING_ERROR,
+                )
+            context = await _request_context(state, presentation)
+            role = str(context.get("role") or state.default_role)
+            report = await verify_submission(
+                presentation,
+                resolver=state.resolver,
+                nonces=state.nonces,
+                audience=state.did,
+                purpose=state.purpose,
+                status_checker=state.status_checker,
+                token_status=state.token_status,
+                trust=state.trust,
+            )
+            decision = await state.policies[role].decide(
+                report,
+                claim_id=context.get("claim_id"),
+                claim_type=context.get("claim_type"),
+                evidence_key=evidence_key(presentation),
+            )
+        except HealthMyDataError as error:
+            return _vc_api_error(_unknown_check(error))
+        body_out = {**report.to_dict(), "decision": decision.to_dict()}
+        return JSONResponse(body_out, status_code=200 if decision.accepted else 422)
+
+    @router.get("/verifier")
+    async def identity(request: Request) -> dict[str, Any]:
+        state = _state(request)
+        return {"did": state.did, "purpose": state.purpose}
+
+    return router
+
+
+async def _request_context(
+    state: VerifierState, presentation: str | dict[str, Any]
+) -> dict[str, Any]:
+    """What the request named by the submission's nonce asked for (role, claim), without
+    consuming the nonce; empty when it cannot be read (the checks will say why)."""
+    nonce: object = None
+    try:
+        if isinstance(presentation, str):
+            kb = presentation.strip().rsplit("~", 1)[-1]
+            if kb:
+                nonce = decode_jws(kb, "keyBindingJwt")[1].get("nonce")
+        else:
+            proofs = proof_objects(presentation)
+            nonce = proofs[0].get("challenge") if proofs else None
+        record = await state.nonces.peek(nonce)
+    except HealthMyDataError:
+        return {}
+    return dict(record.request.get("context") or {})
+
+
+def _admin_router() -> APIRouter:
+    router = APIRouter(tags=["verifier admin"])
+
+    @router.post("/presentation-requests", status_code=201)
+    async def create_request(request: Request) -> dict[str, Any]:
+        """A signed presentation request with a fresh nonce.
+
+        Body: ``{"presentation_definition": {...}, "purpose"?, "role"?, "claim_id"?,
+        "claim_type"?}``.
+        """
+        state = _state(request)
+        body = await _body(request)
+        role = body.get("role", state.default_role)
+        if role not in state.policies:
+            raise InvalidInputError(
+                f"role must be one of {', '.join(ROLES)}", code=ErrorCode.REQUEST_INVALID
+            )
+        context: dict[str, Any] = {
+            k: body[k] for k in ("role", "claim_id", "claim_type") if k in body
+        }
+        now = utcnow()
+        purpose = body.get("purpose", state.purpose)
+        made = await create_presentation_request(
+            state.nonces,
+            state.signer,
+            audience=state.did,
+            definition=body.get("presentation_definition") or {},
+            purpose=purpose if isinstance(purpose, str) else None,
+            now=now,
+            context=context,
+        )
+        return {
+            "request": made.jws,
+            "nonce": made.nonce,
+            "audience": state.did,
+            "expires": format_datetime(now + state.nonces.ttl),
+        }
+
+    return router
+
+
+def create_verifier_app(
+    config: AgentServiceConfig,
+    settings: VerifierSettings | None = None,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+) -> Any:
+    """The verifier service over the store in ``config`` (see the module docstring).
+
+    :param http_client: for did:web, status lists (defaults to the agent's client).
+    """
+    chosen = settings or VerifierSettings()
+    if chosen.default_role not in ROLES:
+        raise ValueError(f"default_role must be one of {ROLES}")
+
+    async def configure(app: FastAPI, agent: DIDCommAgent) -> None:
+        http = http_client or agent.http
+        resolver = DIDResolver(http_client=http, insecure_http_hosts=chosen.insecure_http_hosts)
+        status_checker = StatusChecker(
+            http, resolver, insecure_http_hosts=chosen.insecure_http_hosts
+        )
+        trust = None
+        if chosen.operator_dids:
+            trust = TrustRegistry(chosen.operator_dids, resolver, status_checker)
+            if chosen.trust_cache is not None:
+                await trust.import_(parse_json_object(chosen.trust_cache.read_bytes()))
+        did, signer = await load_identity(agent.store)
+        app.state.verifier = VerifierState(
+            store=agent.store,
+            did=did,
+            signer=signer,
+            resolver=resolver,
+            nonces=NonceStore(agent.store),
+            status_checker=status_checker,
+            token_status=TokenStatusCache(
+                http_token_fetcher(http, insecure_http_hosts=chosen.insecure_http_hosts)
+            ),
+            trust=trust,
+            policies={
+                "generic": GenericPolicy(),
+                "emergency": EmergencyPolicy(),
+                "insurer": InsurerClaimPolicy(agent.store),
+            },
+            purpose=chosen.purpose,
+            default_role=chosen.default_role,
+        )
+
+    app = create_agent_app(
+        config,
+        configure=configure,
+        admin_routers=[_admin_router()],
+        public_routers=[_verify_router()],
+    )
+
+    return app
