@@ -8,6 +8,7 @@ only, and says so loudly.
 from __future__ import annotations
 
 import logging
+import os
 from enum import StrEnum
 from typing import Annotated
 
@@ -19,12 +20,15 @@ from agent.errors import HealthMyDataError
 from agent.service import ADMIN_TOKEN_ENV, AgentServiceConfig
 from agent.storeconfig import resolve_store, store_key
 from issuer.api import create_hospital_app
+from wallet.api import WalletOpenArgs, create_wallet_app
+from wallet.cli import PASSPHRASE_ENV, agent_store_uri
 
 __all__ = ["register"]
 
 
 class Role(StrEnum):
     HOSPITAL = "hospital"
+    WALLET = "wallet"
 
 
 def register(app: typer.Typer) -> None:
@@ -49,21 +53,48 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="A host whose did:web may be fetched over http (testing only)."),
         ] = None,
         log_level: Annotated[str, typer.Option(help="Logging level.")] = "info",
+        agent_store: Annotated[
+            str | None,
+            typer.Option(help="wallet: the DIDComm agent's store (default beside --store)."),
+        ] = None,
+        profile: Annotated[
+            str | None, typer.Option(help="wallet: the wallet store's profile.")
+        ] = None,
+        auto_accept: Annotated[
+            bool, typer.Option(help="wallet: accept every credential offer (demo only).")
+        ] = False,
     ) -> None:
-        """Run a party's HTTP service (VC-API, DIDComm, status lists, did:web)."""
+        """Run a party's HTTP service (VC-API, DIDComm, status lists, did:web; the wallet's
+        API on 127.0.0.1, its passphrase from MYDATA_PASSPHRASE or asked for)."""
         logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s %(message)s")
         uri = resolve_store(store, role.value)
+        insecure_hosts = frozenset(insecure_http_host or ())
         try:
+            # The wallet's own store is the citizen's (passphrase); its agent has a store beside.
+            agent_uri = agent_store_uri(uri, agent_store) if role is Role.WALLET else uri
             config = AgentServiceConfig(
-                store_uri=uri,
-                store_key=store_key(uri),
+                store_uri=agent_uri,
+                store_key=store_key(agent_uri),
                 public_url=public_url or f"http://{host}:{port}",
                 title=f"health-mydata {role.value}",
                 insecure_admin=admin_insecure_mode,
             )
-            service = create_hospital_app(
-                config, insecure_http_hosts=frozenset(insecure_http_host or ())
-            )
+            if role is Role.WALLET:
+                passphrase = os.environ.get(PASSPHRASE_ENV) or typer.prompt(
+                    "Wallet passphrase", hide_input=True
+                )
+                service = create_wallet_app(
+                    config,
+                    WalletOpenArgs(
+                        uri=uri,
+                        passphrase=passphrase,
+                        profile=profile,
+                        insecure_http_hosts=insecure_hosts,
+                        auto_accept=auto_accept,
+                    ),
+                )
+            else:
+                service = create_hospital_app(config, insecure_http_hosts=insecure_hosts)
         except HealthMyDataError as exc:
             print_error(error_console(), exc)
             raise typer.Exit(1) from None

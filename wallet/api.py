@@ -1,0 +1,422 @@
+"""The wallet's HTTP service: the citizen's own agent, run by ``mydata serve wallet``.
+
+Two stores: the **wallet** (credentials, holder keys, consents; askar encrypted with a key
+from the citizen's passphrase, :func:`wallet.open_wallet`) and the **agent** store of the
+DIDComm runtime (relationship DIDs and their keys, protocol records, a raw key in a key file
+like every party's service). Every ``/wallet`` route sits behind the admin bearer token
+(``MYDATA_ADMIN_TOKEN``), and the service binds 127.0.0.1 by default: only the citizen's own
+device reaches it. ``POST /didcomm`` is the only open route besides ``/healthz``.
+
+==============================================  ================================================
+``GET /wallet/identity``                        holder DID and SD-JWT holder JWK
+``GET /wallet/credentials``                     list, or search with ``type``, ``issuer``,
+                                                ``code``, ``text``, ``from``, ``to`` (days,
+                                                ``YYYY-MM-DD``), ``format``, ``limit``
+``GET /wallet/credentials/{id}``                metadata and the credential as received
+``POST /wallet/import``                         body: a credential in any supported format
+                                                (W3C VC JSON, SD-JWT VC, SMART Health Card
+                                                file, JWS or ``shc:/`` text); 201, 409 duplicate
+``GET /wallet/offers``                          offers waiting for the citizen
+``POST /wallet/offers/{thread}/accept|decline`` request the offered credentials, or say no
+``GET /wallet/requests``, ``.../{thread}``      presentation requests and the plan answering
+                                                each: what goes to whom for which purpose
+``POST /wallet/requests/{thread}/approve``      present (body ``{"digest"?}``: the plan's digest
+                                                as shown; 409 ``planChanged`` when it differs)
+``POST /wallet/requests/{thread}/decline``      refuse; nothing is presented
+``GET /wallet/consents``, ``.../{id}``          consent records and their state
+``POST /wallet/consents/{id}/withdraw``         withdraw and notify the recipient
+``POST /wallet/emergency-card``                 ``{"sections"?, "lifetime": "365d",
+                                                "credential"?}``: payload text, SVG, PNG
+==============================================  ================================================
+
+Plus the DIDComm agent's own admin routes (:mod:`agent.service`): ``POST /admin/connections``
+accepts a hospital's invitation URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+
+from agent.clock import format_datetime
+from agent.credentials.emergency_qr import EMERGENCY_SUMMARY_VCT
+from agent.dids import DIDResolver
+from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError, ProtocolStateError
+from agent.jsonio import parse_json_object
+from agent.runtime import DIDCommAgent
+from agent.service import AgentServiceConfig, create_agent_app, error_response
+from agent.types import JSONObject
+from wallet.consent import ConsentRecord, ConsentStatus, get_consent, list_consents
+from wallet.didcomm import (
+    accept_offer,
+    approve_request,
+    decline_offer,
+    decline_request,
+    pending_offers,
+    pending_request,
+    pending_requests,
+    register_wallet,
+    withdraw_consent,
+)
+from wallet.emergency import EmergencyCard, emergency_card, emergency_sections
+from wallet.errors import CredentialNotFoundError, WalletError
+from wallet.holder import CredentialFormat, StoredCredential, Wallet, open_wallet
+
+__all__ = [
+    "WalletOpenArgs",
+    "consent_to_json",
+    "create_wallet_app",
+    "make_emergency_card",
+    "parse_lifetime",
+]
+
+#: The largest credential ``POST /wallet/import`` reads.
+MAX_IMPORT_BYTES: Final = 2 * 1024 * 1024
+
+_STATUS: Final[dict[str, int]] = {
+    str(ErrorCode.WALLET_CREDENTIAL_NOT_FOUND): 404,
+    str(ErrorCode.CONSENT_NOT_FOUND): 404,
+    str(ErrorCode.WALLET_DUPLICATE_CREDENTIAL): 409,
+    str(ErrorCode.CONSENT_NOT_ACTIVE): 409,
+    str(ErrorCode.CONSENT_RECEIPT_MISMATCH): 409,
+    str(ErrorCode.PRESENTATION_NO_MATCH): 422,
+    str(ErrorCode.PRESENTATION_QUERY_INVALID): 422,
+    str(ErrorCode.WALLET_UNSUPPORTED_FORMAT): 422,
+    str(ErrorCode.WALLET_ISSUER_KEY_NOT_FOUND): 422,
+}
+_REASON_STATUS: Final[dict[str, int]] = {
+    "unknownThread": 404,
+    "unknownConnection": 404,
+    "unexpectedState": 409,
+    "illegalTransition": 409,
+    "planChanged": 409,
+}
+_LIFETIME: Final = re.compile(r"^\s*(\d{1,5})\s*([dhw]?)\s*$")
+
+
+@dataclass(frozen=True)
+class WalletOpenArgs:
+    """How the service opens the citizen's wallet store (see :func:`wallet.open_wallet`).
+
+    :param insecure_http_hosts: hosts whose did:web may be fetched over plain http (local
+        testing only; e.g. a hospital on ``localhost``).
+    :param auto_accept: request every offered credential without asking (demo only).
+    """
+
+    uri: str
+    passphrase: str | None = None
+    raw_key: str | None = None
+    profile: str | None = None
+    create: bool = False
+    insecure_http_hosts: frozenset[str] = frozenset()
+    auto_accept: bool = False
+
+
+def parse_lifetime(value: str | int) -> timedelta:
+    """``365d``, ``12h``, ``52w`` or a number of days.
+
+    :raises InvalidInputError: anything else.
+    """
+    match = _LIFETIME.match(str(value))
+    if match is None or isinstance(value, bool):
+        raise InvalidInputError(
+            "a lifetime is a number of days, or a number with d, h or w (e.g. 365d)",
+            details={"reason": "lifetime"},
+        )
+    amount, unit = int(match.group(1)), match.group(2) or "d"
+    return {
+        "d": timedelta(days=amount),
+        "h": timedelta(hours=amount),
+        "w": timedelta(weeks=amount),
+    }[unit]
+
+
+def consent_to_json(consent: ConsentRecord) -> JSONObject:
+    return {
+        "id": consent.id,
+        "status": str(consent.status),
+        "recipient": consent.recipient,
+        "purpose": consent.purpose,
+        "time": consent.document.get("time"),
+        "retention": consent.document.get("retention"),
+        "dataCategories": consent.document.get("dataCategories"),
+        "fields": consent.document.get("fields"),
+        "withdrawn": None if consent.withdrawal is None else consent.withdrawal.get("time"),
+        "receipt": consent.receipt,
+        "document": consent.document,
+    }
+
+
+async def make_emergency_card(
+    wallet: Wallet,
+    *,
+    sections: list[str] | None,
+    lifetime: timedelta,
+    credential_id: str | None = None,
+) -> EmergencyCard:
+    """The card from the newest EmergencySummary SD-JWT VC (or ``credential_id``); every
+    section it has unless ``sections`` says which.
+
+    :raises CredentialNotFoundError: no EmergencySummary SD-JWT VC is stored.
+    :raises InvalidInputError: as :func:`wallet.emergency.emergency_card`.
+    """
+    if credential_id is None:
+        found = await wallet.search(
+            type=EMERGENCY_SUMMARY_VCT, format=str(CredentialFormat.SD_JWT_VC)
+        )
+        if not found:
+            raise CredentialNotFoundError(
+                "no EmergencySummary SD-JWT VC in this wallet: ask the hospital for one",
+                details={"type": EMERGENCY_SUMMARY_VCT},
+            )
+        newest = max(found, key=lambda m: m.issued.timestamp() if m.issued else 0.0)
+        credential_id = newest.id
+    content = await wallet.content(credential_id)
+    if not isinstance(content, str):
+        raise InvalidInputError(
+            "an emergency card is made from an SD-JWT VC", details={"reason": "notSdJwt"}
+        )
+    chosen = sections if sections else emergency_sections(content)
+    return emergency_card(
+        content,
+        sections=chosen,
+        holder_signer=await wallet.jwk_signer(),
+        lifetime=lifetime,
+        now=wallet.clock(),
+    )
+
+
+def _wallet(request: Request) -> Wallet:
+    wallet: Wallet = request.app.state.wallet
+    return wallet
+
+
+def _agent(request: Request) -> DIDCommAgent:
+    agent: DIDCommAgent = request.app.state.agent
+    return agent
+
+
+async def _optional_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    return parse_json_object(raw) if raw.strip() else {}
+
+
+def _metas(items: list[StoredCredential]) -> list[JSONObject]:
+    return [m.to_json() for m in items]
+
+
+def _router() -> APIRouter:
+    router = APIRouter(prefix="/wallet", tags=["wallet"])
+
+    @router.get("/identity")
+    async def identity(request: Request) -> JSONObject:
+        wallet = _wallet(request)
+        return {"holder": await wallet.holder_did(), "holderJwk": await wallet.holder_jwk()}
+
+    @router.get("/credentials")
+    async def credentials(
+        request: Request,
+        type: str | None = None,
+        issuer: str | None = None,
+        code: str | None = None,
+        text: str | None = None,
+        date_from: Annotated[date | None, Query(alias="from")] = None,
+        date_to: Annotated[date | None, Query(alias="to")] = None,
+        format: str | None = None,
+        limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+    ) -> list[JSONObject]:
+        """Every stored credential, or those matching all the criteria given."""
+        wallet = _wallet(request)
+        criteria = (type, issuer, code, text, date_from, date_to, format)
+        if all(c is None for c in criteria):
+            items = await wallet.list()
+            return _metas(items[:limit] if limit else items)
+        return _metas(
+            await wallet.search(
+                type=type,
+                issuer=issuer,
+                code=code,
+                text=text,
+                date_from=date_from,
+                date_to=date_to,
+                format=format,
+                limit=limit,
+            )
+        )
+
+    @router.get("/credentials/{credential_id:path}")
+    async def credential(request: Request, credential_id: str) -> JSONObject:
+        wallet = _wallet(request)
+        meta = await wallet.get(credential_id)
+        return {"metadata": meta.to_json(), "credential": await wallet.content(credential_id)}
+
+    @router.post("/import", status_code=201)
+    async def import_credential(request: Request) -> JSONObject:
+        """Body: the credential itself (JSON object, or text such as an SD-JWT or shc:/)."""
+        body = await request.body()
+        if len(body) > MAX_IMPORT_BYTES:
+            raise InvalidInputError(
+                "the credential is larger than the wallet accepts",
+                code=ErrorCode.INPUT_TOO_LARGE,
+            )
+        return (await _wallet(request).add_credential(body)).to_json()
+
+    @router.get("/offers")
+    async def offers(request: Request) -> list[JSONObject]:
+        return [o.to_json() for o in await pending_offers(_agent(request))]
+
+    @router.post("/offers/{thread_id}/accept", status_code=202)
+    async def accept(request: Request, thread_id: str) -> JSONObject:
+        """Request the offered credentials; they are stored when the issuer sends them."""
+        offer = await accept_offer(_agent(request), _wallet(request), thread_id)
+        return {"accepted": offer.to_json()}
+
+    @router.post("/offers/{thread_id}/decline")
+    async def decline(request: Request, thread_id: str) -> JSONObject:
+        await decline_offer(_agent(request), thread_id)
+        return {"declined": thread_id}
+
+    @router.get("/requests")
+    async def requests(request: Request) -> list[JSONObject]:
+        """Presentation requests waiting for the citizen, each with its plan."""
+        return [p.to_json() for p in await pending_requests(_agent(request), _wallet(request))]
+
+    @router.get("/requests/{thread_id}")
+    async def one_request(request: Request, thread_id: str) -> JSONObject:
+        return (await pending_request(_agent(request), _wallet(request), thread_id)).to_json()
+
+    @router.post("/requests/{thread_id}/approve")
+    async def approve(request: Request, thread_id: str) -> JSONObject:
+        """Present as planned; body ``{"digest": <plan digest shown>}`` (recommended)."""
+        body = await _optional_body(request)
+        digest = body.get("digest")
+        if digest is not None and not isinstance(digest, str):
+            raise InvalidInputError("'digest' must be the plan's digest string")
+        approval = await approve_request(
+            _agent(request), _wallet(request), thread_id, expected_digest=digest
+        )
+        return approval.to_json()
+
+    @router.post("/requests/{thread_id}/decline")
+    async def decline_presentation(request: Request, thread_id: str) -> JSONObject:
+        pending = await pending_request(_agent(request), _wallet(request), thread_id)
+        await decline_request(_agent(request), thread_id)
+        return {"declined": thread_id, "plan": pending.to_json()["plan"]}
+
+    @router.get("/consents")
+    async def consents(
+        request: Request, status: ConsentStatus | None = None, recipient: str | None = None
+    ) -> list[JSONObject]:
+        found = await list_consents(_wallet(request), status=status, recipient=recipient)
+        return [consent_to_json(c) for c in found]
+
+    @router.get("/consents/{consent_id}")
+    async def consent(request: Request, consent_id: str) -> JSONObject:
+        return consent_to_json(await get_consent(_wallet(request), consent_id))
+
+    @router.post("/consents/{consent_id}/withdraw")
+    async def withdraw(request: Request, consent_id: str) -> JSONObject:
+        """Withdraw and notify the recipient (body ``{"connection_id"?}``)."""
+        body = await _optional_body(request)
+        connection_id = body.get("connection_id")
+        if connection_id is not None and not isinstance(connection_id, str):
+            raise InvalidInputError("'connection_id' must be a string")
+        withdrawn = await withdraw_consent(
+            _agent(request), _wallet(request), consent_id, connection_id
+        )
+        return consent_to_json(withdrawn)
+
+    @router.post("/emergency-card")
+    async def card(request: Request) -> JSONObject:
+        """Body ``{"sections"?: [...], "lifetime": "365d", "credential"?: id}``."""
+        body = await _optional_body(request)
+        sections = body.get("sections")
+        if sections is not None and (
+            not isinstance(sections, list) or not all(isinstance(s, str) for s in sections)
+        ):
+            raise InvalidInputError("'sections' must be a list of section names")
+        credential_id = body.get("credential")
+        if credential_id is not None and not isinstance(credential_id, str):
+            raise InvalidInputError("'credential' must be a credential id")
+        made = await make_emergency_card(
+            _wallet(request),
+            sections=sections,
+            lifetime=parse_lifetime(body.get("lifetime", "365d")),
+            credential_id=credential_id,
+        )
+        return {
+            "payload": made.payload_text,
+            "svg": made.svg_text,
+            "png": base64.b64encode(made.png_bytes).decode("ascii"),
+            "qrVersion": made.qr_version,
+            "errorLevel": made.error_level,
+            "sections": list(made.sections),
+            "expires": None if made.expires is None else format_datetime(made.expires),
+        }
+
+    return router
+
+
+def _error(exc: Exception) -> JSONResponse:
+    if not isinstance(exc, HealthMyDataError):  # pragma: no cover - registered for those only
+        raise exc
+    code = _STATUS.get(str(exc.code)) or _REASON_STATUS.get(str(exc.details.get("reason")))
+    if code is None:
+        return error_response(exc)
+    return JSONResponse(exc.to_dict(), status_code=code)
+
+
+def create_wallet_app(config: AgentServiceConfig, wallet_args: WalletOpenArgs) -> FastAPI:
+    """The wallet service: the DIDComm agent on ``config``'s store, the wallet on
+    ``wallet_args``'s (opened at start-up, closed at shutdown).
+
+    :raises ValueError: no admin token and no insecure mode (as :func:`create_agent_app`).
+    """
+
+    async def configure(app: FastAPI, agent: DIDCommAgent) -> None:
+        resolver = DIDResolver(
+            http_client=agent.http, insecure_http_hosts=wallet_args.insecure_http_hosts
+        )
+        wallet = await open_wallet(
+            wallet_args.uri,
+            passphrase=wallet_args.passphrase,
+            raw_key=wallet_args.raw_key,
+            profile=wallet_args.profile,
+            create=wallet_args.create,
+            resolver=resolver,
+            http_client=agent.http,
+            clock=agent.clock,
+        )
+        await wallet.holder_did()  # the identity exists before the first offer
+        app.state.wallet = wallet
+        register_wallet(agent, wallet, auto_accept=wallet_args.auto_accept)
+
+    app = create_agent_app(config, configure=configure, admin_routers=[_router()])
+
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        return _error(exc)
+
+    app.add_exception_handler(WalletError, handler)
+    app.add_exception_handler(ProtocolStateError, handler)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(served: FastAPI) -> AsyncIterator[None]:
+        async with inner(served):
+            try:
+                yield
+            finally:
+                wallet: Wallet | None = getattr(served.state, "wallet", None)
+                if wallet is not None:
+                    await wallet.close()
+
+    app.router.lifespan_context = lifespan
+    return app

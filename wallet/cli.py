@@ -1,0 +1,663 @@
+"""``mydata wallet ...``: the citizen's wallet from the command line.
+
+Two kinds of command:
+
+* **local** ones open the wallet store directly (``--store``, default
+  ``$MYDATA_HOME/wallet.sqlite``; encrypted with a key from the passphrase in
+  ``MYDATA_PASSPHRASE`` or asked for): ``init``, ``import``, ``list``, ``search``, ``show``,
+  ``consents``, ``backup``, ``restore``, ``emergency-card``;
+* **DIDComm** ones ask the running wallet service (``mydata serve wallet``), since only a
+  running agent can receive the answers: ``connect``, ``offers``, ``accept``, ``receive``,
+  ``requests``, ``present``, ``decline``, ``withdraw``. They call its admin API at
+  ``--service`` (default ``$MYDATA_WALLET_URL`` or ``http://127.0.0.1:8000``) with the token in
+  ``MYDATA_ADMIN_TOKEN``.
+
+The service's DIDComm agent keeps its relationships in a store of its own beside the wallet
+(:func:`agent_store_uri`: ``wallet.sqlite`` -> ``wallet.agent.sqlite``, raw key in
+``wallet.agent.sqlite.key``), which ``init`` and ``restore`` create.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import httpx
+import typer
+from rich.table import Table
+
+from agent.console import error_console, escape, print_error, stdout_console
+from agent.dids import DIDResolver
+from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError, StorageError
+from agent.service import ADMIN_TOKEN_ENV
+from agent.storage import open_store
+from agent.storeconfig import resolve_store, store_key
+from wallet.api import consent_to_json, make_emergency_card, parse_lifetime
+from wallet.backup import backup, generate_recovery_phrase, restore
+from wallet.consent import list_consents
+from wallet.holder import StoredCredential, Wallet, open_wallet
+
+__all__ = ["PASSPHRASE_ENV", "SERVICE_ENV", "agent_store_uri", "register"]
+
+_T = TypeVar("_T")
+
+#: The wallet store's passphrase (else it is asked for).
+PASSPHRASE_ENV = "MYDATA_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
+#: The running wallet service's URL.
+SERVICE_ENV = "MYDATA_WALLET_URL"
+_DEFAULT_SERVICE = "http://127.0.0.1:8000"
+
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="A path, sqlite://PATH or postgres://... (default $MYDATA_HOME/wallet.sqlite).",
+    ),
+]
+ProfileOption = Annotated[
+    str | None, typer.Option("--profile", help="A profile of the store (e.g. a child's records).")
+]
+ServiceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--service",
+        help=f"The wallet service's URL (default ${SERVICE_ENV} or {_DEFAULT_SERVICE}).",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+InsecureHosts = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--insecure-http-host",
+        help="A host whose did:web is served over plain http (local testing only).",
+    ),
+]
+
+
+def agent_store_uri(wallet_uri: str, agent_store: str | None = None) -> str:
+    """The wallet service's DIDComm agent store: ``agent_store``, or beside a SQLite wallet
+    (``X.sqlite`` -> ``X.agent.sqlite``).
+
+    :raises InvalidInputError: a PostgreSQL wallet and no ``agent_store``.
+    """
+    if agent_store:
+        return resolve_store(agent_store, "wallet-agent")
+    if not wallet_uri.startswith("sqlite://") or wallet_uri == "sqlite://:memory:":
+        raise InvalidInputError(
+            "give the agent's store with --agent-store: it cannot be derived from this wallet store"
+        )
+    path = Path(wallet_uri.removeprefix("sqlite://"))
+    return f"sqlite://{path.with_name(path.stem + '.agent' + path.suffix)}"
+
+
+def _passphrase(new: bool) -> str:
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value:
+        return value
+    prompt = "New wallet passphrase" if new else "Wallet passphrase"
+    text: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=new)
+    return text
+
+
+def _run(work: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+    try:
+        return asyncio.run(work())
+    except HealthMyDataError as exc:
+        print_error(error_console(), exc)
+        raise typer.Exit(1) from None
+
+
+@asynccontextmanager
+async def _local(
+    store: str | None,
+    profile: str | None,
+    *,
+    create: bool = False,
+    insecure_hosts: list[str] | None = None,
+) -> AsyncIterator[Wallet]:
+    uri = resolve_store(store, "wallet")
+    passphrase = _passphrase(create)
+    async with httpx.AsyncClient(timeout=10.0, follow_redirects=False) as http:
+        resolver = DIDResolver(
+            http_client=http, insecure_http_hosts=frozenset(insecure_hosts or ())
+        )
+        try:
+            wallet = await open_wallet(
+                uri,
+                passphrase=passphrase,
+                profile=profile,
+                create=create,
+                resolver=resolver,
+                http_client=http,
+            )
+        except StorageError as exc:
+            if exc.code is ErrorCode.STORE_NOT_FOUND:
+                raise StorageError(
+                    f"no wallet at {uri} (or no such profile): run 'mydata wallet init' first",
+                    code=ErrorCode.STORE_NOT_FOUND,
+                ) from exc
+            raise
+        try:
+            yield wallet
+        finally:
+            await wallet.close()
+
+
+async def _ensure_agent_store(uri: str) -> None:
+    opened = await open_store(uri, raw_key=store_key(uri, create=True))
+    await opened.close()
+
+
+# --- the service's admin API -------------------------------------------------------------------
+
+
+def _service_call(service: str | None, method: str, path: str, body: Any = None) -> Any:
+    url = (service or os.environ.get(SERVICE_ENV) or _DEFAULT_SERVICE).rstrip("/")
+    token = os.environ.get(ADMIN_TOKEN_ENV, "")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.request(method, url + path, json=body, headers=headers, timeout=60.0)
+    except httpx.HTTPError as exc:
+        error_console().print(
+            f"[red]error:[/] cannot reach the wallet service at {escape(url)} "
+            f"({escape(type(exc).__name__)}); is 'mydata serve wallet' running?"
+        )
+        raise typer.Exit(1) from None
+    if response.status_code >= 400:
+        try:
+            error = response.json()
+            text = f"[{error.get('code')}] {error.get('message')}"
+        except ValueError:
+            text = f"HTTP {response.status_code}"
+        error_console().print(f"[red]error:[/] {escape(text)}")
+        raise typer.Exit(1)
+    return response.json()
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def _credential_table(items: list[StoredCredential]) -> Table:
+    table = Table(title=f"{len(items)} credential(s)")
+    for column in ("id", "format", "summary", "issuer", "issued"):
+        table.add_column(column, overflow="fold")
+    for meta in items:
+        table.add_row(
+            escape(meta.id),
+            str(meta.format),
+            escape(meta.summary),
+            escape(meta.issuer or ""),
+            meta.issued.date().isoformat() if meta.issued else "",
+        )
+    return table
+
+
+def _print_credentials(items: list[StoredCredential], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps([m.to_json() for m in items], indent=2))
+    else:
+        stdout_console().print(_credential_table(items))
+
+
+def _print_plan(request: dict[str, Any]) -> None:
+    out = stdout_console()
+    plan = request.get("plan")
+    out.print(f"request {escape(request['thread_id'])}")
+    out.print(f"  audience  {escape(str(request['audience']))}")
+    out.print(f"  retention {escape(str(request['retention']))} ({escape(request['legal_basis'])})")
+    if plan is None:
+        problem = request.get("problem") or {}
+        out.print(
+            f"  [yellow]cannot be answered:[/] {escape(str(problem.get('message', '')))}; "
+            "decline it"
+        )
+        return
+    for line in plan["description"]:
+        out.print("  " + escape(line))
+    table = Table(title="what the verifier will see")
+    table.add_column("credential", overflow="fold")
+    table.add_column("claim", overflow="fold")
+    table.add_column("value", overflow="fold")
+    for item in plan["items"]:
+        name = item["credential"]["summary"]
+        if item["wholeCredential"]:
+            table.add_row(escape(name), "(the whole credential)", "")
+            continue
+        shown = item["shown"]
+        for pointer in item["disclosed"]:
+            table.add_row(escape(name), escape(pointer), escape(_at(shown, pointer)))
+    out.print(table)
+
+
+def _at(document: Any, pointer: str) -> str:
+    node = document
+    for part in pointer.strip("/").split("/") if pointer.strip("/") else []:
+        key = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict):
+            node = node.get(key)
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            return ""
+    text = node if isinstance(node, str) else json.dumps(node, ensure_ascii=False)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _consent_table(consents: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"{len(consents)} consent(s)")
+    for column in ("id", "status", "recipient", "purpose", "given", "fields", "receipt"):
+        table.add_column(column, overflow="fold")
+    for consent in consents:
+        fields = sum(len(f.get("fields", [])) for f in consent.get("fields") or [])
+        receipt = consent.get("receipt")
+        table.add_row(
+            escape(consent["id"]),
+            consent["status"],
+            escape(consent["recipient"].get("name", "")),
+            escape(consent["purpose"]),
+            escape(str(consent.get("time"))),
+            str(fields),
+            "deleted" if receipt else "",
+        )
+    return table
+
+
+def _parse_day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{option} takes a day, YYYY-MM-DD") from None
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+def register(app: typer.Typer) -> None:
+    wallet_app = typer.Typer(
+        help="The citizen's wallet: receive, keep, find, present with consent, back up.",
+        no_args_is_help=True,
+    )
+    app.add_typer(wallet_app, name="wallet")
+    _register_local(wallet_app)
+    _register_service(wallet_app)
+    _register_backup(wallet_app)
+
+
+def _register_local(wallet_app: typer.Typer) -> None:
+    @wallet_app.command("init")
+    def init(
+        store: StoreOption = None,
+        profile: ProfileOption = None,
+        agent_store: Annotated[
+            str | None, typer.Option(help="The service's DIDComm store (default beside --store).")
+        ] = None,
+    ) -> None:
+        """Create the wallet (passphrase-encrypted), its holder keys and the agent's store."""
+        uri = resolve_store(store, "wallet")
+        agent_uri = agent_store_uri(uri, agent_store)
+
+        async def work() -> tuple[str, dict[str, str]]:
+            async with _local(store, profile, create=True) as wallet:
+                holder, jwk = await wallet.holder_did(), await wallet.holder_jwk()
+            await _ensure_agent_store(agent_uri)
+            return holder, jwk
+
+        holder, jwk = _run(work)
+        out = stdout_console()
+        out.print(f"holder DID     {holder}")
+        out.print(f"holder JWK     {json.dumps(jwk)}")
+        out.print(f"wallet store   {uri} (encrypted with your passphrase)")
+        out.print(f"agent store    {agent_uri}")
+        out.print("serve it with  mydata serve wallet (MYDATA_PASSPHRASE, MYDATA_ADMIN_TOKEN)")
+
+    @wallet_app.command("import")
+    def import_(
+        file: Annotated[str, typer.Argument(help="A credential file, or - for stdin.")],
+        store: StoreOption = None,
+        profile: ProfileOption = None,
+        jwks: Annotated[
+            Path | None, typer.Option(help="A SMART Health Card issuer's JWKS (else fetched).")
+        ] = None,
+        insecure_http_host: InsecureHosts = None,
+    ) -> None:
+        """Verify and keep a W3C VC, SD-JWT VC or SMART Health Card (file or shc:/ text)."""
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+        keys = json.loads(jwks.read_text("utf-8")) if jwks is not None else None
+
+        async def work() -> StoredCredential:
+            async with _local(store, profile, insecure_hosts=insecure_http_host) as wallet:
+                return await wallet.add_credential(data, jwks=keys)
+
+        meta = _run(work)
+        stdout_console().print(f"stored {escape(meta.id)}: {escape(meta.summary)}")
+
+    @wallet_app.command("list")
+    def list_(
+        store: StoreOption = None, profile: ProfileOption = None, as_json: JsonOption = False
+    ) -> None:
+        """Every stored credential."""
+
+        async def work() -> list[StoredCredential]:
+            async with _local(store, profile) as wallet:
+                return await wallet.list()
+
+        _print_credentials(_run(work), as_json)
+
+    @wallet_app.command("search")
+    def search(
+        type: Annotated[str | None, typer.Option("--type", help="W3C type or vct.")] = None,
+        issuer: Annotated[str | None, typer.Option(help="The issuer's DID or URL.")] = None,
+        code: Annotated[str | None, typer.Option(help="system|code, or a bare code.")] = None,
+        text: Annotated[str | None, typer.Option(help="Words that must all occur.")] = None,
+        date_from: Annotated[str | None, typer.Option("--from", help="Issued on or after.")] = None,
+        date_to: Annotated[str | None, typer.Option("--to", help="Issued on or before.")] = None,
+        format: Annotated[str | None, typer.Option(help="ldp_vc, dc+sd-jwt, ...")] = None,
+        store: StoreOption = None,
+        profile: ProfileOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Credentials matching every criterion given."""
+        start, end = _parse_day(date_from, "--from"), _parse_day(date_to, "--to")
+
+        async def work() -> list[StoredCredential]:
+            async with _local(store, profile) as wallet:
+                return await wallet.search(
+                    type=type,
+                    issuer=issuer,
+                    code=code,
+                    text=text,
+                    date_from=start,
+                    date_to=end,
+                    format=format,
+                )
+
+        _print_credentials(_run(work), as_json)
+
+    @wallet_app.command("show")
+    def show(
+        credential_id: Annotated[str, typer.Argument(help="The credential's id.")],
+        store: StoreOption = None,
+        profile: ProfileOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """One credential: its metadata and the credential as received."""
+
+        async def work() -> tuple[StoredCredential, Any]:
+            async with _local(store, profile) as wallet:
+                return await wallet.get(credential_id), await wallet.content(credential_id)
+
+        meta, content = _run(work)
+        if as_json:
+            typer.echo(json.dumps({"metadata": meta.to_json(), "credential": content}, indent=2))
+            return
+        table = Table(show_header=False)
+        table.add_column("", style="bold")
+        table.add_column("", overflow="fold")
+        for key, value in meta.to_json().items():
+            shown = ", ".join(value) if isinstance(value, list) else str(value or "")
+            table.add_row(key, escape(shown))
+        out = stdout_console()
+        out.print(table)
+        out.print(escape(content if isinstance(content, str) else json.dumps(content, indent=2)))
+
+    @wallet_app.command("consents")
+    def consents(
+        store: StoreOption = None, profile: ProfileOption = None, as_json: JsonOption = False
+    ) -> None:
+        """Consent records: to whom, for what, and whether withdrawn and deleted."""
+
+        async def work() -> list[dict[str, Any]]:
+            async with _local(store, profile) as wallet:
+                return [consent_to_json(c) for c in await list_consents(wallet)]
+
+        found = _run(work)
+        if as_json:
+            typer.echo(json.dumps(found, indent=2))
+        else:
+            stdout_console().print(_consent_table(found))
+
+    @wallet_app.command("emergency-card")
+    def emergency(
+        output: Annotated[Path, typer.Option("-o", help="card.png or card.svg.")],
+        sections: Annotated[
+            str | None, typer.Option(help="Comma-separated sections (default: all it has).")
+        ] = None,
+        lifetime: Annotated[str, typer.Option(help="How long the card is valid: 365d, 12w.")] = (
+            "365d"
+        ),
+        credential: Annotated[str | None, typer.Option(help="The EmergencySummary's id.")] = None,
+        store: StoreOption = None,
+        profile: ProfileOption = None,
+    ) -> None:
+        """Your EmergencySummary's chosen sections in ONE QR code, verifiable offline."""
+        if output.suffix.lower() not in (".png", ".svg"):
+            raise typer.BadParameter("-o must end in .png or .svg")
+        chosen = [s.strip() for s in sections.split(",") if s.strip()] if sections else None
+
+        async def work() -> Any:
+            async with _local(store, profile) as wallet:
+                return await make_emergency_card(
+                    wallet,
+                    sections=chosen,
+                    lifetime=parse_lifetime(lifetime),
+                    credential_id=credential,
+                )
+
+        card = _run(work)
+        if output.suffix.lower() == ".png":
+            output.write_bytes(card.png_bytes)
+        else:
+            output.write_text(card.svg_text, encoding="utf-8")
+        stdout_console().print(
+            f"written {output}: QR version {card.qr_version} (level {card.error_level}), "
+            f"{len(card.payload_text)} characters, sections {', '.join(card.sections)}, "
+            f"expires {card.expires.isoformat() if card.expires else 'never'}"
+        )
+
+
+def _register_service(wallet_app: typer.Typer) -> None:
+    @wallet_app.command("connect")
+    def connect(
+        url: Annotated[str, typer.Argument(help="The invitation URL (as scanned).")],
+        label: Annotated[str, typer.Option(help="A name for this relationship.")] = "",
+        service: ServiceOption = None,
+    ) -> None:
+        """Accept an out-of-band invitation (a hospital's, a verifier's)."""
+        connection = _service_call(
+            service, "POST", "/admin/connections", {"invitation_url": url, "label": label}
+        )
+        stdout_console().print(f"connected: {escape(connection['id'])} ({escape(label or '-')})")
+
+    def _offers(service: str | None) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = _service_call(service, "GET", "/wallet/offers")
+        return found
+
+    def _print_offers(offers: list[dict[str, Any]]) -> None:
+        table = Table(title=f"{len(offers)} offer(s) waiting")
+        for column in ("thread", "from", "received", "credentials"):
+            table.add_column(column, overflow="fold")
+        for offer in offers:
+            listed = "\n".join(
+                f"{c['name'] or c['type']} [{c['format']}]" for c in offer["credentials"]
+            )
+            table.add_row(
+                escape(offer["thread_id"]),
+                escape(offer["peer"]),
+                escape(offer["received"]),
+                escape(listed),
+            )
+        stdout_console().print(table)
+
+    @wallet_app.command("offers")
+    def offers(service: ServiceOption = None, as_json: JsonOption = False) -> None:
+        """Credential offers waiting for you."""
+        found = _offers(service)
+        if as_json:
+            typer.echo(json.dumps(found, indent=2))
+        else:
+            _print_offers(found)
+
+    @wallet_app.command("accept")
+    def accept(
+        thread: Annotated[str, typer.Argument(help="The offer's thread id.")],
+        service: ServiceOption = None,
+    ) -> None:
+        """Accept an offer: the credentials are requested, verified and stored."""
+        _service_call(service, "POST", f"/wallet/offers/{thread}/accept")
+        stdout_console().print(f"accepted {escape(thread)}")
+
+    @wallet_app.command("receive")
+    def receive(
+        service: ServiceOption = None,
+        wait: Annotated[float, typer.Option(help="Seconds to wait for the credentials.")] = 20.0,
+    ) -> None:
+        """List the offers waiting and accept them all, then wait until they arrive."""
+        found = _offers(service)
+        _print_offers(found)
+        threads = [o["thread_id"] for o in found]
+        for thread in threads:
+            _service_call(service, "POST", f"/wallet/offers/{thread}/accept")
+        deadline = time.monotonic() + wait
+        states: dict[str, str] = {}
+        while threads and time.monotonic() < deadline:
+            records = _service_call(
+                service,
+                "GET",
+                "/admin/records?protocol=https://didcomm.org/issue-credential/3.0",
+            )
+            states = {r["thread_id"]: r["state"] for r in records if r["thread_id"] in threads}
+            if all(states.get(t) in ("done", "abandoned") for t in threads):
+                break
+            time.sleep(0.2)
+        done = sum(1 for t in threads if states.get(t) == "done")
+        stdout_console().print(f"accepted {len(threads)} offer(s); {done} received and stored")
+        if done < len(threads):
+            raise typer.Exit(1)
+
+    @wallet_app.command("requests")
+    def requests(service: ServiceOption = None, as_json: JsonOption = False) -> None:
+        """Presentation requests waiting for you, with what each would send to whom."""
+        found = _service_call(service, "GET", "/wallet/requests")
+        if as_json:
+            typer.echo(json.dumps(found, indent=2))
+            return
+        if not found:
+            stdout_console().print("no presentation request is waiting")
+        for request in found:
+            _print_plan(request)
+
+    @wallet_app.command("present")
+    def present(
+        thread: Annotated[str, typer.Argument(help="The request's thread id.")],
+        yes: Annotated[bool, typer.Option("--yes", help="Do not ask (you saw the plan).")] = False,
+        service: ServiceOption = None,
+    ) -> None:
+        """Show what a request would send to whom for what, and present if you agree."""
+        request = _service_call(service, "GET", f"/wallet/requests/{thread}")
+        _print_plan(request)
+        if request.get("plan") is None:
+            raise typer.Exit(1)
+        if not yes and not typer.confirm("Send this?", default=False):
+            stdout_console().print("nothing was sent (decline it with 'mydata wallet decline')")
+            raise typer.Exit(1)
+        approval = _service_call(
+            service,
+            "POST",
+            f"/wallet/requests/{thread}/approve",
+            {"digest": request["plan"]["digest"]},
+        )
+        stdout_console().print(f"presented; consent {escape(approval['consent']['id'])}")
+
+    @wallet_app.command("decline")
+    def decline(
+        thread: Annotated[str, typer.Argument(help="The request's thread id.")],
+        service: ServiceOption = None,
+    ) -> None:
+        """Refuse a presentation request; nothing is sent."""
+        _service_call(service, "POST", f"/wallet/requests/{thread}/decline")
+        stdout_console().print(f"declined {escape(thread)}")
+
+    @wallet_app.command("withdraw")
+    def withdraw(
+        consent_id: Annotated[str, typer.Argument(help="The consent's id.")],
+        service: ServiceOption = None,
+    ) -> None:
+        """Withdraw a consent; the recipient is told to delete, and its receipt is kept."""
+        consent = _service_call(service, "POST", f"/wallet/consents/{consent_id}/withdraw")
+        stdout_console().print(
+            f"withdrawn {escape(consent['id'])}; "
+            f"{escape(consent['recipient'].get('name', ''))} was notified"
+        )
+
+
+def _register_backup(wallet_app: typer.Typer) -> None:
+    @wallet_app.command("backup")
+    def backup_(
+        file: Annotated[Path, typer.Argument(help="Where to write the encrypted backup.")],
+        phrase: Annotated[
+            str | None, typer.Option(help="A recovery phrase (default: a new one, shown once).")
+        ] = None,
+        store: StoreOption = None,
+        profile: ProfileOption = None,
+    ) -> None:
+        """An encrypted backup of credentials, keys and consent history."""
+        recovery = phrase or generate_recovery_phrase()
+
+        async def work() -> bytes:
+            async with _local(store, profile) as wallet:
+                return await backup(wallet, recovery)
+
+        data = _run(work)
+        descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        out = stdout_console()
+        out.print(f"written {file} ({len(data)} bytes)")
+        if phrase is None:
+            out.print("recovery phrase (write it down; it is shown only this once):")
+            out.print(f"  {recovery}")
+
+    @wallet_app.command("restore")
+    def restore_(
+        file: Annotated[Path, typer.Argument(help="The backup file.")],
+        phrase: Annotated[str, typer.Option(help="The recovery phrase.", prompt=True)],
+        store: StoreOption = None,
+        profile: ProfileOption = None,
+        agent_store: Annotated[
+            str | None, typer.Option(help="The service's DIDComm store (default beside --store).")
+        ] = None,
+    ) -> None:
+        """Restore a backup into a new (empty) wallet store; nothing is written on error."""
+        data = file.read_bytes()
+        uri = resolve_store(store, "wallet")
+        agent_uri = agent_store_uri(uri, agent_store)
+        target = Path(uri.removeprefix("sqlite://")) if uri.startswith("sqlite://") else None
+        new_file = target is not None and not target.exists()
+
+        async def work() -> Any:
+            async with _local(store, profile, create=True) as wallet:
+                summary = await restore(data, phrase, into=wallet.store, profile=wallet.profile)
+            await _ensure_agent_store(agent_uri)
+            return summary
+
+        try:
+            summary = _run(work)
+        except typer.Exit:
+            if new_file and target is not None:  # leave no empty wallet behind
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{target}{suffix}").unlink(missing_ok=True)
+            raise
+        stdout_console().print(
+            f"restored {summary.credentials} credential(s), {summary.consents} consent(s), "
+            f"{summary.keys} key(s); holder DID {summary.holder_did}"
+        )

@@ -1,0 +1,797 @@
+"""The citizen's wallet over DIDComm: accept offered credentials, present with consent, withdraw.
+
+Three protocols, each registered on the wallet service's :class:`agent.runtime.DIDCommAgent`
+(:func:`register_wallet` does all three):
+
+* **issue-credential 3.0, holder** (:func:`register_holder`). An ``offer-credential`` is kept
+  pending (the protocol record stays in ``offer-received``) until the citizen accepts it
+  (:func:`pending_offers`, :func:`accept_offer`, :func:`decline_offer`); ``auto_accept`` requests
+  at once (demo). The ``request-credential`` carries ``didcomm/w3c-di-vc-request@v0.1``
+  ``{"holder": <holder DID>}`` and, when the offer previews SD-JWT VCs,
+  ``health-mydata/sd-jwt-vc-request@v1.0`` ``{"holder", "holderJwk"}``. Each credential of
+  ``issue-credential`` is verified and stored by :meth:`wallet.Wallet.add_credential`.
+* **present-proof 3.0, prover** (:func:`register_prover`). A ``request-presentation`` carries
+  one attachment of format :data:`FORMAT_DCQL_REQUEST`; the request stays pending
+  (``request-received``) until the citizen has seen the plan (:func:`pending_requests`: what
+  goes to whom for which purpose) and approves (:func:`approve_request`: the presentation and
+  a signed consent record) or declines (:func:`decline_request`: a problem-report
+  :data:`DECLINED`). A malformed request is refused at once with ``e.p.msg.malformed``.
+* **notification 1.0** (:func:`register_notifications`): a ``deletion-receipt`` is kept with
+  its consent (:func:`wallet.consent.record_receipt`); :func:`withdraw_consent` sends the
+  ``consent-withdrawn`` notice.
+
+Attachment formats of present-proof defined here (decision 0005: the wallet answers DCQL):
+
+========================================  ====================================================
+``health-mydata/dcql-request@v1.0``       request-presentation, JSON: ``{"dcql_query": <DCQL>,
+                                          "nonce": str, "audience": str, "purpose": str,
+                                          "verifier_name"?: str, "retention"?: ISO 8601
+                                          duration (default ``P30D``), "legal_basis"?: str
+                                          (default ``consent``)}``; other members are refused
+``health-mydata/dcql-vp-token@v1.0``      presentation, JSON: ``{"vp_token": {<Credential
+                                          Query id>: [SD-JWT+KB string | VP object]},
+                                          "consent_id": <the consent record's id>}``; the
+                                          consent id is what a later ``consent-withdrawn``
+                                          notice names
+========================================  ====================================================
+
+The recipient of a consent is the peer DID of the connection the request came on (the party
+that will send the deletion receipt); ``audience`` goes into the KB-JWT ``aud`` / VP
+``domain``; the verifier's name is its own claim and is shown as such.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import weakref
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any, Final
+
+from agent.clock import format_datetime
+from agent.credentials.jcs import canonicalize
+from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError, ProtocolStateError
+from agent.protocols import (
+    FORMAT_SD_JWT_VC,
+    FORMAT_SD_JWT_VC_OFFER,
+    FORMAT_SD_JWT_VC_REQUEST,
+    FORMAT_W3C_VC_DI,
+    FORMAT_W3C_VC_DI_OFFER,
+    FORMAT_W3C_VC_DI_REQUEST,
+    ISSUE_CREDENTIAL,
+    MEDIA_TYPE_JSON,
+    NOTIFICATION,
+    PRESENT_PROOF,
+    CredentialMessage,
+    Notice,
+    NoticeKind,
+    PresentationMessage,
+    ProtocolRecord,
+    attachment_bytes,
+    attachment_json,
+    attachment_json_data,
+    attachments_with_format,
+    build_notice,
+    handle_issuance,
+    handle_notification,
+    handle_presentation,
+    report_problem,
+    request_credential,
+    send_presentation,
+)
+from agent.runtime import DIDCommAgent
+from agent.types import JSONObject
+from wallet.consent import ConsentRecord, ConsentStatus, get_consent, record_receipt, withdraw
+from wallet.errors import ConsentError, DuplicateCredentialError, PresentationQueryError
+from wallet.holder import StoredCredential, Wallet
+from wallet.plan import PresentationPlan, Recipient
+from wallet.present import plan_presentation, present
+
+__all__ = [
+    "DECLINED",
+    "FORMAT_DCQL_REQUEST",
+    "FORMAT_DCQL_RESPONSE",
+    "Approval",
+    "OfferedCredential",
+    "PendingOffer",
+    "PendingRequest",
+    "PresentationRequest",
+    "accept_offer",
+    "approve_request",
+    "dcql_request_attachment",
+    "decline_offer",
+    "decline_request",
+    "parse_presentation_request",
+    "pending_offers",
+    "pending_request",
+    "pending_requests",
+    "plan_digest",
+    "plan_to_json",
+    "register_holder",
+    "register_notifications",
+    "register_prover",
+    "register_wallet",
+    "withdraw_consent",
+]
+
+log = logging.getLogger(__name__)
+
+#: request-presentation attachment: a DCQL query with nonce, audience and purpose.
+FORMAT_DCQL_REQUEST: Final = "health-mydata/dcql-request@v1.0"
+#: presentation attachment: an OpenID4VP ``vp_token`` and the consent record's id.
+FORMAT_DCQL_RESPONSE: Final = "health-mydata/dcql-vp-token@v1.0"
+#: The problem code sent when the citizen declines an offer or a request.
+DECLINED: Final = "e.p.req.declined"
+_DECLINED_COMMENT: Final = "The holder declined."
+
+_REQUEST_MEMBERS: Final = frozenset(
+    {"dcql_query", "nonce", "audience", "purpose", "verifier_name", "retention", "legal_basis"}
+)
+_DURATION: Final = re.compile(
+    r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$"
+)
+_HOLDER: Final = "holder"
+_PROVER: Final = "prover"
+_OFFER_RECEIVED: Final = "offer-received"
+_REQUEST_RECEIVED: Final = "request-received"
+_approval_locks: weakref.WeakKeyDictionary[DIDCommAgent, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+# --- issue-credential: holder ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OfferedCredential:
+    """One credential an offer previews (types and a name only; never clinical values)."""
+
+    format: str
+    type: str
+    name: str
+
+    def to_json(self) -> JSONObject:
+        return {"format": self.format, "type": self.type, "name": self.name}
+
+
+@dataclass(frozen=True, slots=True)
+class PendingOffer:
+    """An offer waiting for the citizen: who offers what."""
+
+    thread_id: str
+    connection_id: str | None
+    peer: str
+    received: datetime
+    goal_code: str | None
+    comment: str | None
+    credentials: tuple[OfferedCredential, ...]
+
+    def to_json(self) -> JSONObject:
+        return {
+            "thread_id": self.thread_id,
+            "connection_id": self.connection_id,
+            "peer": self.peer,
+            "received": format_datetime(self.received),
+            "goal_code": self.goal_code,
+            "comment": self.comment,
+            "credentials": [c.to_json() for c in self.credentials],
+        }
+
+
+def _preview(attachment: Mapping[str, Any]) -> OfferedCredential | None:
+    try:
+        data = attachment_json_data(attachment)
+    except InvalidInputError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    name = str(data.get("name") or "")[:200]
+    if attachment.get("format") == FORMAT_SD_JWT_VC_OFFER:
+        return OfferedCredential("dc+sd-jwt", str(data.get("vct") or "")[:300], name)
+    types = data.get("type")
+    if isinstance(types, list):
+        kinds = [str(t) for t in types if t != "VerifiableCredential"]
+        kind = kinds[0] if kinds else "VerifiableCredential"
+    else:
+        kind = str(types or "VerifiableCredential")
+    if not name and isinstance(data.get("credential"), dict):
+        name = str(data["credential"].get("name") or "")[:200]
+    return OfferedCredential("ldp_vc", kind[:300], name)
+
+
+async def _peer(agent: DIDCommAgent, connection_id: str | None) -> tuple[str, str]:
+    """(their DID, a name for people) of a connection."""
+    if connection_id is None:
+        return "", "unknown"
+    connection = await agent.connection(connection_id)
+    return connection.their_did, connection.label or connection.their_did[:48] + "..."
+
+
+async def _offer(agent: DIDCommAgent, record: ProtocolRecord) -> PendingOffer:
+    attachments = record.data.get("offer_attachments") or []
+    previews = [
+        p
+        for p in (
+            _preview(a)
+            for a in attachments_with_format(
+                attachments, FORMAT_W3C_VC_DI_OFFER, FORMAT_SD_JWT_VC_OFFER
+            )
+        )
+        if p is not None
+    ]
+    body = record.data.get("offer_body") or {}
+    _, peer = await _peer(agent, record.connection_id)
+    return PendingOffer(
+        thread_id=record.thread_id,
+        connection_id=record.connection_id,
+        peer=peer,
+        received=record.created,
+        goal_code=body.get("goal_code") if isinstance(body.get("goal_code"), str) else None,
+        comment=body.get("comment") if isinstance(body.get("comment"), str) else None,
+        credentials=tuple(previews),
+    )
+
+
+async def _request_attachments(
+    wallet: Wallet, offer_attachments: Iterable[Mapping[str, Any]]
+) -> list[JSONObject]:
+    holder = await wallet.holder_did()
+    attachments = [
+        attachment_json("request-vc", MEDIA_TYPE_JSON, FORMAT_W3C_VC_DI_REQUEST, {"holder": holder})
+    ]
+    if attachments_with_format(offer_attachments, FORMAT_SD_JWT_VC_OFFER):
+        attachments.append(
+            attachment_json(
+                "request-sd-jwt",
+                MEDIA_TYPE_JSON,
+                FORMAT_SD_JWT_VC_REQUEST,
+                {"holder": holder, "holderJwk": await wallet.holder_jwk()},
+            )
+        )
+    return attachments
+
+
+async def _store_issued(wallet: Wallet, message: CredentialMessage) -> list[StoredCredential]:
+    """Verify and keep every credential of an ``issue-credential``; a credential stored
+    already (a redelivery after a crash) is skipped. A credential that does not verify is
+    refused with a problem-report, after the others were kept."""
+    stored: list[StoredCredential] = []
+    rejected: list[dict[str, str]] = []
+    for attachment in message.attachments:
+        fmt = attachment.get("format")
+        try:
+            if fmt == FORMAT_W3C_VC_DI:
+                data = attachment_json_data(attachment)
+                credential = data.get("credential") if isinstance(data, dict) else None
+                if not isinstance(credential, dict):
+                    raise InvalidInputError("a W3C VC attachment holds no 'credential' object")
+                stored.append(await wallet.add_credential(credential))
+            elif fmt == FORMAT_SD_JWT_VC:
+                text = attachment_bytes(attachment).decode("ascii", errors="strict")
+                stored.append(await wallet.add_credential(text))
+        except DuplicateCredentialError:
+            continue
+        except (HealthMyDataError, UnicodeDecodeError) as exc:
+            code = str(exc.code) if isinstance(exc, HealthMyDataError) else "notAscii"
+            rejected.append({"attachment": str(attachment.get("id")), "code": code})
+    if rejected:
+        log.warning("refused %d issued credential(s) on %s", len(rejected), message.thread_id)
+        raise InvalidInputError(
+            "an issued credential does not verify; it was not stored",
+            details={
+                "reason": "credentialRejected",
+                "problem_code": "e.p.trust.crypto",
+                "rejected": rejected,
+            },
+        )
+    return stored
+
+
+def register_holder(agent: DIDCommAgent, wallet: Wallet, *, auto_accept: bool = False) -> None:
+    """Receive offers (kept pending unless ``auto_accept``) and store issued credentials."""
+
+    async def on_offer(
+        message: CredentialMessage, record: ProtocolRecord
+    ) -> list[JSONObject] | None:
+        if not auto_accept:
+            log.info("offer %s waits for the citizen", record.thread_id)
+            return None
+        return await _request_attachments(wallet, message.attachments)
+
+    async def store(message: CredentialMessage, record: ProtocolRecord) -> None:
+        await _store_issued(wallet, message)
+
+    agent.registry.register(
+        ISSUE_CREDENTIAL,
+        partial(
+            handle_issuance,
+            role=_HOLDER,
+            repository=agent.repository,
+            on_offer=on_offer,
+            store=store,
+        ),
+        messages=("offer-credential", "issue-credential"),
+    )
+
+
+async def _record_in(
+    agent: DIDCommAgent, protocol: str, thread_id: str, role: str, state: str
+) -> ProtocolRecord:
+    record = await agent.repository.get(protocol, thread_id)
+    if record is None or record.role != role:
+        raise ProtocolStateError(
+            f"no {role} thread {thread_id!r} here",
+            details={"reason": "unknownThread", "thread_id": thread_id},
+        )
+    if record.state != state:
+        raise ProtocolStateError(
+            f"thread {thread_id!r} is {record.state}, not waiting for the citizen ({state})",
+            details={"reason": "unexpectedState", "thread_id": thread_id, "state": record.state},
+        )
+    return record
+
+
+async def pending_offers(agent: DIDCommAgent) -> list[PendingOffer]:
+    """Offers waiting for the citizen, oldest first."""
+    records = await agent.repository.find(ISSUE_CREDENTIAL, state=_OFFER_RECEIVED, role=_HOLDER)
+    return [await _offer(agent, r) for r in records]
+
+
+async def accept_offer(agent: DIDCommAgent, wallet: Wallet, thread_id: str) -> PendingOffer:
+    """Request the offered credentials (they arrive, are verified and stored, asynchronously).
+
+    :raises ProtocolStateError: ``unknownThread``, or ``unexpectedState`` when the offer is not
+        pending (accepted or declined already).
+    :raises agent.errors.MessagingError: the request could not be delivered (the offer stays
+        pending).
+    """
+    record = await _record_in(agent, ISSUE_CREDENTIAL, thread_id, _HOLDER, _OFFER_RECEIVED)
+    offer = await _offer(agent, record)
+    attachments = await _request_attachments(wallet, record.data.get("offer_attachments") or [])
+    message = await request_credential(
+        agent.repository, attachments, connection_id=record.connection_id, thread_id=thread_id
+    )
+    if record.connection_id is None:  # pragma: no cover - offers always come on a connection
+        raise ProtocolStateError("the offer came on no connection", details={"reason": "noPeer"})
+    try:
+        await agent.send(record.connection_id, message)
+    except HealthMyDataError:
+        # Undelivered: the offer is pending again (request-sent -> offer-received is allowed).
+        await agent.repository.transition(
+            ISSUE_CREDENTIAL, thread_id, _OFFER_RECEIVED, expect_state="request-sent"
+        )
+        raise
+    return offer
+
+
+async def decline_offer(agent: DIDCommAgent, thread_id: str) -> None:
+    """Tell the issuer no (problem-report :data:`DECLINED`); the offer is abandoned."""
+    record = await _record_in(agent, ISSUE_CREDENTIAL, thread_id, _HOLDER, _OFFER_RECEIVED)
+    message = await report_problem(
+        agent.repository, ISSUE_CREDENTIAL, thread_id, DECLINED, comment=_DECLINED_COMMENT
+    )
+    if record.connection_id is not None:
+        await agent.send(record.connection_id, message)
+
+
+# --- present-proof: prover ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PresentationRequest:
+    """A verifier's request: the DCQL query and what the presentation is bound to."""
+
+    dcql_query: JSONObject
+    nonce: str
+    audience: str
+    purpose: str
+    verifier_name: str | None = None
+    retention: str = "P30D"
+    legal_basis: str = "consent"
+
+    def to_json(self) -> JSONObject:
+        return {
+            "dcql_query": self.dcql_query,
+            "nonce": self.nonce,
+            "audience": self.audience,
+            "purpose": self.purpose,
+            "verifier_name": self.verifier_name,
+            "retention": self.retention,
+            "legal_basis": self.legal_basis,
+        }
+
+
+def _bad_request(message: str, **details: Any) -> PresentationQueryError:
+    return PresentationQueryError(
+        message,
+        code=ErrorCode.PRESENTATION_QUERY_INVALID,
+        details={"problem_code": "e.p.msg.malformed", **details},
+    )
+
+
+def parse_presentation_request(attachments: Iterable[Mapping[str, Any]]) -> PresentationRequest:
+    """The :data:`FORMAT_DCQL_REQUEST` attachment of a request, checked strictly (the DCQL
+    query itself is checked when planned).
+
+    :raises PresentationQueryError: ``presentationQueryInvalid``: no such attachment, several,
+        unknown members, missing or mistyped ``dcql_query``/``nonce``/``audience``/``purpose``,
+        a ``retention`` that is not an ISO 8601 duration.
+    """
+    found = attachments_with_format(attachments, FORMAT_DCQL_REQUEST)
+    if len(found) != 1:
+        raise _bad_request(
+            f"a request-presentation needs exactly one {FORMAT_DCQL_REQUEST} attachment",
+            member="attachments",
+        )
+    try:
+        data = attachment_json_data(found[0])
+    except InvalidInputError as exc:
+        raise _bad_request("the DCQL request attachment is not JSON") from exc
+    if not isinstance(data, dict):
+        raise _bad_request("the DCQL request must be a JSON object")
+    unknown = sorted(set(data) - _REQUEST_MEMBERS)
+    if unknown:
+        raise _bad_request("unknown members in the DCQL request", members=unknown[:10])
+    query = data.get("dcql_query")
+    if not isinstance(query, dict):
+        raise _bad_request("'dcql_query' must be a DCQL query object", member="dcql_query")
+    strings: dict[str, str] = {}
+    for key in ("nonce", "audience", "purpose"):
+        value = data.get(key)
+        if not isinstance(value, str) or not value.strip() or len(value) > 1000:
+            raise _bad_request(f"'{key}' must be a non-empty string", member=key)
+        strings[key] = value
+    optional: dict[str, str] = {}
+    for key in ("verifier_name", "retention", "legal_basis"):
+        value = data.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip() or len(value) > 200:
+            raise _bad_request(f"'{key}' must be a non-empty string", member=key)
+        optional[key] = value
+    retention = optional.get("retention", "P30D")
+    if not _DURATION.match(retention):
+        raise _bad_request(
+            "'retention' must be an ISO 8601 duration such as P30D", member="retention"
+        )
+    return PresentationRequest(
+        dcql_query=query,
+        nonce=strings["nonce"],
+        audience=strings["audience"],
+        purpose=strings["purpose"],
+        verifier_name=optional.get("verifier_name"),
+        retention=retention,
+        legal_basis=optional.get("legal_basis", "consent"),
+    )
+
+
+def dcql_request_attachment(
+    dcql_query: Mapping[str, Any],
+    *,
+    nonce: str,
+    audience: str,
+    purpose: str,
+    verifier_name: str | None = None,
+    retention: str | None = None,
+    legal_basis: str | None = None,
+) -> JSONObject:
+    """The request-presentation attachment a verifier sends (for verifiers and tests)."""
+    data: JSONObject = {
+        "dcql_query": dict(dcql_query),
+        "nonce": nonce,
+        "audience": audience,
+        "purpose": purpose,
+    }
+    for key, value in (
+        ("verifier_name", verifier_name),
+        ("retention", retention),
+        ("legal_basis", legal_basis),
+    ):
+        if value is not None:
+            data[key] = value
+    attachment = attachment_json("dcql-request", MEDIA_TYPE_JSON, FORMAT_DCQL_REQUEST, data)
+    parse_presentation_request([attachment])
+    return attachment
+
+
+def plan_to_json(plan: PresentationPlan) -> JSONObject:
+    """The plan as the citizen sees it: recipient, purpose, and per credential what goes."""
+    return {
+        "recipient": {"id": plan.recipient.id, "name": plan.recipient.name},
+        "purpose": plan.purpose,
+        "items": [
+            {
+                "queryId": item.query_id,
+                "credential": item.credential.to_json(),
+                "requested": list(item.requested),
+                "disclosed": list(item.disclosed),
+                "alwaysShown": list(item.always_shown),
+                "wholeCredential": item.whole_credential,
+                "shown": item.shown,
+            }
+            for item in plan.items
+        ],
+        "description": plan.describe(),
+        "digest": plan_digest(plan),
+    }
+
+
+def plan_digest(plan: PresentationPlan) -> str:
+    """``sha-256:<hex>`` of what the plan sends to whom for what (not of when it was made):
+    approving with it guarantees the presentation is the plan the citizen saw."""
+    content = {
+        "recipient": [plan.recipient.id, plan.recipient.name],
+        "purpose": plan.purpose,
+        "items": [
+            {
+                "query": item.query_id,
+                "credential": item.credential.id,
+                "disclosed": list(item.disclosed),
+                "always": list(item.always_shown),
+                "whole": item.whole_credential,
+                "paths": [list(p) for p in item.disclose_paths],
+            }
+            for item in plan.items
+        ],
+    }
+    return "sha-256:" + hashlib.sha256(canonicalize(content)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRequest:
+    """A presentation request waiting for the citizen, with the plan that would answer it.
+
+    :param plan: ``None`` when no stored credential answers the query (``problem`` says why);
+        the citizen can only decline then.
+    """
+
+    thread_id: str
+    connection_id: str | None
+    received: datetime
+    request: PresentationRequest
+    plan: PresentationPlan | None
+    problem: JSONObject | None
+
+    def to_json(self) -> JSONObject:
+        return {
+            "thread_id": self.thread_id,
+            "connection_id": self.connection_id,
+            "received": format_datetime(self.received),
+            "audience": self.request.audience,
+            "purpose": self.request.purpose,
+            "verifier_name": self.request.verifier_name,
+            "retention": self.request.retention,
+            "legal_basis": self.request.legal_basis,
+            "plan": None if self.plan is None else plan_to_json(self.plan),
+            "problem": self.problem,
+        }
+
+
+async def _pending(agent: DIDCommAgent, wallet: Wallet, record: ProtocolRecord) -> PendingRequest:
+    request = parse_presentation_request(record.data.get("request_attachments") or [])
+    their_did, label = await _peer(agent, record.connection_id)
+    name = request.verifier_name or label
+    plan: PresentationPlan | None = None
+    problem: JSONObject | None = None
+    try:
+        plan = await plan_presentation(
+            wallet,
+            request.dcql_query,
+            verifier=Recipient(their_did or request.audience, name),
+            purpose=request.purpose,
+        )
+    except PresentationQueryError as exc:
+        problem = {"code": str(exc.code), "message": exc.message}
+    return PendingRequest(
+        thread_id=record.thread_id,
+        connection_id=record.connection_id,
+        received=record.created,
+        request=request,
+        plan=plan,
+        problem=problem,
+    )
+
+
+async def pending_request(agent: DIDCommAgent, wallet: Wallet, thread_id: str) -> PendingRequest:
+    """One pending request and its plan.
+
+    :raises ProtocolStateError: ``unknownThread``; ``unexpectedState`` when it is not pending.
+    """
+    record = await _record_in(agent, PRESENT_PROOF, thread_id, _PROVER, _REQUEST_RECEIVED)
+    return await _pending(agent, wallet, record)
+
+
+async def pending_requests(agent: DIDCommAgent, wallet: Wallet) -> list[PendingRequest]:
+    """Requests waiting for the citizen, oldest first, each with its plan."""
+    records = await agent.repository.find(PRESENT_PROOF, state=_REQUEST_RECEIVED, role=_PROVER)
+    pending = []
+    for record in records:
+        try:
+            pending.append(await _pending(agent, wallet, record))
+        except PresentationQueryError:
+            continue  # malformed: refused on arrival
+    return pending
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """What was presented: the plan the citizen agreed to and the consent it made."""
+
+    thread_id: str
+    plan: PresentationPlan
+    consent: ConsentRecord
+
+    def to_json(self) -> JSONObject:
+        return {
+            "thread_id": self.thread_id,
+            "plan": plan_to_json(self.plan),
+            "consent": self.consent.document,
+        }
+
+
+async def approve_request(
+    agent: DIDCommAgent, wallet: Wallet, thread_id: str, *, expected_digest: str | None = None
+) -> Approval:
+    """Present what the plan says, with a consent record, and send it to the verifier.
+
+    :param expected_digest: the :func:`plan_digest` of the plan the citizen saw; refused
+        (``reason=planChanged``) when the plan is no longer the same.
+    :raises PresentationQueryError: ``presentationNoMatch``; ``planChanged``.
+    :raises ProtocolStateError: the request is unknown or not pending.
+    :raises agent.errors.MessagingError: delivery failed (the consent is recorded and the
+        thread closed: withdraw the consent if it should not stand).
+    """
+    lock = _approval_locks.setdefault(agent, asyncio.Lock())
+    async with lock:  # two approvals of one request would record two consents
+        pending = await pending_request(agent, wallet, thread_id)
+        if pending.plan is None:
+            problem = pending.problem or {}
+            raise PresentationQueryError(
+                str(problem.get("message", "no stored credential answers the request")),
+                code=ErrorCode.PRESENTATION_NO_MATCH,
+                details={"thread_id": thread_id},
+            )
+        if expected_digest is not None and expected_digest != plan_digest(pending.plan):
+            raise PresentationQueryError(
+                "the plan changed since it was shown (credentials were added or removed); "
+                "look at it again",
+                code=ErrorCode.INVALID_INPUT,
+                details={"reason": "planChanged", "thread_id": thread_id},
+            )
+        request = pending.request
+        answer = await present(
+            wallet,
+            pending.plan,
+            nonce=request.nonce,
+            audience=request.audience,
+            legal_basis=request.legal_basis,
+            retention=request.retention,
+        )
+        attachment = attachment_json(
+            "presentation",
+            MEDIA_TYPE_JSON,
+            FORMAT_DCQL_RESPONSE,
+            {"vp_token": answer.vp_token, "consent_id": answer.consent.id},
+        )
+        message = await send_presentation(agent.repository, thread_id, [attachment])
+    if pending.connection_id is not None:
+        await agent.send(pending.connection_id, message)
+    return Approval(thread_id, pending.plan, answer.consent)
+
+
+async def decline_request(agent: DIDCommAgent, thread_id: str) -> None:
+    """Tell the verifier no (problem-report :data:`DECLINED`); nothing is presented."""
+    record = await _record_in(agent, PRESENT_PROOF, thread_id, _PROVER, _REQUEST_RECEIVED)
+    message = await report_problem(
+        agent.repository, PRESENT_PROOF, thread_id, DECLINED, comment=_DECLINED_COMMENT
+    )
+    if record.connection_id is not None:
+        await agent.send(record.connection_id, message)
+
+
+def register_prover(agent: DIDCommAgent, wallet: Wallet) -> None:
+    """Keep presentation requests for the citizen; refuse malformed ones at once."""
+    del wallet  # requests are planned when the citizen looks at them
+
+    async def on_request(
+        message: PresentationMessage, record: ProtocolRecord
+    ) -> list[JSONObject] | None:
+        try:
+            parse_presentation_request(message.attachments)
+        except PresentationQueryError as exc:
+            log.info("refusing a malformed presentation request %s: %s", record.thread_id, exc)
+            report = await report_problem(
+                agent.repository, PRESENT_PROOF, record.thread_id, "e.p.msg.malformed"
+            )
+            if record.connection_id is not None:
+                agent.send_later(record.connection_id, report)
+            return None
+        log.info("presentation request %s waits for the citizen", record.thread_id)
+        return None
+
+    agent.registry.register(
+        PRESENT_PROOF,
+        partial(handle_presentation, role=_PROVER, repository=agent.repository, present=on_request),
+        messages=("request-presentation", "ack"),
+    )
+
+
+# --- notifications and consent withdrawal ------------------------------------------------------
+
+
+def register_notifications(agent: DIDCommAgent, wallet: Wallet) -> None:
+    """Keep deletion receipts with their consents; log access notices."""
+
+    async def on_notice(notice: Notice) -> JSONObject | None:
+        if notice.kind is NoticeKind.DELETION_RECEIPT:
+            try:
+                await record_receipt(wallet, notice)
+            except ConsentError as exc:
+                log.warning("ignored a deletion receipt: %s", exc.code)
+        elif notice.kind is NoticeKind.ACCESS_NOTICE:
+            log.info("access notice from %s", str(notice.body.get("accessor"))[:60])
+        return None
+
+    agent.registry.register(
+        NOTIFICATION,
+        partial(handle_notification, repository=agent.repository, on_notice=on_notice),
+        messages=("notice",),
+    )
+
+
+async def _connection_to(agent: DIDCommAgent, their_did: str) -> str:
+    for connection in reversed(await agent.connections()):
+        if connection.their_did == their_did:
+            return connection.id
+    raise ProtocolStateError(
+        "no connection to this consent's recipient on this device",
+        details={"reason": "unknownConnection"},
+    )
+
+
+async def withdraw_consent(
+    agent: DIDCommAgent, wallet: Wallet, consent_id: str, connection_id: str | None = None
+) -> ConsentRecord:
+    """Withdraw a consent and send ``consent-withdrawn`` to its recipient; the recipient's
+    ``deletion-receipt`` arrives later (:func:`register_notifications`).
+
+    A consent withdrawn already whose receipt has not come is notified again.
+
+    :param connection_id: the connection to the recipient; by default the newest connection
+        whose peer DID is the consent's recipient.
+    :raises ConsentError: ``consentNotFound``; ``consentNotActive`` when withdrawn and answered.
+    :raises ProtocolStateError: ``unknownConnection``: nothing was changed.
+    :raises agent.errors.MessagingError: the notice was not delivered (the consent is withdrawn
+        here; withdraw again to resend).
+    """
+    consent = await get_consent(wallet, consent_id)
+    if connection_id is None:
+        connection_id = await _connection_to(agent, consent.recipient["id"])
+    else:
+        await agent.connection(connection_id)
+    if consent.status is ConsentStatus.ACTIVE:
+        body = await withdraw(wallet, consent_id)
+    elif consent.receipt is None and consent.withdrawal is not None:
+        body = {
+            "kind": str(NoticeKind.CONSENT_WITHDRAWN),
+            "occurred_at": str(consent.withdrawal["time"]),
+            "consent_id": consent_id,
+        }
+    else:
+        raise ConsentError(
+            "this consent was withdrawn and its recipient confirmed the deletion",
+            code=ErrorCode.CONSENT_NOT_ACTIVE,
+            details={"consentId": consent_id},
+        )
+    await agent.send(connection_id, build_notice(body, clock=agent.clock))
+    return await get_consent(wallet, consent_id)
+
+
+def register_wallet(agent: DIDCommAgent, wallet: Wallet, *, auto_accept: bool = False) -> None:
+    """:func:`register_holder`, :func:`register_prover` and :func:`register_notifications`."""
+    register_holder(agent, wallet, auto_accept=auto_accept)
+    register_prover(agent, wallet)
+    register_notifications(agent, wallet)
