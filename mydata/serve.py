@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,6 +21,7 @@ from agent.errors import HealthMyDataError
 from agent.service import ADMIN_TOKEN_ENV, AgentServiceConfig
 from agent.storeconfig import resolve_store, store_key
 from issuer.api import create_hospital_app
+from verifier.api import VerifierSettings, create_verifier_app
 from wallet.api import WalletOpenArgs, create_wallet_app
 from wallet.cli import PASSPHRASE_ENV, agent_store_uri
 
@@ -29,6 +31,7 @@ __all__ = ["register"]
 class Role(StrEnum):
     HOSPITAL = "hospital"
     WALLET = "wallet"
+    VERIFIER = "verifier"
 
 
 def register(app: typer.Typer) -> None:
@@ -63,6 +66,27 @@ def register(app: typer.Typer) -> None:
         auto_accept: Annotated[
             bool, typer.Option(help="wallet: accept every credential offer (demo only).")
         ] = False,
+        operator: Annotated[
+            list[str] | None,
+            typer.Option(
+                help="verifier: a trusted operator DID (repeat); enables the trust check."
+            ),
+        ] = None,
+        trust_cache: Annotated[
+            Path | None, typer.Option(help="verifier: a saved trust cache (JSON) to load.")
+        ] = None,
+        policy: Annotated[
+            str, typer.Option(help="verifier: generic, emergency or insurer.")
+        ] = "generic",
+        purpose: Annotated[
+            str | None, typer.Option(help="verifier: the purpose this verifier acts for.")
+        ] = None,
+        ssl_certfile: Annotated[
+            Path | None, typer.Option(help="Serve HTTPS with this certificate (PEM).")
+        ] = None,
+        ssl_keyfile: Annotated[
+            Path | None, typer.Option(help="The certificate's private key (PEM).")
+        ] = None,
     ) -> None:
         """Run a party's HTTP service (VC-API, DIDComm, status lists, did:web; the wallet's
         API on 127.0.0.1, its passphrase from MYDATA_PASSPHRASE or asked for)."""
@@ -72,10 +96,13 @@ def register(app: typer.Typer) -> None:
         try:
             # The wallet's own store is the citizen's (passphrase); its agent has a store beside.
             agent_uri = agent_store_uri(uri, agent_store) if role is Role.WALLET else uri
+            if (ssl_certfile is None) != (ssl_keyfile is None):
+                raise ValueError("give both --ssl-certfile and --ssl-keyfile, or neither")
+            scheme = "https" if ssl_certfile else "http"
             config = AgentServiceConfig(
                 store_uri=agent_uri,
-                store_key=store_key(agent_uri),
-                public_url=public_url or f"http://{host}:{port}",
+                store_key=store_key(agent_uri, create=role is Role.VERIFIER),
+                public_url=public_url or f"{scheme}://{host}:{port}",
                 title=f"health-mydata {role.value}",
                 insecure_admin=admin_insecure_mode,
             )
@@ -93,6 +120,17 @@ def register(app: typer.Typer) -> None:
                         auto_accept=auto_accept,
                     ),
                 )
+            elif role is Role.VERIFIER:
+                service = create_verifier_app(
+                    config,
+                    VerifierSettings(
+                        operator_dids=frozenset(operator or ()),
+                        trust_cache=trust_cache,
+                        insecure_http_hosts=insecure_hosts,
+                        default_role=policy,
+                        purpose=purpose,
+                    ),
+                )
             else:
                 service = create_hospital_app(config, insecure_http_hosts=insecure_hosts)
         except HealthMyDataError as exc:
@@ -101,4 +139,11 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:  # no admin token and no insecure mode
             error_console().print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from None
-        uvicorn.run(service, host=host, port=port, log_level=log_level)
+        uvicorn.run(
+            service,
+            host=host,
+            port=port,
+            log_level=log_level,
+            ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+            ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+        )
