@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import ssl
 import os
+import ssl
 import subprocess
 import sys
 import time
