@@ -11,10 +11,10 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import didcomm, issuer, proofs
+from bench import didcomm, issuer, proofs, wallet
 from bench.harness import Results
 
-GROUPS = {"proofs": proofs.run, "didcomm": didcomm.run, "issuer": issuer.run}
+GROUPS = {"proofs": proofs.run, "didcomm": didcomm.run, "issuer": issuer.run, "wallet": wallet.run}
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Search latency of a wallet holding 10,000 credentials (not collected by pytest).
 
-    .venv/bin/python tests/wallet/bench_search.py [--count 10000] [--db /tmp/wallet-bench.db]
+    .venv/bin/python -m bench.wallet_search [--count 10000] [--db /tmp/wallet-bench.db]
 
 The store is filled once and reused (delete the file to refill). Records are written with the
 wallet's own tag builder (:func:`wallet.search.credential_tags`) and metadata, as
