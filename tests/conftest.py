@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from agent.storage import Store, generate_raw_key, open_store, remove_store
 
 VECTORS = Path(__file__).parent / "vectors"
 
@@ -31,3 +35,44 @@ def postgres_url() -> str:
         pytest.skip("PostgreSQL tests need MYDATA_TEST_POSTGRES_URL (.ci/run sets it)")
     base, _, _ = POSTGRES_URL.rpartition("/")
     return f"{base}/mydata_test_{uuid.uuid4().hex[:12]}"
+
+
+#: The backends a test that asks for ``store_uri`` (or ``store``) runs on, one run each.
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+async def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A URI where no store exists yet: a SQLite file, or a PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path / 'store.db'}"
+        return
+    url: str = request.getfixturevalue("postgres_url")
+    yield url
+    # Drops the per-test database that provisioning created.
+    await remove_store(url)
+
+
+@pytest.fixture
+def raw_key() -> str:
+    """A fresh raw store key: no Argon2 cost, for tests where the passphrase is not the point."""
+    return generate_raw_key()
+
+
+@pytest.fixture
+async def store(store_uri: str, raw_key: str) -> AsyncIterator[Store]:
+    """A new, open store on each backend, closed after the test."""
+    opened = await open_store(store_uri, raw_key=raw_key)
+    yield opened
+    await opened.close()
+
+
+class TickingClock:
+    """A clock that moves one second per reading, so that every entry has its own time."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now

@@ -16,7 +16,9 @@ PACKAGES: dict[str, list[str]] = {
         "agent.credentials.status_list",
         "agent.credentials.suites",
     ],
+    "agent.credentials.jose": [],
     "agent.credentials.sd_jwt": [],
+    "agent.credentials.smart_health_cards": [],
     "agent.dids": ["agent.dids.resolver"],
     "agent.messaging": [
         "agent.messaging.envelope",

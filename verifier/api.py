@@ -45,7 +45,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from agent.clock import format_datetime, utcnow
-from agent.credentials._sd_jwt_jose import decode_jws
+from agent.credentials.jose import decode_jws
 from agent.credentials.proofs import proof_objects
 from agent.dids import DIDResolver, did_key_from_public
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError

@@ -34,8 +34,8 @@ from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 from agent.clock import format_datetime, utcnow
-from agent.credentials._sd_jwt_jose import b64url_decode
 from agent.credentials.jcs import canonicalize
+from agent.credentials.jose import b64url_decode
 from agent.errors import ErrorCode, StorageError
 from agent.storage import Store
 from verifier.report import Check, CheckStatus, VerificationReport

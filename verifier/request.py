@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from agent.credentials._sd_jwt_jose import decode_jws, key_from_resolved, sign_jws
+from agent.credentials.jose import decode_jws, key_from_resolved, sign_jws
 from agent.errors import CryptosuiteError, ErrorCode, InvalidInputError, ProofError
 from agent.keys.signer import KeyResolver, Signer
 from verifier.nonces import NonceStore

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from agent.clock import DEFAULT_MAX_CLOCK_SKEW, Clock, format_datetime, parse_datetime, utcnow
-from agent.credentials._sd_jwt_jose import (
+from agent.credentials.jose import (
     ALGORITHM_KEY_TYPES,
     b64url_encode,
     decode_jws,
@@ -65,7 +65,7 @@ from agent.keys.signer import KeyResolver
 from verifier.nonces import NonceRecord, NonceStore
 from verifier.report import Check, CheckResult, CheckStatus, VerificationReport
 from verifier.request import match_definition
-from verifier.trust import DEFAULT_ROLE, TrustRegistry
+from verifier.trust import DEFAULT_ROLE, TrustRegistry, age_text, trust_check_result
 
 __all__ = [
     "SD_JWT_CHECKS",
@@ -224,15 +224,6 @@ class TokenStatusCache:
 
 
 # --- the pipeline ----------------------------------------------------------------------------
-
-
-def _age_text(age: timedelta) -> str:
-    seconds = int(age.total_seconds())
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    if seconds < 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
 
 
 def _numeric(payload: Mapping[str, Any], name: str) -> float | None:
@@ -510,7 +501,9 @@ async def verify_sd_jwt_presentation(
             )
             warnings.append("the issuer's accreditation was not checked (no trust registry)")
         else:
-            results[Check.TRUST] = await _trust_result(trust, iss, required_role, at)
+            results[Check.TRUST] = trust_check_result(
+                await trust.check_issuer(iss, required_role, now=at), required_role
+            )
 
     # validity
     try:
@@ -639,27 +632,6 @@ def _report(
     )
 
 
-async def _trust_result(trust: TrustRegistry, iss: str, role: str, at: datetime) -> CheckResult:
-    decision = await trust.check_issuer(iss, role, now=at)
-    details: dict[str, Any] = {"role": role}
-    if decision.operator:
-        details["operator"] = decision.operator
-    if decision.age is not None:
-        details["ageSeconds"] = int(decision.age.total_seconds())
-    if not decision.trusted:
-        return CheckResult(
-            Check.TRUST,
-            CheckStatus.FAILED,
-            decision.reason,
-            decision.code or str(ErrorCode.ISSUER_NOT_TRUSTED),
-            details,
-        )
-    message = decision.reason
-    if decision.age is not None and decision.age >= timedelta(minutes=1):
-        message += f" (trust data from {_age_text(decision.age)} ago)"
-    return CheckResult(Check.TRUST, CheckStatus.PASSED, message, None, details)
-
-
 async def _status_result(
     reference: object,
     cache: TokenStatusCache,
@@ -714,7 +686,7 @@ async def _status_result(
         )
     message = "not revoked, not suspended"
     if age >= timedelta(minutes=1):
-        message += f" (status list fetched {_age_text(age)} ago)"
+        message += f" (status list fetched {age_text(age)} ago)"
     return CheckResult(Check.STATUS, CheckStatus.PASSED, message, None, details)
 
 

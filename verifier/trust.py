@@ -47,12 +47,15 @@ from agent.credentials.proofs import verify_proofs
 from agent.errors import CredentialError, ErrorCode, HealthMyDataError, StatusError
 from agent.keys.signer import KeyResolver
 from agent.status import StatusChecker
+from verifier.report import Check, CheckResult, CheckStatus
 
 __all__ = [
     "ACCREDITATION_TYPES",
     "DEFAULT_ROLE",
     "TrustDecision",
     "TrustRegistry",
+    "age_text",
+    "trust_check_result",
 ]
 
 #: The accreditation credential types (and roles) an operator issues.
@@ -101,6 +104,38 @@ class TrustDecision:
                 code=ErrorCode(self.code) if self.code else ErrorCode.ISSUER_NOT_TRUSTED,
                 details={"issuer": self.issuer, "role": self.role},
             )
+
+
+def age_text(age: timedelta) -> str:
+    """How old something is, for a person: ``12 min``, ``3 h 5 min`` or ``2 d 4 h``."""
+    seconds = int(age.total_seconds())
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+
+
+def trust_check_result(decision: TrustDecision, role: str) -> CheckResult:
+    """The ``trust`` check of a verification report for the decision on ``role``: the operator
+    and the age of the trust data in its details, the age in its message from a minute on."""
+    details: dict[str, Any] = {"role": role}
+    if decision.operator:
+        details["operator"] = decision.operator
+    if decision.age is not None:
+        details["ageSeconds"] = int(decision.age.total_seconds())
+    if not decision.trusted:
+        return CheckResult(
+            Check.TRUST,
+            CheckStatus.FAILED,
+            decision.reason,
+            decision.code or str(ErrorCode.ISSUER_NOT_TRUSTED),
+            details,
+        )
+    message = decision.reason
+    if decision.age is not None and decision.age >= timedelta(minutes=1):
+        message += f" (trust data from {age_text(decision.age)} ago)"
+    return CheckResult(Check.TRUST, CheckStatus.PASSED, message, None, details)
 
 
 @dataclass(frozen=True, slots=True)

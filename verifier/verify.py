@@ -48,7 +48,7 @@ from agent.jsonio import check_depth, json_type
 from agent.keys.signer import KeyResolver
 from agent.status import StatusChecker
 from verifier.report import Check, CheckResult, CheckStatus, VerificationReport
-from verifier.trust import DEFAULT_ROLE, TrustRegistry
+from verifier.trust import DEFAULT_ROLE, TrustRegistry, age_text, trust_check_result
 
 __all__ = ["CREDENTIAL_CHECKS", "PRESENTATION_CHECKS", "verify_credential", "verify_presentation"]
 
@@ -161,24 +161,7 @@ async def _trust_step(
                 "the credential names no issuer to look up", code=ErrorCode.ISSUER_NOT_TRUSTED
             ),
         )
-    decision = await trust.check_issuer(issuer, role, now=now)
-    details: dict[str, Any] = {"role": role}
-    if decision.operator:
-        details["operator"] = decision.operator
-    if decision.age is not None:
-        details["ageSeconds"] = int(decision.age.total_seconds())
-    if not decision.trusted:
-        return CheckResult(
-            Check.TRUST,
-            CheckStatus.FAILED,
-            decision.reason,
-            decision.code or str(ErrorCode.ISSUER_NOT_TRUSTED),
-            details,
-        )
-    message = decision.reason
-    if decision.age is not None and decision.age.total_seconds() >= 60:
-        message += f" (trust data from {_age(decision.age)} ago)"
-    return CheckResult(Check.TRUST, CheckStatus.PASSED, message, None, details)
+    return trust_check_result(await trust.check_issuer(issuer, role, now=now), role)
 
 
 def _require_object(document: object, kind: str) -> dict[str, Any]:
@@ -493,19 +476,10 @@ def _status_step(
         states = {"revocation": "not revoked", "suspension": "not suspended"}
         summary = ", ".join(sorted({states[r.purpose] for r in results if r.purpose in states}))
         if oldest is not None and oldest.total_seconds() >= 60:
-            summary += f" (status list fetched {_age(oldest)} ago)"
+            summary += f" (status list fetched {age_text(oldest)} ago)"
         return summary or "status entries checked"
 
     return step
-
-
-def _age(age: timedelta) -> str:
-    seconds = int(age.total_seconds())
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    if seconds < 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
 
 
 def _challenge_step(

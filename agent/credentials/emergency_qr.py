@@ -96,7 +96,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, NoReturn
 
-from agent.credentials._sd_jwt_jose import (
+from agent.credentials.jose import (
     b64url_decode,
     b64url_encode,
     decode_jws,

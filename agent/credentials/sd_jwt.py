@@ -61,7 +61,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final, NoReturn, TypeAlias, cast
 
 from agent.clock import DEFAULT_MAX_CLOCK_SKEW
-from agent.credentials._sd_jwt_jose import (
+from agent.credentials.jose import (
     ALGORITHM_KEY_TYPES,
     JwsKey,
     b64url_decode,

@@ -42,7 +42,7 @@ from enum import IntEnum
 from typing import Any, Final, TypeAlias, cast
 
 from agent.clock import DEFAULT_MAX_CLOCK_SKEW
-from agent.credentials._sd_jwt_jose import (
+from agent.credentials.jose import (
     ALGORITHM_KEY_TYPES,
     JwsKey,
     b64url_decode,

@@ -1,12 +1,14 @@
-"""Steps every stateful handler shares (private): receive a message into a record, abandon."""
+"""Steps every stateful protocol shares (private): build a checked message, record a message
+sent or received, summarise it for the record, abandon."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from agent.clock import Clock
 from agent.errors import ProtocolStateError
-from agent.protocols._messages import thread_id
+from agent.protocols._messages import Piuri, new_message, thread_id
 from agent.protocols.base import (
     ABANDONED,
     ProtocolRecord,
@@ -14,6 +16,76 @@ from agent.protocols.base import (
     StateMachine,
     is_duplicate,
 )
+from agent.types import JSONObject
+
+
+def build(
+    piuri: Piuri,
+    check: Callable[[JSONObject], object],
+    name: str,
+    body: JSONObject,
+    attachments: Iterable[JSONObject] | None,
+    *,
+    clock: Clock,
+    thid: str | None,
+    pthid: str | None = None,
+    from_: str | None = None,
+    to: Iterable[str] | None = None,
+) -> JSONObject:
+    """A ``name`` message of the protocol ``piuri``, checked by the protocol's parser ``check``
+    before it is returned (a builder never hands out a message its own peer would refuse)."""
+    message = new_message(
+        piuri.message_type(name),
+        body,
+        clock=clock,
+        thid=thid,
+        pthid=pthid,
+        from_=from_,
+        to=to,
+        attachments=attachments,
+    )
+    check(message)
+    return message
+
+
+def summary(message: Mapping[str, Any]) -> JSONObject:
+    """What a record keeps of a message: its id and its attachments' ids and formats."""
+    return {
+        "id": message["id"],
+        "attachments": [
+            {"id": item.get("id"), "format": item.get("format")}
+            for item in message.get("attachments") or ()
+        ],
+    }
+
+
+async def send(
+    repository: RecordRepository,
+    machine: StateMachine,
+    message: JSONObject,
+    to_state: str,
+    connection_id: str | None,
+    data: Mapping[str, Any],
+) -> ProtocolRecord:
+    """Record that ``message`` is sent: a new record when it starts a thread (no ``thid``, or a
+    thread not known yet), otherwise a transition of its thread to ``to_state``.
+
+    :raises ProtocolStateError: as :meth:`RecordRepository.create` and ``transition``.
+    """
+    tid = thread_id(message)
+    if message.get("thid") is None or (await repository.get(machine.protocol, tid)) is None:
+        return await repository.create(
+            machine.protocol,
+            machine.role,
+            tid,
+            to_state,
+            connection_id=connection_id,
+            data=dict(data),
+            message_id=message["id"],
+        )
+    return await repository.transition(
+        machine.protocol, tid, to_state, update_data=data, message_id=message["id"]
+    )
 
 
 async def receive(

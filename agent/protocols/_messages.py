@@ -223,11 +223,20 @@ def body_object(body: Mapping[str, Any], key: str) -> JSONObject | None:
     return value
 
 
-def attachments_of(message: Mapping[str, Any], *, required: bool) -> list[JSONObject]:
-    """The (already shape-checked) attachments; at least one when ``required``."""
+def attachments_of(
+    message: Mapping[str, Any], *, required: bool, protocol: str
+) -> list[JSONObject]:
+    """The (already shape-checked) attachments, at least one when ``required``, each saying its
+    ``format`` (as the 3.0 credential protocols require).
+
+    :param protocol: the protocol's name and version, for the error (``present-proof 3.0``).
+    """
     attachments = list(message.get("attachments") or [])
     if required and not attachments:
         raise malformed("this message must carry at least one attachment", header="attachments")
+    for attachment in attachments:
+        if "format" not in attachment:
+            raise malformed(f"{protocol} attachments must say their 'format'", header="attachments")
     return attachments
 
 

@@ -34,9 +34,10 @@ and formats are.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Any, Final
 
 from agent.clock import Clock
@@ -51,7 +52,6 @@ from agent.protocols._messages import (
     check_not_expired,
     expect_type,
     malformed,
-    new_message,
     reply_addressing,
     thread_id,
 )
@@ -203,13 +203,10 @@ def parse_issuance_message(message: Any, *, connection_id: str | None = None) ->
         # A request may start a thread; an issue never does.
         raise malformed("issue-credential must name its thread in 'thid'", header="thid")
     attachments = attachments_of(
-        checked, required=name in ("offer-credential", "request-credential", "issue-credential")
+        checked,
+        required=name in ("offer-credential", "request-credential", "issue-credential"),
+        protocol="issue-credential 3.0",
     )
-    for attachment in attachments:
-        if "format" not in attachment:
-            raise malformed(
-                "issue-credential 3.0 attachments must say their 'format'", header="attachments"
-            )
     return CredentialMessage(
         name=name,
         thread_id=thread_id(checked),
@@ -220,31 +217,8 @@ def parse_issuance_message(message: Any, *, connection_id: str | None = None) ->
     )
 
 
-def _build(
-    name: str,
-    body: JSONObject,
-    attachments: Iterable[JSONObject] | None,
-    *,
-    clock: Clock,
-    thid: str | None,
-    pthid: str | None = None,
-    from_: str | None = None,
-    to: Iterable[str] | None = None,
-    message_id: str | None = None,
-) -> JSONObject:
-    message = new_message(
-        _PIURI.message_type(name),
-        body,
-        clock=clock,
-        message_id=message_id,
-        thid=thid,
-        pthid=pthid,
-        from_=from_,
-        to=to,
-        attachments=attachments,
-    )
-    parse_issuance_message(message)
-    return message
+#: ``_build(name, body, attachments, *, clock, thid, ...)``: a message of this protocol, checked.
+_build: Final = partial(_flow.build, _PIURI, parse_issuance_message)
 
 
 def build_propose_credential(
@@ -373,8 +347,8 @@ async def offer_credential(
         from_=from_,
         to=to,
     )
-    data = {"offer": _summary(offer), "offer_attachments": attached}
-    await _send(repository, ISSUER, offer, _S.OFFER_SENT, connection_id, data)
+    data = {"offer": _flow.summary(offer), "offer_attachments": attached}
+    await _flow.send(repository, ISSUER, offer, _S.OFFER_SENT, connection_id, data)
     return offer
 
 
@@ -403,13 +377,13 @@ async def propose_credential(
         from_=from_,
         to=to,
     )
-    await _send(
+    await _flow.send(
         repository,
         HOLDER,
         proposal,
         _S.PROPOSAL_SENT,
         connection_id,
-        {"proposal": _summary(proposal)},
+        {"proposal": _flow.summary(proposal)},
     )
     return proposal
 
@@ -438,8 +412,13 @@ async def request_credential(
         from_=from_,
         to=to,
     )
-    await _send(
-        repository, HOLDER, request, _S.REQUEST_SENT, connection_id, {"request": _summary(request)}
+    await _flow.send(
+        repository,
+        HOLDER,
+        request,
+        _S.REQUEST_SENT,
+        connection_id,
+        {"request": _flow.summary(request)},
     )
     return request
 
@@ -472,45 +451,10 @@ async def issue_credential(
         thread_id,
         _S.CREDENTIAL_ISSUED,
         expect_state=_S.REQUEST_RECEIVED,
-        update_data={"issued": _summary(message)},
+        update_data={"issued": _flow.summary(message)},
         message_id=message["id"],
     )
     return message
-
-
-async def _send(
-    repository: RecordRepository,
-    machine: StateMachine,
-    message: JSONObject,
-    to_state: IssuanceState,
-    connection_id: str | None,
-    data: Mapping[str, Any],
-) -> ProtocolRecord:
-    tid = thread_id(message)
-    if message.get("thid") is None or (await repository.get(ISSUE_CREDENTIAL, tid)) is None:
-        return await repository.create(
-            ISSUE_CREDENTIAL,
-            machine.role,
-            tid,
-            to_state,
-            connection_id=connection_id,
-            data=dict(data),
-            message_id=message["id"],
-        )
-    return await repository.transition(
-        ISSUE_CREDENTIAL, tid, to_state, update_data=data, message_id=message["id"]
-    )
-
-
-def _summary(message: Mapping[str, Any]) -> JSONObject:
-    """What a record keeps of a message: its id and its attachments' ids and formats."""
-    return {
-        "id": message["id"],
-        "attachments": [
-            {"id": item.get("id"), "format": item.get("format")}
-            for item in message.get("attachments") or ()
-        ],
-    }
 
 
 # Receiving side.
@@ -572,7 +516,7 @@ async def _issuer_receives(
     issue: IssueCallback | None,
 ) -> list[JSONObject]:
     if parsed.name == "propose-credential":
-        data = {"proposal": _summary(parsed.message), "proposal_body": parsed.body}
+        data = {"proposal": _flow.summary(parsed.message), "proposal_body": parsed.body}
         await _flow.receive(
             repository, ISSUER, parsed.message, _S.PROPOSAL_RECEIVED,
             connection_id=connection_id, update_data=data,
@@ -580,7 +524,7 @@ async def _issuer_receives(
         return []
     if parsed.name == "request-credential":
         request_data: JSONObject = {
-            "request": _summary(parsed.message),
+            "request": _flow.summary(parsed.message),
             "request_attachments": list(parsed.attachments),
         }
         record = await _flow.receive(
@@ -616,7 +560,7 @@ async def _holder_receives(
     addressing = reply_addressing(parsed.message)
     if parsed.name == "offer-credential":
         data = {
-            "offer": _summary(parsed.message),
+            "offer": _flow.summary(parsed.message),
             "offer_body": parsed.body,
             "offer_attachments": list(parsed.attachments),
         }
@@ -645,7 +589,7 @@ async def _holder_receives(
         )
     record = await _flow.receive(
         repository, HOLDER, parsed.message, _S.CREDENTIAL_RECEIVED,
-        connection_id=connection_id, update_data={"issued": _summary(parsed.message)},
+        connection_id=connection_id, update_data={"issued": _flow.summary(parsed.message)},
     )  # fmt: skip
     if record is None:
         return []

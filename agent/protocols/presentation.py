@@ -28,9 +28,10 @@ the verifier keeps what its purpose allows through its own ``verify`` callback.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Any, Final
 
 from agent.clock import Clock
@@ -45,7 +46,6 @@ from agent.protocols._messages import (
     check_not_expired,
     expect_type,
     malformed,
-    new_message,
     reply_addressing,
     thread_id,
 )
@@ -177,12 +177,11 @@ def parse_presentation_message(
         body_bool(body, "will_confirm", False)
     if name in ("presentation", "ack") and not checked.get("thid"):
         raise malformed(f"{name} must name its thread in 'thid'", header="thid")
-    attachments = attachments_of(checked, required=name in ("request-presentation", "presentation"))
-    for attachment in attachments:
-        if "format" not in attachment:
-            raise malformed(
-                "present-proof 3.0 attachments must say their 'format'", header="attachments"
-            )
+    attachments = attachments_of(
+        checked,
+        required=name in ("request-presentation", "presentation"),
+        protocol="present-proof 3.0",
+    )
     return PresentationMessage(
         name=name,
         thread_id=thread_id(checked),
@@ -193,29 +192,8 @@ def parse_presentation_message(
     )
 
 
-def _build(
-    name: str,
-    body: JSONObject,
-    attachments: Iterable[JSONObject] | None,
-    *,
-    clock: Clock,
-    thid: str | None,
-    pthid: str | None = None,
-    from_: str | None = None,
-    to: Iterable[str] | None = None,
-) -> JSONObject:
-    message = new_message(
-        _PIURI.message_type(name),
-        body,
-        clock=clock,
-        thid=thid,
-        pthid=pthid,
-        from_=from_,
-        to=to,
-        attachments=attachments,
-    )
-    parse_presentation_message(message)
-    return message
+#: ``_build(name, body, attachments, *, clock, thid, ...)``: a message of this protocol, checked.
+_build: Final = partial(_flow.build, _PIURI, parse_presentation_message)
 
 
 def build_propose_presentation(
@@ -309,11 +287,11 @@ async def request_presentation(
         to=to,
     )
     data = {
-        "request": _summary(request),
+        "request": _flow.summary(request),
         "request_attachments": attached,
         "will_confirm": will_confirm,
     }
-    await _send(repository, VERIFIER, request, _S.REQUEST_SENT, connection_id, data)
+    await _flow.send(repository, VERIFIER, request, _S.REQUEST_SENT, connection_id, data)
     return request
 
 
@@ -340,9 +318,9 @@ async def propose_presentation(
         from_=from_,
         to=to,
     )
-    await _send(
+    await _flow.send(
         repository, PROVER, proposal, _S.PROPOSAL_SENT, connection_id,
-        {"proposal": _summary(proposal)},
+        {"proposal": _flow.summary(proposal)},
     )  # fmt: skip
     return proposal
 
@@ -371,7 +349,7 @@ async def send_presentation(
         thread_id,
         _S.PRESENTATION_SENT,
         expect_state=_S.REQUEST_RECEIVED,
-        update_data={"presentation": _summary(message)},
+        update_data={"presentation": _flow.summary(message)},
         message_id=message["id"],
     )
     if not record.data.get("will_confirm", False):
@@ -379,40 +357,6 @@ async def send_presentation(
             PRESENT_PROOF, thread_id, _S.DONE, expect_state=_S.PRESENTATION_SENT
         )
     return message
-
-
-async def _send(
-    repository: RecordRepository,
-    machine: StateMachine,
-    message: JSONObject,
-    to_state: PresentationState,
-    connection_id: str | None,
-    data: Mapping[str, Any],
-) -> ProtocolRecord:
-    tid = thread_id(message)
-    if message.get("thid") is None or (await repository.get(PRESENT_PROOF, tid)) is None:
-        return await repository.create(
-            PRESENT_PROOF,
-            machine.role,
-            tid,
-            to_state,
-            connection_id=connection_id,
-            data=dict(data),
-            message_id=message["id"],
-        )
-    return await repository.transition(
-        PRESENT_PROOF, tid, to_state, update_data=data, message_id=message["id"]
-    )
-
-
-def _summary(message: Mapping[str, Any]) -> JSONObject:
-    return {
-        "id": message["id"],
-        "attachments": [
-            {"id": item.get("id"), "format": item.get("format")}
-            for item in message.get("attachments") or ()
-        ],
-    }
 
 
 _VERIFIER_RECEIVES: Final = frozenset({"propose-presentation", "presentation"})
@@ -462,7 +406,7 @@ async def handle_presentation(
         await _flow.receive(
             repository, VERIFIER, parsed.message, _S.PROPOSAL_RECEIVED,
             connection_id=connection_id,
-            update_data={"proposal": _summary(parsed.message), "proposal_body": parsed.body},
+            update_data={"proposal": _flow.summary(parsed.message), "proposal_body": parsed.body},
         )  # fmt: skip
         return []
     if parsed.name == "presentation":
@@ -474,7 +418,7 @@ async def handle_presentation(
         record = await _flow.receive(
             repository, VERIFIER, parsed.message, _S.PRESENTATION_RECEIVED,
             connection_id=connection_id,
-            update_data={"presentation": _summary(parsed.message)},
+            update_data={"presentation": _flow.summary(parsed.message)},
         )  # fmt: skip
         if record is None:
             return []
@@ -508,7 +452,7 @@ async def handle_presentation(
             repository, PROVER, parsed.message, _S.REQUEST_RECEIVED,
             connection_id=connection_id,
             update_data={
-                "request": _summary(parsed.message),
+                "request": _flow.summary(parsed.message),
                 "request_attachments": list(parsed.attachments),
                 "will_confirm": will_confirm,
             },

@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.credentials import emergency_qr
-from agent.credentials._sd_jwt_jose import b64url_encode
 from agent.credentials.emergency_qr import (
     MAX_PACKED_BYTES,
     MAX_QR_DIGITS,
@@ -23,6 +22,7 @@ from agent.credentials.emergency_qr import (
     decode_emergency_qr,
     encode_emergency_qr,
 )
+from agent.credentials.jose import b64url_encode
 from agent.credentials.sd_jwt import present
 from agent.errors import ErrorCode, InvalidInputError
 from tests.emergency.helpers import BUNDLES, summary

@@ -23,8 +23,8 @@ from issuer.audit import (
     AuditEvent,
     AuditLog,
 )
+from tests.conftest import TickingClock
 from tests.issuer_audit._audit_worker import append_in_process
-from tests.issuer_audit.conftest import TickingClock
 
 LIST = "https://hospital.example/status/3f2a"
 

@@ -23,6 +23,7 @@ from issuer.batch import (
     JobState,
     _advance,
 )
+from tests.conftest import TickingClock
 from tests.issuer_batch._issuing import (
     ISSUED_AT,
     create_issuer_key,
@@ -30,7 +31,6 @@ from tests.issuer_batch._issuing import (
     patients,
     run_job_in_process,
 )
-from tests.issuer_batch.conftest import TickingClock
 
 
 async def test_two_thousand_patients_with_progress(store: Store, clock: TickingClock) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from agent.credentials._sd_jwt_jose import b64url_encode, sign_jws
+from agent.credentials.jose import b64url_encode, sign_jws
 from agent.credentials.sd_jwt import issue_sd_jwt, parse_sd_jwt, present, verify_sd_jwt
 from agent.dids.resolver import DIDResolver
 from agent.errors import ErrorCode, HealthMyDataError

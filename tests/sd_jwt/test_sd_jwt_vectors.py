@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agent.credentials._sd_jwt_jose import b64url_encode
+from agent.credentials.jose import b64url_encode
 from agent.credentials.sd_jwt import (
     _decode_disclosures,
     _sha256,

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.credentials._sd_jwt_jose import b64url_encode, decode_jws, sign_jws
+from agent.credentials.jose import b64url_encode, decode_jws, sign_jws
 from agent.credentials.status_list import MIN_ENTRIES, Bitstring
 from agent.credentials.token_status_list import (
     STATUS_LIST_JWT_TYPE,

@@ -1,7 +1,8 @@
-"""The JOSE pieces SD-JWT needs: base64url, strict JSON, compact JWS, EdDSA and ES256 keys.
+"""The JOSE pieces: base64url, strict JSON, compact JWS, EdDSA and ES256 keys.
 
-Kept apart from :mod:`agent.credentials.sd_jwt` so that the SD-JWT logic reads as the spec's
-steps. Nothing here uses jwcrypto: a JWS is ``base64url(header) "." base64url(payload) "."
+Used by SD-JWT (:mod:`agent.credentials.sd_jwt`, kept apart so that the SD-JWT logic reads as
+the spec's steps), Token Status Lists, the emergency QR codec, SMART Health Cards and the
+verifier. Nothing here uses jwcrypto: a JWS is ``base64url(header) "." base64url(payload) "."
 base64url(signature)`` (RFC 7515, section 7.1), and verifying one is a dictionary look-up and one
 signature check. Ed25519 goes through :class:`agent.keys.ed25519.Ed25519PublicKey` (libsodium);
 P-256 through ``cryptography``. Public keys built from a JWK or a resolved DID key are cached, so
@@ -9,7 +10,7 @@ a verifier that sees the same issuer and holder keys again does not rebuild them
 
 Errors are :class:`agent.errors.CryptosuiteError` (``MALFORMED_PROOF_ERROR``,
 ``unsupportedCryptosuite``) and :class:`agent.errors.SignatureError`, each with
-``details['part']`` naming the part of the SD-JWT (``issuerJwt``, ``disclosure``,
+``details['part']`` naming the part being read (for SD-JWT: ``issuerJwt``, ``disclosure``,
 ``keyBindingJwt``).
 """
 
