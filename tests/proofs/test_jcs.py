@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from typing import Any
 
 import pytest
@@ -159,22 +158,9 @@ def _health_credential() -> dict[str, Any]:
     }
 
 
-def _best_of(function: Any, value: Any, rounds: int = 5, number: int = 200) -> float:
-    best = math.inf
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(number):
-            function(value)
-        best = min(best, (time.perf_counter() - start) / number)
-    return best
-
-
-def test_health_credential_is_several_times_faster_than_rfc8785() -> None:
+def test_health_credential_canonical_form_equals_rfc8785() -> None:
+    """Speed is measured in bench/ (``./dev bench proofs``), never asserted in a test."""
     credential = _health_credential()
     size = len(json.dumps(credential))
     assert 2500 < size < 4000
     assert canonicalize(credential) == rfc8785.dumps(credential)
-    ours = _best_of(canonicalize, credential)
-    reference = _best_of(rfc8785.dumps, credential)
-    # Measured about 4x on the development machine; 2.5x leaves room for noisy CI.
-    assert reference / ours > 2.5, (ours, reference)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import signal
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -122,10 +121,9 @@ async def test_poison_graph_is_refused_before_canonicalisation() -> None:
     """/tmp/rev/t7.py: 8 mutually-referencing blank nodes (2 KB) kept pyld busy for hours."""
     document = _rdfc_vector()
     document["credentialSubject"]["knows"] = _poison(8)
-    started = time.monotonic()
+    # The deadline turns a hang into a failure; how fast the refusal is belongs in bench/.
     with deadline(10), pytest.raises(CryptosuiteError) as caught:
         await verify_proofs(document, DidKeyResolver(), now=NOW, bind_controller=False)
-    assert time.monotonic() - started < 5
     assert caught.value.code is ErrorCode.PROOF_TRANSFORMATION_ERROR
     assert caught.value.details["reason"] == "blankNodeCycle"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import multiprocessing
-import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -198,13 +197,10 @@ async def test_two_processes_share_no_index(store_uri: str, raw_key: str) -> Non
 
 
 async def test_allocate_many_100k(store: Store) -> None:
-    """The batch path: 100k indexes in one transaction (the 60 s issuance target's share)."""
+    """The batch path: 100k distinct indexes in one transaction (its speed: bench/issuer.py)."""
     allocator = _allocator(store)
-    started = time.perf_counter()
     allocations = await allocator.allocate_many("revocation", 100_000)
-    elapsed = time.perf_counter() - started
     assert len(set(allocations)) == 100_000
-    assert elapsed < 10, f"allocate_many(100_000) took {elapsed:.1f} s"
 
 
 async def test_list_credential_reads_back_with_check_status(store: Store) -> None:
