@@ -24,6 +24,7 @@ from issuer.api import create_hospital_app
 from verifier.api import VerifierSettings, create_verifier_app
 from wallet.api import WalletOpenArgs, create_wallet_app
 from wallet.cli import PASSPHRASE_ENV, agent_store_uri
+from wallet.vault import DEFAULT_MAX_BLOB_BYTES, create_vault_app
 
 __all__ = ["register"]
 
@@ -32,6 +33,7 @@ class Role(StrEnum):
     HOSPITAL = "hospital"
     WALLET = "wallet"
     VERIFIER = "verifier"
+    VAULT = "vault"
 
 
 def register(app: typer.Typer) -> None:
@@ -81,6 +83,9 @@ def register(app: typer.Typer) -> None:
         purpose: Annotated[
             str | None, typer.Option(help="verifier: the purpose this verifier acts for.")
         ] = None,
+        vault_max_bytes: Annotated[
+            int, typer.Option(min=1, help="vault: the largest backup accepted, in bytes.")
+        ] = DEFAULT_MAX_BLOB_BYTES,
         ssl_certfile: Annotated[
             Path | None, typer.Option(help="Serve HTTPS with this certificate (PEM).")
         ] = None,
@@ -89,7 +94,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Run a party's HTTP service (VC-API, DIDComm, status lists, did:web; the wallet's
-        API on 127.0.0.1, its passphrase from MYDATA_PASSPHRASE or asked for)."""
+        API on 127.0.0.1, its passphrase from MYDATA_PASSPHRASE or asked for; the backup vault,
+        which keeps only ciphertext)."""
         logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s %(message)s")
         uri = resolve_store(store, role.value)
         insecure_hosts = frozenset(insecure_http_host or ())
@@ -101,7 +107,7 @@ def register(app: typer.Typer) -> None:
             scheme = "https" if ssl_certfile else "http"
             config = AgentServiceConfig(
                 store_uri=agent_uri,
-                store_key=store_key(agent_uri, create=role is Role.VERIFIER),
+                store_key=store_key(agent_uri, create=role in (Role.VERIFIER, Role.VAULT)),
                 public_url=public_url or f"{scheme}://{host}:{port}",
                 title=f"health-mydata {role.value}",
                 insecure_admin=admin_insecure_mode,
@@ -131,6 +137,8 @@ def register(app: typer.Typer) -> None:
                         purpose=purpose,
                     ),
                 )
+            elif role is Role.VAULT:
+                service = create_vault_app(config, max_blob_bytes=vault_max_bytes)
             else:
                 service = create_hospital_app(config, insecure_http_hosts=insecure_hosts)
         except HealthMyDataError as exc:

@@ -12,6 +12,9 @@ Two kinds of command:
   ``--service`` (default ``$MYDATA_WALLET_URL`` or ``http://127.0.0.1:8000``) with the token in
   ``MYDATA_ADMIN_TOKEN``.
 
+``backup`` and ``restore`` also take ``--vault URL``: a backup vault (``mydata serve vault``,
+:mod:`wallet.vault`) that keeps only the ciphertext, in a slot the recovery phrase alone opens.
+
 The service's DIDComm agent keeps its relationships in a store of its own beside the wallet
 (:func:`agent_store_uri`: ``wallet.sqlite`` -> ``wallet.agent.sqlite``, raw key in
 ``wallet.agent.sqlite.key``), which ``init`` and ``restore`` create.
@@ -20,6 +23,7 @@ The service's DIDComm agent keeps its relationships in a store of its own beside
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import sys
@@ -44,6 +48,15 @@ from wallet.api import consent_to_json, make_emergency_card, parse_lifetime
 from wallet.backup import backup, generate_recovery_phrase, restore
 from wallet.consent import list_consents
 from wallet.holder import StoredCredential, Wallet, open_wallet
+from wallet.vault import (
+    VaultReceipt,
+    VaultSlot,
+    fetch_backup,
+    remember_etag,
+    remembered_etag,
+    upload_backup,
+    vault_slot,
+)
 
 __all__ = ["PASSPHRASE_ENV", "SERVICE_ENV", "agent_store_uri", "register"]
 
@@ -600,53 +613,113 @@ def _register_service(wallet_app: typer.Typer) -> None:
         )
 
 
+VaultOption = Annotated[
+    str | None,
+    typer.Option(
+        "--vault",
+        help="A backup vault's URL (mydata serve vault; https, or http to this machine).",
+    ),
+]
+
+
+def _vault_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=10.0), follow_redirects=False)
+
+
 def _register_backup(wallet_app: typer.Typer) -> None:
     @wallet_app.command("backup")
     def backup_(
-        file: Annotated[Path, typer.Argument(help="Where to write the encrypted backup.")],
+        file: Annotated[
+            Path | None, typer.Argument(help="Where to write the encrypted backup.")
+        ] = None,
+        vault: VaultOption = None,
         phrase: Annotated[
             str | None, typer.Option(help="A recovery phrase (default: a new one, shown once).")
         ] = None,
+        force: Annotated[
+            bool,
+            typer.Option(
+                "--force",
+                help="--vault: replace the vault's backup even if it is not the one "
+                "this wallet last wrote or read.",
+            ),
+        ] = False,
         store: StoreOption = None,
         profile: ProfileOption = None,
     ) -> None:
-        """An encrypted backup of credentials, keys and consent history."""
+        """An encrypted backup of credentials, keys and consent history, to a file and/or a
+        vault (which stores only ciphertext, under a slot only the phrase opens)."""
+        if file is None and vault is None:
+            raise typer.BadParameter("give a FILE, --vault URL, or both")
         recovery = phrase or generate_recovery_phrase()
 
-        async def work() -> bytes:
+        async def work() -> tuple[bytes, VaultReceipt | None]:
             async with _local(store, profile) as wallet:
-                return await backup(wallet, recovery)
+                data = await backup(wallet, recovery)
+                if vault is None:
+                    return data, None
+                slot = vault_slot(recovery)
+                etag = None if force else await remembered_etag(wallet, vault, slot)
+                async with _vault_client() as http:
+                    receipt = await upload_backup(
+                        vault, slot, data, client=http, if_match=etag, force=force
+                    )
+                await remember_etag(wallet, vault, slot, receipt.etag)
+                return data, receipt
 
-        data = _run(work)
-        descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
+        data, receipt = _run(work)
         out = stdout_console()
-        out.print(f"written {file} ({len(data)} bytes)")
+        if file is not None:
+            descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+            out.print(f"written {file} ({len(data)} bytes)")
+        if receipt is not None and vault is not None:
+            verb = "stored in" if receipt.created else "replaced in"
+            out.print(f"{verb} the vault {escape(vault)} ({receipt.size} bytes, {receipt.etag})")
         if phrase is None:
             out.print("recovery phrase (write it down; it is shown only this once):")
             out.print(f"  {recovery}")
 
     @wallet_app.command("restore")
     def restore_(
-        file: Annotated[Path, typer.Argument(help="The backup file.")],
         phrase: Annotated[str, typer.Option(help="The recovery phrase.", prompt=True)],
+        file: Annotated[Path | None, typer.Argument(help="The backup file.")] = None,
+        vault: VaultOption = None,
         store: StoreOption = None,
         profile: ProfileOption = None,
         agent_store: Annotated[
             str | None, typer.Option(help="The service's DIDComm store (default beside --store).")
         ] = None,
     ) -> None:
-        """Restore a backup into a new (empty) wallet store; nothing is written on error."""
-        data = file.read_bytes()
+        """Restore a backup (a file, or from a vault with only the phrase) into a new (empty)
+        wallet store; nothing is written on error."""
+        if (file is None) == (vault is None):
+            raise typer.BadParameter("give a FILE or --vault URL (one of them)")
         uri = resolve_store(store, "wallet")
         agent_uri = agent_store_uri(uri, agent_store)
         target = Path(uri.removeprefix("sqlite://")) if uri.startswith("sqlite://") else None
         new_file = target is not None and not target.exists()
 
+        async def fetch(url: str) -> tuple[bytes, VaultSlot, str]:
+            slot = vault_slot(phrase)
+            async with _vault_client() as http:
+                blob = await fetch_backup(url, slot, client=http)
+            return blob.data, slot, blob.etag
+
+        slot: VaultSlot | None = None
+        etag: str | None = None
+        if file is not None:
+            data = file.read_bytes()
+        elif vault is not None:
+            # Read first: a wrong phrase or an empty vault slot leaves nothing behind locally.
+            data, slot, etag = _run(functools.partial(fetch, vault))
+
         async def work() -> Any:
             async with _local(store, profile, create=True) as wallet:
                 summary = await restore(data, phrase, into=wallet.store, profile=wallet.profile)
+                if vault is not None and slot is not None and etag is not None:
+                    await remember_etag(wallet, vault, slot, etag)
             await _ensure_agent_store(agent_uri)
             return summary
 
