@@ -299,7 +299,9 @@ async def test_signatures_verify_for_any_message(store: Store) -> None:
     @settings(max_examples=50, deadline=None)
     @given(st.binary(max_size=2048))
     def round_trip(message: bytes) -> None:
-        verifier.verify(message, signer.sign(message))
+        signature = signer.sign(message)
+        assert len(signature) == 64
+        verifier.verify(message, signature)  # raises SignatureError when it does not verify
 
     round_trip()
 
