@@ -207,12 +207,19 @@ def _verify_router() -> APIRouter:
                     require_key_binding=False,
                 )
             elif isinstance(credential, dict):
+                purpose = options.get("expectedProofPurpose", "assertionMethod")
+                if not isinstance(purpose, str):
+                    raise InvalidInputError(
+                        "options.expectedProofPurpose must be a string",
+                        code=ErrorCode.PARSING_ERROR,
+                    )
                 report = await verify_credential(
                     credential,
                     resolver=state.resolver,
                     checks=options.get("checks"),
                     status_checker=state.status_checker,
                     trust=state.trust,
+                    expected_proof_purpose=purpose,
                 )
             else:
                 raise InvalidInputError(

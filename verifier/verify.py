@@ -184,6 +184,7 @@ async def verify_credential(
     status_checker: StatusChecker | None = None,
     trust: TrustRegistry | None = None,
     required_role: str = DEFAULT_ROLE,
+    expected_proof_purpose: str = "assertionMethod",
 ) -> VerificationReport:
     """Verify a W3C Verifiable Credential secured with a Data Integrity proof (or an
     ``Ed25519Signature2020`` Linked Data proof).
@@ -196,6 +197,8 @@ async def verify_credential(
         credential's status entries are reported as not checked, with a warning.
     :param trust: the trust registry; with one the ``trust`` check runs (after ``issuer``):
         the issuer must be accredited as ``required_role`` by a trusted operator.
+    :param expected_proof_purpose: the proof purpose the caller requires (VC-API
+        ``options.expectedProofPurpose``); a proof made for another purpose fails ``proof``.
     :raises InvalidInputError: when the input is not a JSON object, nests deeper than
         :data:`agent.jsonio.MAX_DEPTH`, or a check name is unknown; every other problem is a
         failed check in the report.
@@ -226,7 +229,7 @@ async def verify_credential(
                 return await _verify_signatures(
                     credential,
                     resolver,
-                    purpose="assertionMethod",
+                    purpose=expected_proof_purpose,
                     binding="issuer",
                     now=at,
                     max_clock_skew=max_clock_skew,
