@@ -11,10 +11,16 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import didcomm, issuer, proofs, wallet
+from bench import didcomm, issuer, proofs, verifier, wallet
 from bench.harness import Results
 
-GROUPS = {"proofs": proofs.run, "didcomm": didcomm.run, "issuer": issuer.run, "wallet": wallet.run}
+GROUPS = {
+    "proofs": proofs.run,
+    "didcomm": didcomm.run,
+    "issuer": issuer.run,
+    "wallet": wallet.run,
+    "verifier": verifier.run,
+}
 
 
 def main() -> None:

@@ -12,7 +12,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_quick_bench_run_writes_figures_with_ratios(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "proofs", "didcomm", "--quick", "--out", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "proofs",
+            "didcomm",
+            "verifier",
+            "--quick",
+            "--out",
+            str(tmp_path),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -32,6 +42,18 @@ def test_quick_bench_run_writes_figures_with_ratios(tmp_path: Path) -> None:
     for op in ("pack_encrypted (authcrypt)", "unpack (authcrypt)"):
         assert names[op]["ratio"] > 0
     assert body["didcomm.envelope_bytes"] > 1500
+    for name in (
+        "sd-jwt 0.10.4 SDJWTVerifier, same bytes",
+        "verify_sd_jwt (agent)",
+        "verify_sd_jwt_presentation (verifier pipeline)",
+        "verify_sd_jwt vs the reference",
+        "verify_sd_jwt_presentation (pipeline), EdDSA",
+        "verify_presentation (format..credentials)",
+        "decode + offline verify (helpers.verify_card)",
+        "decode + verify_sd_jwt_presentation (er scan)",
+    ):
+        assert names[name]["ratio"] > 0, name
+    assert body["verifier.card_disclosures"] == 6
 
 
 def test_unknown_group_is_a_usage_error() -> None:
