@@ -7,9 +7,14 @@ importing each other; only this package and :mod:`mydata.demo` see them all.
 
 from __future__ import annotations
 
+import os
+import sys
 from importlib.metadata import entry_points
 
 import typer
+from rich.markup import escape
+
+from agent.console import error_console
 
 __all__ = ["app", "build_app", "main"]
 
@@ -38,5 +43,23 @@ app = build_app()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: no command ends in a traceback.
+
+    Every party's command turns our own errors into ``error: [code] message``; here a file
+    the user named that cannot be read or written becomes the same kind of line (exit 2), and
+    anything else a short message (exit 70) with the traceback only under ``MYDATA_DEBUG=1``.
+    """
+    try:
+        app()
+    except OSError as exc:
+        target = f" {exc.filename}" if exc.filename else ""
+        error_console().print(f"[red]error:[/] {escape(exc.strerror or str(exc))}{escape(target)}")
+        sys.exit(2)
+    except Exception:
+        if os.environ.get("MYDATA_DEBUG"):
+            raise
+        error_console().print(
+            "[red]error:[/] an internal error stopped the command; run it again with "
+            "MYDATA_DEBUG=1 to see where, and report it"
+        )
+        sys.exit(70)

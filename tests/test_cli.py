@@ -288,3 +288,27 @@ async def test_resolver_gets_the_cli_timeout(monkeypatch: Any) -> None:
     report = await cli.verify_document(signed, checks=["proof"])
     assert report.verified
     assert seen["timeout"] == cli.RESOLVE_TIMEOUT == 5.0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["hospital", "issue", "/nonexistent/unsigned.json"],
+        ["wallet", "restore", "/nonexistent/backup.bin", "--phrase", "AAAA"],
+    ],
+)
+def test_a_missing_file_is_a_one_line_error_not_a_traceback(
+    args: list[str], tmp_path: Path
+) -> None:
+    exe = Path(sys.executable).with_name("mydata")
+    result = subprocess.run(
+        [str(exe), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "MYDATA_HOME": str(tmp_path), "MYDATA_PASSPHRASE": "x"},
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "/nonexistent/" in result.stderr
