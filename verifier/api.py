@@ -13,6 +13,11 @@
                                            against the request its nonce names, then the
                                            request's policy decides
 ``GET /verifier``                   open   the verifier's DID (the audience wallets address)
+``POST /admin/connections/{id}/``   admin  a DCQL present-proof 3.0 request over DIDComm with
+``request-presentation``                   a fresh nonce: ``{"dcql_query", "purpose",
+                                           "role"?}`` -> 202 ``{"thread_id", "nonce", ...}``
+                                           (:mod:`verifier.didcomm`)
+``GET /admin/presentations/{thid}`` admin  the stored report and decision of that thread
 ==================================  =====  ==================================================
 
 Status codes. VC-API (w3c-ccg/vc-api, "Verifying") answers 200 for a verified credential and
@@ -56,6 +61,7 @@ from agent.runtime import DIDCommAgent
 from agent.service import AgentServiceConfig, create_agent_app
 from agent.status import StatusChecker
 from agent.storage import Store
+from verifier.didcomm import get_presentation, register_verifier, send_dcql_request
 from verifier.nonces import NonceStore
 from verifier.policy import EmergencyPolicy, GenericPolicy, InsurerClaimPolicy, Policy, evidence_key
 from verifier.report import VerificationReport
@@ -368,6 +374,43 @@ def _admin_router() -> APIRouter:
             "expires": format_datetime(now + state.nonces.ttl),
         }
 
+    @router.post("/admin/connections/{connection_id}/request-presentation", status_code=202)
+    async def request_over_didcomm(request: Request, connection_id: str) -> dict[str, Any]:
+        """Send a DCQL request on a DIDComm connection.
+
+        Body: ``{"dcql_query": {...}, "purpose"?, "role"?}`` (purpose defaults to the
+        verifier's, role to its default policy).
+        """
+        state = _state(request)
+        body = await _body(request)
+        role = body.get("role", state.default_role)
+        if role not in state.policies:
+            raise InvalidInputError(
+                f"role must be one of {', '.join(ROLES)}", code=ErrorCode.REQUEST_INVALID
+            )
+        purpose = body.get("purpose", state.purpose)
+        if not isinstance(purpose, str) or not purpose:
+            raise InvalidInputError(
+                "purpose must be a non-empty string", code=ErrorCode.REQUEST_INVALID
+            )
+        agent: DIDCommAgent = request.app.state.agent
+        return await send_dcql_request(
+            agent, state, connection_id, body.get("dcql_query"), purpose=purpose, role=role
+        )
+
+    @router.get("/admin/presentations/{thread_id}")
+    async def presentation_outcome(request: Request, thread_id: str) -> dict[str, Any]:
+        """The stored report and decision of a DIDComm presentation (404 when none)."""
+        agent: DIDCommAgent = request.app.state.agent
+        found = await get_presentation(agent, thread_id)
+        if found is None:
+            raise HealthMyDataError(
+                "no presentation is stored for this thread (none yet, or deleted)",
+                code=ErrorCode.NOT_FOUND,
+                details={"reason": "unknownThread"},
+            )
+        return found
+
     return router
 
 
@@ -416,6 +459,7 @@ def create_verifier_app(
             purpose=chosen.purpose,
             default_role=chosen.default_role,
         )
+        register_verifier(agent, app.state.verifier)
 
     app = create_agent_app(
         config,
