@@ -96,11 +96,23 @@ class Endpoint:
 
 class Service:
     def __init__(
-        self, role: str, home: Path, cert: Path, key: Path, port: int, extra: list[str]
+        self,
+        role: str,
+        home: Path,
+        cert: Path,
+        key: Path,
+        port: int,
+        extra: list[str],
+        env: dict[str, str] | None = None,
     ) -> None:
         self.port = port
         self.url = f"https://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "MYDATA_HOME": str(home), "MYDATA_ADMIN_TOKEN": ADMIN_TOKEN}
+        self.env = {
+            **os.environ,
+            "MYDATA_HOME": str(home),
+            "MYDATA_ADMIN_TOKEN": ADMIN_TOKEN,
+            **(env or {}),
+        }
         self.log_path = home / f"{role}.log"
         log = self.log_path.open("w")
         self.process = subprocess.Popen(
@@ -221,7 +233,9 @@ def verifier(
 ) -> Iterator[dict[str, Endpoint]]:
     home = tmp_path_factory.mktemp("w3c-verifier")
     cert, key = certificate
-    service = Service("verifier", home, cert, key, free_port(), [])
+    # The verifier fetches the hospital's status lists over HTTPS: it trusts the test
+    # certificate through SSL_CERT_FILE (httpx honours it), as an operator's CA bundle.
+    service = Service("verifier", home, cert, key, free_port(), [], {"SSL_CERT_FILE": str(cert)})
     yield {
         "credentials": Endpoint(f"{service.url}/credentials/verify", service.client, {}),
         "presentations": Endpoint(f"{service.url}/presentations/verify", service.client, {}),
