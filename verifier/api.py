@@ -26,9 +26,10 @@ Status codes. VC-API (w3c-ccg/vc-api, "Verifying") answers 200 for a verified cr
 ``shouldThrowInvalidInput`` accepts 400 or 422) need only that a failure is not a 2xx. Here:
 
 * **200** ``{"verified": true, "checks", "warnings", "errors": []}`` (plus ``results``);
-* **422** the same shape with ``verified: false`` and one error per failed check, when the
-  request was understood and the credential (presentation) did not verify: the input was
-  well-formed, its content is not acceptable (RFC 9110 section 15.5.21);
+* **400** the same shape with ``verified: false`` and one error per failed check, when the
+  credential (presentation) did not verify, as VC-API specifies and the bitstring-status-list
+  test suite requires (``shouldFailVerification``); ``POST /presentations/submit`` answers a
+  policy refusal with 422;
 * **400** ``PARSING_ERROR``: the body or the credential is not JSON / not an object / not a
   credential at all, or an option is malformed (an unknown check name);
 * **413** a body over 1 MiB.
@@ -159,7 +160,7 @@ def _vc_api_error(error: HealthMyDataError) -> JSONResponse:
 
 
 def _answer(report: VerificationReport) -> JSONResponse:
-    return JSONResponse(report.to_dict(), status_code=200 if report.verified else 422)
+    return JSONResponse(report.to_dict(), status_code=200 if report.verified else 400)
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -197,7 +198,7 @@ def _verify_router() -> APIRouter:
 
     @router.post("/credentials/verify", response_model=None)
     async def verify_credential_route(request: Request) -> JSONResponse:
-        """Verify a credential; 200 verified, 422 not verified, 400 malformed."""
+        """Verify a credential; 200 verified, 400 not verified or malformed."""
         state = _state(request)
         try:
             body = await _body(request)
@@ -238,7 +239,7 @@ def _verify_router() -> APIRouter:
 
     @router.post("/presentations/verify", response_model=None)
     async def verify_presentation_route(request: Request) -> JSONResponse:
-        """Verify a presentation; 200 verified, 422 not verified, 400 malformed."""
+        """Verify a presentation; 200 verified, 400 not verified or malformed."""
         state = _state(request)
         try:
             body = await _body(request)

@@ -79,10 +79,15 @@ def _short(identifier: str, keep: int = 28) -> str:
     return f"{text}#{fragment[-8:]}" if fragment else text
 
 
+#: Check names other implementations send in VC-API ``options.checks`` (the W3C test suites
+#: send ``credentialStatus``), and ours they mean.
+CHECK_ALIASES: dict[str, str] = {"credentialStatus": "status", "expiration": "validity"}
+
+
 def _select(checks: Iterable[str] | None, available: tuple[Check, ...]) -> tuple[Check, ...]:
     if checks is None:
         return available
-    wanted = list(checks)
+    wanted = [CHECK_ALIASES.get(name, name) for name in checks]
     unknown = sorted(set(wanted) - {str(c) for c in available})
     if unknown:
         raise InvalidInputError(
