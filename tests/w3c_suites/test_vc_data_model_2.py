@@ -1,4 +1,6 @@
-"""w3c/vc-data-model-2.0-test-suite, ported in part: `tests/70-issuer.js` (4.7 Issuer).
+"""w3c/vc-data-model-2.0-test-suite, ported in part: 70-issuer, 20-contexts (VC), 30, 60, 80,
+4.05-types (VC), 4.06-names-and-descriptions, 4.11-data-schemas, 100-status,
+130-advanced-concepts (issuer side).
 
 `TestEndpoints.issue` posts `createRequestBody({issuer, vc})` (tests/mock.data.js): the
 fixture's own `issuer` (or `issuer.id`) is kept when it has one, else the implementation's id
@@ -409,3 +411,636 @@ def test_validity_temporality(
             {"verifiableCredential": result.data["verifiableCredential"], "options": {}}
         )
         assert not verified.ok, "Failed to reject a VC with a `validUntil` before its `validFrom`."
+
+
+# --- tests/4.05-types.js (VC cases), 4.11-data-schemas.js, 100-status.js,
+# 130-advanced-concepts.js
+# (issuer side; the VP cases of 4.05-types.js need the suite's createLocalVp/verifyVp).
+
+
+def _ctx(term: str) -> list[Any]:
+    """`["https://www.w3.org/ns/credentials/v2", {term: "https://example.org/examples#term"}]`"""
+    return [V2, {term: f"https://example.org/examples#{term}"}]
+
+
+# tests/input/*.json, verbatim (commit per file in SOURCE.md)
+FIXTURES.update(
+    {
+        "credential-no-type-fail.json": {"@context": [V2], "credentialSubject": SUBJECT},
+        "credential-type-url-ok.json": {
+            "@context": [V2],
+            "type": ["VerifiableCredential", "https://example.org/#ExampleCredential"],
+            "credentialSubject": SUBJECT,
+        },
+        "credential-type-mapped-url-ok.json": {
+            "@context": [
+                V2,
+                {"ExampleTestCredential": "https://example.org/#ExampleTestCredential"},
+            ],
+            "type": ["VerifiableCredential", "ExampleTestCredential"],
+            "credentialSubject": SUBJECT,
+        },
+        "credential-type-mapped-nonurl-fail.json": {
+            "@context": [V2, {"ExampleTestCredential": "https ://not-a-url#ExampleTestCredential"}],
+            "type": ["VerifiableCredential", "ExampleTestCredential"],
+            "credentialSubject": SUBJECT,
+        },
+        "credential-type-unmapped-fail.json": {
+            "@context": [V2, {"@vocab": None}],
+            "type": ["VerifiableCredential", "ExampleTestCredential"],
+            "credentialSubject": SUBJECT,
+        },
+        "credential-type-urls-order-1-ok.json": {
+            "@context": [V2],
+            "type": [
+                "https://example.org/#ExampleCredential1",
+                "https://example.org/#ExampleCredential2",
+                "VerifiableCredential",
+            ],
+            "validFrom": "2023-02-23T21:41:38Z",
+            "credentialSubject": SUBJECT,
+        },
+        "credential-type-urls-order-2-ok.json": {
+            "@context": [V2],
+            "type": [
+                "https://example.org/#ExampleCredential2",
+                "VerifiableCredential",
+                "https://example.org/#ExampleCredential1",
+            ],
+            "validFrom": "2023-02-23T21:41:38Z",
+            "credentialSubject": SUBJECT,
+        },
+        "credential-optional-type-ok.json": {
+            "@context": [V2, EXAMPLES_V2],
+            "type": ["VerifiableCredential", "RelationshipCredential"],
+            "credentialSubject": SUBJECT,
+        },
+        "credential-missing-required-type-fail.json": {
+            "@context": [V2, EXAMPLES_V2],
+            "type": ["RelationshipCredential"],
+            "credentialSubject": SUBJECT,
+        },
+        "credential-status-ok.json": {
+            "@context": _ctx("CredentialStatusList2017"),
+            "type": VC_TYPE,
+            "credentialSubject": SUBJECT,
+            "credentialStatus": {"id": "did:example:status", "type": "CredentialStatusList2017"},
+        },
+        "credential-status-missing-id-ok.json": {
+            "@context": _ctx("CredentialStatusList2017"),
+            "type": VC_TYPE,
+            "credentialSubject": SUBJECT,
+            "credentialStatus": {"type": "CredentialStatusList2017"},
+        },
+        "credential-status-multiple-id-fail.json": {
+            "@context": _ctx("CredentialStatusList2017"),
+            "type": VC_TYPE,
+            "credentialSubject": SUBJECT,
+            "credentialStatus": {
+                "id": ["did:example:status:1", "did:example:status:2"],
+                "type": "CredentialStatusList2017",
+            },
+        },
+        "credential-status-nonurl-id-fail.json": {
+            "@context": _ctx("CredentialStatusList2017"),
+            "type": VC_TYPE,
+            "credentialSubject": SUBJECT,
+            "credentialStatus": {
+                "type": "CredentialStatusList2017",
+                "id": "https ://not-a-url/statusList/4",
+            },
+        },
+        "credential-status-missing-type-fail.json": {
+            "@context": [V2],
+            "type": VC_TYPE,
+            "credentialSubject": SUBJECT,
+            "credentialStatus": {"id": "did:example:status"},
+        },
+        "credential-status-type-nonurl-fail.json": {
+            "@context": _ctx("CredentialStatusList2017"),
+            "type": VC_TYPE,
+            "credentialSubject": SUBJECT,
+            "credentialStatus": {"id": "did:example:status", "type": 2},
+        },
+        "credential-termsofuse-ok.json": {
+            "@context": _ctx("OdrlPolicy2017"),
+            "type": VC_TYPE,
+            "credentialSubject": SUBJECT,
+            "termsOfUse": {"type": "OdrlPolicy2017"},
+        },
+        "credential-termsofuses-ok.json": {
+            "@context": _ctx("OdrlPolicy2017"),
+            "type": VC_TYPE,
+            "credentialSubject": SUBJECT,
+            "termsOfUse": [{"type": "OdrlPolicy2017"}, {"type": "OdrlPolicy2017"}],
+        },
+        "credential-termsofuse-id-ok.json": {
+            "@context": _ctx("OdrlPolicy2017"),
+            "type": VC_TYPE,
+            "credentialSubject": SUBJECT,
+            "termsOfUse": {"type": "OdrlPolicy2017", "id": "did:example:terms/1"},
+        },
+        "credential-termsofuse-missing-type-fail.json": {
+            "@context": [V2],
+            "type": VC_TYPE,
+            "credentialSubject": SUBJECT,
+            "termsOfUse": {},
+        },
+        "credential-termsofuse-no-type-fail.json": {
+            "@context": [V2],
+            "type": VC_TYPE,
+            "credentialSubject": SUBJECT,
+            "termsOfUse": {"id": "did:example:terms/1"},
+        },
+        "credential-evidence-ok.json": {
+            "@context": _ctx("DocumentVerification2018"),
+            "type": VC_TYPE,
+            "credentialSubject": SUBJECT,
+            "evidence": {"type": "DocumentVerification2018"},
+        },
+        "credential-evidences-ok.json": {
+            "@context": _ctx("DocumentVerification2018"),
+            "type": VC_TYPE,
+            "credentialSubject": SUBJECT,
+            "evidence": [
+                {"type": "DocumentVerification2018"},
+                {"type": "DocumentVerification2018"},
+            ],
+        },
+        "credential-evidence-missing-type-fail.json": {
+            "@context": [V2],
+            "type": VC_TYPE,
+            "credentialSubject": SUBJECT,
+            "evidence": {},
+        },
+        "credential-refresh-ok.json": {
+            "@context": [V2],
+            "type": VC_TYPE,
+            "refreshService": {
+                "type": "https://example.org/#ExampleTestSuiteRefreshService",
+                "id": "did:example:refresh/1",
+            },
+            "credentialSubject": SUBJECT,
+        },
+        "credential-refreshs-ok.json": {
+            "@context": [V2],
+            "type": VC_TYPE,
+            "refreshService": [
+                {
+                    "type": "https://example.org/#ExampleTestSuiteRefreshService",
+                    "id": "did:example:refresh/2",
+                },
+                {
+                    "type": "https://example.org/#ExampleTestSuiteRefreshService",
+                    "id": "did:example:refresh/3",
+                },
+            ],
+            "credentialSubject": SUBJECT,
+        },
+        "credential-refresh-type-ok.json": {
+            "@context": _ctx("ExampleRefreshService"),
+            "type": VC_TYPE,
+            "refreshService": {"id": "did:example:refresh/1", "type": "ExampleRefreshService"},
+            "credentialSubject": SUBJECT,
+        },
+        "credential-refresh-no-type-fail.json": {
+            "@context": [V2],
+            "type": VC_TYPE,
+            "refreshService": {"id": "did:example:refresh/1"},
+            "credentialSubject": SUBJECT,
+        },
+        "credential-schema-type-ok.json": {
+            "@context": _ctx("ExampleJsonSchema"),
+            "type": VC_TYPE,
+            "credentialSchema": {"id": "did:example:schemas/1", "type": "ExampleJsonSchema"},
+            "credentialSubject": SUBJECT,
+        },
+        "credential-schema-no-type-fail.json": {
+            "@context": [V2],
+            "type": VC_TYPE,
+            "credentialSchema": {"id": "did:example:schemas/1"},
+            "credentialSubject": SUBJECT,
+        },
+        "credential-redef-type-fail.json": {
+            "@context": [
+                V2,
+                {"VerifiableCredential": "https://example.org/#BadVerifiableCredential"},
+            ],
+            "type": VC_TYPE,
+            "credentialSubject": SUBJECT,
+        },
+        "credential-redef-type2-fail.json": {
+            "@context": [
+                V2,
+                {
+                    "@protected": True,
+                    "ExampleVerifiableCredential": "https://example.org/#ExampleVerifiableCredential",
+                },
+                {
+                    "ExampleVerifiableCredential": (
+                        "https://example.org/#ExampleBadVerifiableCredential"
+                    )
+                },
+            ],
+            "type": ["VerifiableCredential", "ExampleVerifiableCredential"],
+            "credentialSubject": SUBJECT,
+        },
+    }
+)
+
+SCHEMA_TYPE = "https://example.org/#ExampleTestSuiteSchema"
+# tests/input/*.json for tests/4.11-data-schemas.js, verbatim
+FIXTURES.update(
+    {
+        "credential-schema-ok.json": {
+            "@context": [V2],
+            "type": VC_TYPE,
+            "credentialSchema": {"type": SCHEMA_TYPE, "id": "did:example:schemas/1"},
+            "credentialSubject": SUBJECT,
+        },
+        "credential-schemas-ok.json": {
+            "@context": [V2],
+            "type": VC_TYPE,
+            "credentialSchema": [
+                {"type": SCHEMA_TYPE, "id": "did:example:schemas/1"},
+                {"type": SCHEMA_TYPE, "id": "did:example:schemas/2"},
+            ],
+            "credentialSubject": SUBJECT,
+        },
+        "credential-schema-no-id-fail.json": {
+            "@context": [V2],
+            "type": VC_TYPE,
+            "credentialSchema": {"type": SCHEMA_TYPE},
+            "credentialSubject": SUBJECT,
+        },
+        "credential-schema-non-url-id-fail.json": {
+            "@context": [V2],
+            "type": VC_TYPE,
+            "credentialSchema": {
+                "type": SCHEMA_TYPE,
+                "id": "https ://not-a-url.org/cd28a5c0-a3ca-4057-9e18-074769a54fdb",
+            },
+            "credentialSubject": SUBJECT,
+        },
+    }
+)
+
+ND = "names-and-descriptions/"
+DOG = [
+    {"@value": "Dog", "@language": "en"},
+    {"@value": "Chien", "@language": "fr"},
+    {"@value": "Cane", "@language": "it"},
+]
+
+
+def _nd(**extra: Any) -> dict[str, Any]:
+    return {"@context": [V2], "type": VC_TYPE, **extra, "credentialSubject": SUBJECT}
+
+
+# tests/input/names-and-descriptions/*.json for tests/4.06-names-and-descriptions.js, verbatim
+# (the `*-optional-ok.json` files and issuer-name-language-en-ok.json are not stored)
+FIXTURES.update(
+    {
+        ND + "credential-name-ok.json": _nd(name="Example Credential"),
+        ND + "credential-name-language-en-ok.json": _nd(
+            name={"@value": "Example Credential", "@language": "en"}
+        ),
+        ND + "credential-name-language-direction-en-ok.json": _nd(
+            name={"@value": "Example Credential", "@language": "en", "@direction": "ltr"}
+        ),
+        ND + "credential-multi-language-name-ok.json": _nd(name=DOG),
+        ND + "credential-name-extra-prop-en-fail.json": _nd(
+            name={
+                "@value": "Example Credential",
+                "@language": "en",
+                "url": "did:example:credential",
+            }
+        ),
+        ND + "credential-description-ok.json": _nd(description="An Example Credential"),
+        ND + "credential-description-language-en-ok.json": _nd(
+            description={"@value": "An Example Credential", "@language": "en"}
+        ),
+        ND + "credential-description-language-direction-en-ok.json": _nd(
+            description={
+                "@value": "An Example Credential",
+                "@language": "en",
+                "@direction": "ltr",
+            }
+        ),
+        ND + "credential-multi-language-description-ok.json": _nd(description=DOG),
+        ND + "credential-description-extra-prop-en-fail.json": _nd(
+            description={
+                "@value": "An Example Credential",
+                "@language": "en",
+                "url": "did:example:credential",
+            }
+        ),
+        ND + "issuer-name-ok.json": _nd(issuer={"name": "ExampleIssuer"}),
+        ND + "issuer-name-language-direction-en-ok.json": _nd(
+            issuer={"name": {"@value": "ExampleIssuer", "@language": "en", "@direction": "ltr"}}
+        ),
+        ND + "issuer-multi-language-name-ok.json": _nd(issuer={"name": DOG}),
+        ND + "issuer-name-extra-prop-en-fail.json": _nd(
+            issuer={
+                "name": {"@value": "ExampleIssuer", "@language": "en", "url": "did:example:issuer"}
+            }
+        ),
+        ND + "issuer-description-ok.json": _nd(issuer={"description": "An Example Issuer"}),
+        ND + "issuer-description-language-en-ok.json": _nd(
+            issuer={"description": {"@value": "An Example Issuer", "@language": "en"}}
+        ),
+        ND + "issuer-description-language-direction-en-ok.json": _nd(
+            issuer={
+                "description": {
+                    "@value": "An Example Issuer",
+                    "@language": "en",
+                    "@direction": "ltr",
+                }
+            }
+        ),
+        ND + "issuer-multi-language-description-ok.json": _nd(issuer={"description": DOG}),
+        ND + "issuer-description-extra-prop-en-fail.json": _nd(
+            issuer={
+                "description": {
+                    "@value": "An Example Issuer",
+                    "@language": "en",
+                    "url": "did:example:issuer",
+                }
+            }
+        ),
+    }
+)
+
+# (title, [(fixture, should_issue), ...]) in the order the `it()` asserts them
+ISSUER_CASES: list[tuple[str, str, list[tuple[str, bool]]]] = [
+    (
+        "types",
+        "Verifiable credentials MUST contain a type property with an associated value.",
+        [("credential-no-type-fail.json", False)],
+    ),
+    (
+        "types",
+        "The value of the type property MUST be one or more terms and/or absolute URL strings.",
+        [
+            ("credential-type-url-ok.json", True),
+            ("credential-type-mapped-url-ok.json", True),
+            ("credential-type-mapped-nonurl-fail.json", False),
+            ("credential-type-unmapped-fail.json", False),
+        ],
+    ),
+    (
+        "types",
+        "If more than one (type) value is provided, the order does not matter.",
+        [
+            ("credential-type-urls-order-1-ok.json", True),
+            ("credential-type-urls-order-2-ok.json", True),
+        ],
+    ),
+    (
+        "types",
+        "Verifiable Credential objects MUST have a type specified.",
+        [
+            ("credential-optional-type-ok.json", True),
+            ("credential-missing-required-type-fail.json", False),
+        ],
+    ),
+    (
+        "types",
+        "`credentialStatus` objects MUST have a type specified.",
+        [
+            ("credential-status-ok.json", True),
+            ("credential-status-missing-type-fail.json", False),
+        ],
+    ),
+    (
+        "types",
+        "`termsOfUse` objects MUST have a type specified.",
+        [
+            ("credential-termsofuse-ok.json", True),
+            ("credential-termsofuse-missing-type-fail.json", False),
+        ],
+    ),
+    (
+        "types",
+        "`evidence` objects MUST have a type specified.",
+        [
+            ("credential-evidence-ok.json", True),
+            ("credential-evidence-missing-type-fail.json", False),
+        ],
+    ),
+    (
+        "types",
+        "`refreshService` objects MUST have a type specified.",
+        [
+            ("credential-refresh-type-ok.json", True),
+            ("credential-refresh-no-type-fail.json", False),
+        ],
+    ),
+    (
+        "types",
+        "`credentialSchema` objects MUST have a type specified.",
+        [
+            ("credential-schema-type-ok.json", True),
+            ("credential-schema-no-type-fail.json", False),
+        ],
+    ),
+    (
+        "names",
+        "If present, the value of the name property MUST be a string or a language value object "
+        "as described in 11.1 Language and Base Direction.",
+        [
+            (ND + "credential-name-ok.json", True),
+            (ND + "credential-name-language-en-ok.json", True),
+            (ND + "credential-name-language-direction-en-ok.json", True),
+            (ND + "credential-multi-language-name-ok.json", True),
+            (ND + "credential-name-extra-prop-en-fail.json", False),
+        ],
+    ),
+    (
+        "names",
+        "If present, the value of the description property MUST be a string or a language value "
+        "object as described in 11.1 Language and Base Direction.",
+        [
+            (ND + "credential-description-ok.json", True),
+            (ND + "credential-description-language-en-ok.json", True),
+            (ND + "credential-description-language-direction-en-ok.json", True),
+            (ND + "credential-multi-language-description-ok.json", True),
+            (ND + "credential-description-extra-prop-en-fail.json", False),
+        ],
+    ),
+    (
+        "names",
+        "If present (on `issuer`), the value of the name property MUST be a string or a "
+        "language value object as described in 11.1 Language and Base Direction.",
+        [
+            (ND + "issuer-name-ok.json", True),
+            (ND + "issuer-name-language-direction-en-ok.json", True),
+            (ND + "issuer-multi-language-name-ok.json", True),
+            (ND + "issuer-name-extra-prop-en-fail.json", False),
+        ],
+    ),
+    (
+        "names",
+        "If present (on `issuer`), the value of the description property MUST be a string or a "
+        "language value object as described in 11.1 Language and Base Direction.",
+        [
+            (ND + "issuer-description-ok.json", True),
+            (ND + "issuer-description-language-en-ok.json", True),
+            (ND + "issuer-description-language-direction-en-ok.json", True),
+            (ND + "issuer-multi-language-description-ok.json", True),
+            (ND + "issuer-description-extra-prop-en-fail.json", False),
+        ],
+    ),
+    (
+        "schemas",
+        "The value of the credentialSchema property MUST be one or more data schemas that "
+        "provide verifiers with enough information to determine whether the provided data "
+        "conforms to the provided schema(s).",
+        [("credential-schema-ok.json", True), ("credential-schemas-ok.json", True)],
+    ),
+    (
+        "schemas",
+        "Each credentialSchema MUST specify its type (for example, JsonSchema), and an id "
+        "property that MUST be a URL identifying the schema file.",
+        [
+            ("credential-schema-no-type-fail.json", False),
+            ("credential-schema-no-id-fail.json", False),
+            ("credential-schema-non-url-id-fail.json", False),
+        ],
+    ),
+    (
+        "schemas",
+        "If multiple schemas are present, validity is determined according to the processing "
+        "rules outlined by each associated type property",
+        [("credential-schemas-ok.json", True)],
+    ),
+    (
+        "status",
+        "If present (credentialStatus.id), the normative guidance in Section 4.3 Identifiers "
+        "MUST be followed.",
+        [
+            ("credential-status-missing-id-ok.json", True),
+            ("credential-status-multiple-id-fail.json", False),
+            ("credential-status-nonurl-id-fail.json", False),
+        ],
+    ),
+    (
+        "status",
+        "(If a credentialStatus property is present), The type property is REQUIRED. It is used "
+        "to express the type of status information expressed by the object. The related "
+        "normative guidance in Section 4.4 Types MUST be followed.",
+        [
+            ("credential-status-missing-type-fail.json", False),
+            ("credential-status-type-nonurl-fail.json", False),
+            ("credential-status-ok.json", True),
+        ],
+    ),
+    (
+        "advanced",
+        "JSON-LD-based processors MUST produce an error when a JSON-LD context redefines any "
+        "term in the active context.",
+        [
+            ("credential-redef-type-fail.json", False),
+            ("credential-redef-type2-fail.json", False),
+        ],
+    ),
+    (
+        "advanced",
+        "The value of the refreshService property MUST be one or more refresh services that "
+        "provides enough information to the recipient's software such that the recipient can "
+        "refresh the verifiable credential.",
+        [("credential-refresh-ok.json", True), ("credential-refreshs-ok.json", True)],
+    ),
+    (
+        "advanced",
+        "Each refreshService value MUST specify its type.",
+        [("credential-refresh-no-type-fail.json", False)],
+    ),
+    (
+        "advanced",
+        "The value of the termsOfUse property MUST specify one or more terms of use policies "
+        "under which the creator issued the credential or presentation.",
+        [("credential-termsofuses-ok.json", True)],
+    ),
+    (
+        "advanced",
+        "Each termsOfUse value MUST specify its type, for example, IssuerPolicy, and MAY "
+        "specify its instance id.",
+        [
+            ("credential-termsofuse-no-type-fail.json", False),
+            ("credential-termsofuse-id-ok.json", True),
+        ],
+    ),
+    (
+        "advanced",
+        "The value of the evidence property MUST be one or more evidence schemes providing "
+        "enough information for a verifier to determine whether the evidence gathered by the "
+        "issuer meets its confidence requirements for relying on the credential.",
+        [("credential-evidences-ok.json", True)],
+    ),
+]
+
+
+class VocabOnlyType(AssertionError):
+    """A *-ok fixture was refused only because a type expands through a catch-all `@vocab`."""
+
+
+class IssuerAssignsStatus(AssertionError):
+    """A *-ok fixture was refused only because it carries its own `credentialStatus`."""
+
+
+VOCAB_REASON = (
+    "issuer refuses a type that only expands through the examples/v2 context's catch-all "
+    "@vocab (422 undefinedTerm at $.type[1], agent/credentials/contexts.py strict mode "
+    "ignores every @vocab): credential-optional-type-ok.json's RelationshipCredential"
+)
+STATUS_REASON = (
+    "issuer refuses any credential that carries its own credentialStatus (422 "
+    "MALFORMED_VALUE_ERROR 'the credential already has a credentialStatus; the issuer assigns "
+    "it'), so credential-status-ok.json / credential-status-missing-id-ok.json are not issued"
+)
+GAPS: dict[str, tuple[type[AssertionError], str]] = {
+    "credential-optional-type-ok.json": (VocabOnlyType, "undefinedTerm"),
+    "credential-status-ok.json": (IssuerAssignsStatus, "already has a credentialStatus"),
+    "credential-status-missing-id-ok.json": (
+        IssuerAssignsStatus,
+        "already has a credentialStatus",
+    ),
+}
+
+
+def _case_params() -> list[Any]:
+    params = []
+    for suite, title, steps in ISSUER_CASES:
+        gaps = {GAPS[name][0] for name, ok in steps if ok and name in GAPS}
+        marks = []
+        if gaps:
+            (gap,) = gaps
+            reason = VOCAB_REASON if gap is VocabOnlyType else STATUS_REASON
+            marks.append(pytest.mark.xfail(raises=gap, strict=True, reason=reason))
+        params.append(pytest.param(title, steps, id=f"{suite}-{title[:60]}", marks=marks))
+    return params
+
+
+@pytest.mark.parametrize(("title", "steps"), _case_params())
+def test_issuer_cases(hospital: Hospital, title: str, steps: list[tuple[str, bool]]) -> None:
+    """Each `it()` of 4.05-types.js (VC cases), 4.06-names-and-descriptions.js,
+    4.11-data-schemas.js, 100-status.js, 130-advanced-concepts.js:
+    `assert.doesNotReject(endpoints.issue(ok))` / `assert.rejects(endpoints.issue(fail))`.
+    Every step runs; a refusal that matches a known gap (GAPS) is raised after the others."""
+    gap: AssertionError | None = None
+    for name, should_issue in steps:
+        result = issue(hospital, name)
+        if not should_issue:
+            assert result.status >= 400, (title, name, result)
+            assert result.status != 401, (title, name, result)
+            continue
+        if result.ok:
+            continue
+        known = GAPS.get(name)
+        if known and known[1] in str(result.data):
+            gap = gap or known[0](f"{name}: {result.status} {result.data}")
+            continue
+        raise AssertionError((title, name, result))
+    if gap is not None:
+        raise gap
