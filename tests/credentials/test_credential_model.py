@@ -801,4 +801,4 @@ def test_identified_subject_without_other_claims_is_accepted() -> None:
         "issuer": "did:example:issuer",
         "credentialSubject": {"id": "did:example:subject"},
     }
-    validate_credential(document)
+    assert validate_credential(document) == "2.0"

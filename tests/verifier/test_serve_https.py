@@ -6,45 +6,13 @@ import json
 import os
 import ssl
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import VECTORS
-
-MYDATA = str(Path(sys.executable).with_name("mydata"))
-
-
-def _certificate(tmp_path: Path) -> tuple[Path, Path]:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
+from tests.conftest import MYDATA, VECTORS, make_certificate
 
 
 @pytest.fixture
@@ -53,7 +21,7 @@ def https_verifier(tmp_path: Path) -> tuple[str, subprocess.Popen[bytes]]:
 
     if not Path("/usr/bin/openssl").exists():
         pytest.skip("openssl is needed to make a test certificate")
-    cert, key = _certificate(tmp_path)
+    cert, key = make_certificate(tmp_path)
     port = free_port()
     env = {**os.environ, "MYDATA_HOME": str(tmp_path), "MYDATA_ADMIN_TOKEN": "verifier-token"}
     process = subprocess.Popen(

@@ -15,7 +15,6 @@ import os
 import re
 import ssl
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,40 +30,11 @@ from aries_askar import Key, KeyAlg
 from agent.credentials import add_proof
 from agent.dids import did_key_from_public
 from agent.keys import KeyType, decode_multikey
+from tests.conftest import MYDATA, make_certificate
 from tests.hospital.conftest import free_port
 
-MYDATA = str(Path(sys.executable).with_name("mydata"))
 ADMIN_TOKEN = "w3c-suites-admin-token"
 HOSPITAL_TOKEN = ADMIN_TOKEN
-
-
-def make_certificate(directory: Path) -> tuple[Path, Path]:
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
 
 
 @dataclass
