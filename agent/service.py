@@ -6,7 +6,9 @@
 - ``/admin/...``: invitations, connections, trust pings and protocol records, behind a bearer
   token (``MYDATA_ADMIN_TOKEN``); ``insecure_admin=True`` turns the check off for local testing
   only, with a loud warning at start-up (like ACA-Py's ``--admin-insecure-mode``);
-- ``GET /healthz``;
+- ``GET /healthz``, ``GET /readyz`` (the store answers a cheap read), ``GET /metrics``
+  (metrics or admin token), request ids, JSON access logs, request metrics and security
+  headers: :func:`agent.observability.install_operations`;
 - one exception handler that maps :class:`~agent.errors.HealthMyDataError` to a JSON error with
   its code (400, 404 or 422), never a 500 with a traceback. Details are logged, and only the
   error's own message (which never holds health data) goes to the client.
@@ -33,9 +35,11 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.errors import ErrorCode, HealthMyDataError
+from agent.jsonio import DEFAULT_MAX_BYTES, parse_json_object
 from agent.messaging import inbound_router, invitation_qr, parse_invitation_url
+from agent.observability import METRICS_TOKEN_ENV, install_operations, store_readiness
 from agent.runtime import DIDCommAgent
-from agent.storage import open_store
+from agent.storage import Store, open_store
 
 __all__ = [
     "ADMIN_TOKEN_ENV",
@@ -43,6 +47,8 @@ __all__ = [
     "admin_guard",
     "create_agent_app",
     "error_response",
+    "is_json_media_type",
+    "read_json_body",
 ]
 
 log = logging.getLogger(__name__)
@@ -78,6 +84,8 @@ class AgentServiceConfig:
     :param admin_token: the bearer token for ``/admin``; ``None`` reads
         :data:`ADMIN_TOKEN_ENV`.
     :param insecure_admin: no admin authentication at all (local testing only).
+    :param metrics_token: a bearer token that opens ``/metrics`` only; ``None`` reads
+        ``MYDATA_METRICS_TOKEN`` (the admin token opens it too).
     """
 
     store_uri: str
@@ -86,6 +94,33 @@ class AgentServiceConfig:
     title: str = "health-mydata agent"
     admin_token: str | None = None
     insecure_admin: bool = False
+    metrics_token: str | None = None
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """``application/json`` or a ``+json`` type (FHIR, DIDComm), parameters ignored."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+async def read_json_body(request: Request, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
+    """The request's JSON object body, refused with 415 unless it is declared as JSON.
+
+    Declaring the media type is not pedantry: a browser sends ``text/plain`` cross-site
+    without a CORS preflight, so a JSON API that parses any body is open to cross-site
+    request forgery from any web page a user of the service opens.
+    """
+    if not is_json_media_type(request.headers.get("content-type")):
+        raise HTTPException(
+            415,
+            detail={
+                "code": "unsupportedMediaType",
+                "message": "send the body as application/json (Content-Type header)",
+            },
+        )
+    return parse_json_object(await request.body(), max_bytes=max_bytes)
 
 
 def error_response(error: HealthMyDataError) -> JSONResponse:
@@ -175,11 +210,25 @@ def create_agent_app(
         try:
             yield
         finally:
+            operations.begin_shutdown()
             await agent.drain()
             await http.aclose()
             await store.close()
 
     app = FastAPI(title=config.title, lifespan=lifespan)
+
+    def _agent_store() -> Store | None:
+        agent: DIDCommAgent | None = getattr(app.state, "agent", None)
+        return agent.store if agent is not None else None
+
+    operations = install_operations(
+        app,
+        readiness=store_readiness(_agent_store),
+        admin_token=token,
+        metrics_token=config.metrics_token or os.environ.get(METRICS_TOKEN_ENV),
+        insecure_admin=config.insecure_admin,
+        store=_agent_store,
+    )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -197,10 +246,6 @@ def create_agent_app(
         await app.state.agent.receive(body, media_type)
 
     app.include_router(inbound_router(_receive))
-
-    @app.get("/healthz", tags=["operations"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
     admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(guard)])
 

@@ -1,6 +1,6 @@
 """Search latency of a wallet holding 10,000 credentials (not collected by pytest).
 
-    .venv/bin/python -m bench.wallet_search [--count 10000] [--db /tmp/wallet-bench.db]
+    .venv/bin/python -m bench.wallet_search [--count 10000] [--db /tmp/wallet-bench.db] [--index]
 
 The store is filled once and reused (delete the file to refill). Records are written with the
 wallet's own tag builder (:func:`wallet.search.credential_tags`) and metadata, as
@@ -99,9 +99,14 @@ async def main() -> None:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--db", type=Path, default=Path("/tmp/wallet-bench-10k.db"))
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--index", action="store_true", help="search the in-memory index")
     args = parser.parse_args()
     wallet = await fill(args.db, args.count)
     try:
+        if args.index:
+            started = time.perf_counter()
+            await wallet.load_search_index()
+            print(f"index loaded in {time.perf_counter() - started:.1f} s")
         runs = args.runs
         await measure(wallet, "code (system|code)", runs, code=CODES[17])
         await measure(wallet, "code (bare)", runs, code="100017")

@@ -7,6 +7,7 @@ Routes (OpenAPI at ``/docs``):
                                                    ``{"verifiableCredential": ...}``
 ``POST /credentials/status``                admin  VC-API: revoke, suspend or reinstate by id
 ``GET /.well-known/did.json``               open   the hospital's did:web document
+``GET /accreditation``                      open   its accreditation credential (operator)
 ``POST /fhir/import``                       admin  FHIR R4 record to credentials, 422 naming
                                                    the bad element's path
 ``GET /status-lists/{list_id}``             open   a signed BitstringStatusListCredential, with
@@ -35,10 +36,11 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from agent.errors import ErrorCode, InvalidInputError, StorageError
-from agent.jsonio import parse_json_object
+from agent.credentials.status_list import ENTRY_TYPE, parse_status_entry
+from agent.errors import DataModelError, ErrorCode, InvalidInputError, StatusError, StorageError
 from agent.runtime import DIDCommAgent
-from agent.service import AgentServiceConfig, create_agent_app
+from agent.service import AgentServiceConfig, create_agent_app, read_json_body
+from issuer.accreditation import load_link
 from issuer.batch import BatchJobs
 from issuer.didcomm import offer_router, register_issuance
 from issuer.fhir import read_fhir_input
@@ -67,7 +69,87 @@ def _hospital(request: Request) -> Hospital:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    return parse_json_object(await request.body())
+    return await read_json_body(request)
+
+
+def _status_cache_control(request: Request) -> str:
+    """``Cache-Control`` of the status lists: ``mydata serve hospital --status-max-age``
+    seconds; 0 is ``no-cache`` (every verifier fetch sees a change at once)."""
+    max_age: int = request.app.state.status_max_age
+    return f"public, max-age={max_age}" if max_age > 0 else "no-cache"
+
+
+async def _check_managed_status(hospital: Hospital, credential_id: str) -> None:
+    """The credential has this hospital's revocation and suspension entries (one issued with
+    the client's own ``credentialStatus`` has not: its status is not managed here).
+
+    :raises InvalidInputError: ``notFound``, unknown credential or no such entries.
+    """
+    record = await hospital.issued(credential_id)
+    prefix = f"{hospital.base_url}/status-lists/"
+    purposes = {
+        entry.get("statusPurpose")
+        for entry in record.status
+        if isinstance(entry, Mapping) and str(entry.get("statusListCredential")).startswith(prefix)
+    }
+    if not {"revocation", "suspension"} <= purposes:
+        raise InvalidInputError(
+            "this credential was issued with the client's own credentialStatus; its status is "
+            "not managed here",
+            code=ErrorCode.NOT_FOUND,
+            details={"reason": "clientStatus"},
+        )
+
+
+def _client_status(credential: Mapping[str, Any], hospital: Hospital) -> bool:
+    """Whether the client gave its own ``credentialStatus``; each entry must be an object with
+    a ``type`` (a string or a non-empty list of strings); ``id`` is optional. A
+    ``BitstringStatusListEntry`` must meet every MUST of its specification; the rest (an
+    ``id`` that is not a URL, an undefined type) is checked with the whole credential.
+
+    :raises DataModelError: an entry that is not so (422, ``details.rule: credentialStatus``).
+    """
+    if "credentialStatus" not in credential:
+        return False
+    status = credential["credentialStatus"]
+    entries = status if isinstance(status, list) else [status]
+    if not entries:
+        raise DataModelError(
+            "credentialStatus is an empty list; omit it for the issuer's own entries",
+            code=ErrorCode.MALFORMED_VALUE_ERROR,
+            details={"path": "credentialStatus", "rule": "credentialStatus"},
+        )
+    for index, entry in enumerate(entries):
+        path = f"credentialStatus[{index}]" if isinstance(status, list) else "credentialStatus"
+        kind = entry.get("type") if isinstance(entry, Mapping) else None
+        kinds = kind if isinstance(kind, list) else [kind]
+        if not kinds or not all(isinstance(k, str) and k for k in kinds):
+            raise DataModelError(
+                f"{path} must be an object with a type",
+                code=ErrorCode.MALFORMED_VALUE_ERROR,
+                details={"path": f"{path}.type", "rule": "credentialStatus"},
+            )
+        if kind == ENTRY_TYPE:
+            # Never sign a Bitstring Status List entry a verifier would find malformed.
+            try:
+                parse_status_entry(entry)
+            except StatusError as error:
+                raise DataModelError(
+                    f"{path}: {error.message}",
+                    code=ErrorCode.MALFORMED_VALUE_ERROR,
+                    details={"path": path, "rule": "credentialStatus"},
+                ) from None
+            # This hospital's lists hand out their indexes themselves (no collisions).
+            if str(entry.get("statusListCredential")).startswith(
+                f"{hospital.base_url}/status-lists/"
+            ):
+                raise DataModelError(
+                    f"{path} points into this issuer's own status lists, whose indexes it "
+                    "assigns; omit credentialStatus to get entries",
+                    code=ErrorCode.MALFORMED_VALUE_ERROR,
+                    details={"path": f"{path}.statusListCredential", "rule": "credentialStatus"},
+                )
+    return True
 
 
 def _issue_router() -> APIRouter:
@@ -111,7 +193,7 @@ def _issue_router() -> APIRouter:
     async def issue(request: Request) -> dict[str, Any]:
         """Sign the unsigned ``credential`` (VC 2.0, or VC 1.1 input which is upgraded) as this
         hospital, with revocation and suspension status entries unless
-        ``options.credentialStatus`` is false."""
+        ``options.credentialStatus`` is false or the credential carries its own."""
         body = await _json_body(request)
         credential = body.get("credential")
         if not isinstance(credential, dict):
@@ -127,8 +209,11 @@ def _issue_router() -> APIRouter:
             raise InvalidInputError(
                 "options.cryptosuite must be a string and options.credentialStatus a boolean"
             )
+        # A credentialStatus the (admin-authenticated) client gives is kept as given, and the
+        # issuer then allocates none of its own (decision 0007).
+        given_status = _client_status(credential, _hospital(request))
         signed = await _hospital(request).issue(
-            credential, cryptosuite=cryptosuite, with_status=with_status
+            credential, cryptosuite=cryptosuite, with_status=with_status and not given_status
         )
         return {"verifiableCredential": signed}
 
@@ -177,6 +262,7 @@ def _issue_router() -> APIRouter:
                 "the request needs 'credentialId' and a non-empty 'credentialStatus' list",
                 code=ErrorCode.PARSING_ERROR,
             )
+        await _check_managed_status(_hospital(request), credential_id)
         result: dict[str, bool] = {}
         for change in changes:
             if not isinstance(change, Mapping) or not isinstance(change.get("status"), str):
@@ -266,7 +352,7 @@ def _issue_router() -> APIRouter:
         """Body: ``{"jobId"?: str, "format": "vc"|"sd-jwt", "patients": [{"key", "subject",
         "fhir", "holderJwk"?}]}``. Runs in the background; poll ``GET /batches/{id}``. Posting
         the same ``jobId`` again resumes an interrupted job and issues nothing twice."""
-        body = parse_json_object(await request.body(), max_bytes=64 * 1024 * 1024)
+        body = await read_json_body(request, max_bytes=64 * 1024 * 1024)
         patients = body.get("patients")
         credential_format = body.get("format", "vc")
         job_id = body.get("jobId") or f"job-{uuid.uuid4().hex[:12]}"
@@ -331,6 +417,25 @@ def _public_router() -> APIRouter:
         )
 
     @router.get(
+        "/accreditation",
+        tags=["identity"],
+        summary="The hospital's accreditation credential from the public operator",
+        responses={404: {"description": "Not accredited (yet)"}},
+    )
+    async def accreditation(request: Request) -> Response:
+        link = await load_link(_hospital(request))
+        if link is None or link.credential is None:
+            raise InvalidInputError(
+                "this hospital holds no accreditation yet (mydata hospital accreditation fetch)",
+                code=ErrorCode.NOT_FOUND,
+            )
+        return Response(
+            json.dumps(link.credential),
+            media_type="application/vc+ld+json",
+            headers={"Cache-Control": "public, max-age=300"},
+        )
+
+    @router.get(
         "/status-lists/{list_id}/token",
         tags=["status"],
         summary="The same list as an IETF Token Status List JWT (for SD-JWT VC)",
@@ -349,7 +454,7 @@ def _public_router() -> APIRouter:
             return Response(
                 token,
                 media_type="application/statuslist+jwt",
-                headers={"Cache-Control": f"public, max-age={STATUS_LIST_MAX_AGE}"},
+                headers={"Cache-Control": _status_cache_control(request)},
             )
         raise InvalidInputError("no status list with that id", code=ErrorCode.NOT_FOUND)
 
@@ -383,7 +488,7 @@ def _public_router() -> APIRouter:
                 cache[list_id] = entry
             etag = '"' + hashlib.sha256(entry.body).hexdigest()[:32] + '"'
             headers = {
-                "Cache-Control": f"public, max-age={STATUS_LIST_MAX_AGE}",
+                "Cache-Control": _status_cache_control(request),
                 "ETag": etag,
             }
             if request.headers.get("if-none-match") == etag:
@@ -398,11 +503,18 @@ def create_hospital_app(
     config: AgentServiceConfig,
     *,
     insecure_http_hosts: frozenset[str] = frozenset(),
+    status_max_age: int = STATUS_LIST_MAX_AGE,
 ) -> FastAPI:
     """The hospital service over the store in ``config`` (``mydata hospital init`` first).
 
+    :param status_max_age: seconds verifiers may cache a status list (``Cache-Control``);
+        0 sends ``no-cache``, so a revocation is seen at once (decision 0006 keeps TTL
+        caching; 0007 makes the lifetime a setting).
     :raises agent.errors.StorageError: at start-up, when the store does not open.
+    :raises ValueError: a negative ``status_max_age``.
     """
+    if status_max_age < 0:
+        raise ValueError("the status list max-age must be 0 or more seconds")
 
     async def configure(app: FastAPI, agent: DIDCommAgent) -> None:
         hospital = await Hospital.load(agent.store, insecure_http_hosts=insecure_http_hosts)
@@ -412,6 +524,7 @@ def create_hospital_app(
                 code=ErrorCode.STORE_NOT_FOUND,
             )
         app.state.hospital = hospital
+        app.state.status_max_age = status_max_age
         app.state.signed_lists = {}
         app.state.batch_tasks = set()
         register_issuance(agent, hospital)

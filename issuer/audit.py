@@ -29,9 +29,16 @@ Appending, across replicas
 head's hash, replace the head, commit. A second replica waits on the lock and then chains onto
 the new head, so the sequence stays gap-free and totally ordered. The very first append inserts
 the head; two replicas racing to do so get ``storeDuplicate`` in one of them, which retries
-(as it does when SQLite reports ``BUSY``). Appends are therefore serialised: a few hundred per
-second across all replicas, plenty for issuer operations. A batch job writes one
-``batch.started`` and one ``batch.finished``, not one entry per credential.
+(as it does when SQLite reports ``BUSY``). Appends are therefore serialised: a few hundred
+transactions per second across all replicas. A batch job writes one ``batch.started`` and one
+``batch.finished``, not one entry per credential.
+
+:meth:`AuditLog.append_many` chains several entries in one such transaction (one head lock,
+one head write), and :meth:`AuditLog.append_in` does the same inside a transaction the caller
+holds, so that an entry commits together with the records it describes (the hospital's
+issuance records and their ``credential.issued`` entries, many requests at a time). Either way
+the chain is exactly what one ``append`` per entry would have produced: consecutive ``seq``,
+each ``prev_hash`` the hash before it.
 
 Verifying
 ---------
@@ -62,10 +69,10 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from agent.clock import Clock, format_datetime
 from agent.credentials.jcs import canonicalize
@@ -84,6 +91,7 @@ __all__ = [
     "AuditEvent",
     "AuditLog",
     "AuditVerification",
+    "NewEntry",
 ]
 
 #: The records holding entries and the head.
@@ -113,6 +121,9 @@ FIELD_NAMES: Final = frozenset(
         "verification_method",
     }
 )
+
+#: One entry to append: the event and its fields (identifiers only).
+NewEntry: TypeAlias = tuple[str, Mapping[str, str | int | bool | None]]
 
 _HEAD_NAME: Final = "head"
 _SEQ_DIGITS: Final = 12
@@ -262,44 +273,84 @@ class AuditLog:
             occur in identifiers). The message names the field, never the value.
         :raises StorageError: the store fails, or stays busy after many retries.
         """
-        checked_event = self._check_event(event)
-        checked = {name: self._check_field(name, value) for name, value in sorted(fields.items())}
+        (entry,) = await self.append_many([(event, fields)])
+        return entry
+
+    async def append_many(self, events: Sequence[NewEntry]) -> list[AuditEntry]:
+        """Add ``(event, fields)`` entries at the end of the chain, in order, in one transaction.
+
+        All are checked before anything is written: one refused entry refuses them all.
+
+        :raises InvalidInputError: as :meth:`append`, for any of the entries.
+        :raises StorageError: the store fails, or stays busy after many retries.
+        """
+        checked = self._check_events(events)
+        if not checked:
+            return []
         for number in range(1, _MAX_ATTEMPTS + 1):
             try:
-                return await self._append_once(checked_event, checked)
+                async with self._store.transaction(self._profile) as txn:
+                    entries = await self._write(txn, checked)
+                    await txn.commit()
+                return entries
             except StorageError as exc:
                 if number == _MAX_ATTEMPTS or not _is_contention(exc):
                     raise
             await asyncio.sleep(self._rng.random() * min(0.002 * number, 0.05))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _append_once(
-        self, event: str, fields: dict[str, str | int | bool | None]
-    ) -> AuditEntry:
-        async with self._store.transaction(self._profile) as txn:
-            head = await txn.fetch(HEAD_CATEGORY, _HEAD_NAME, for_update=True)
-            if head is None:
-                seq, prev_hash = 1, GENESIS_HASH
-            else:
-                anchor = _anchor(head)
-                seq, prev_hash = anchor.seq + 1, anchor.hash
-            entry = AuditEntry(
-                seq=seq,
-                time=format_datetime(self._clock(), "clock()"),
-                event=event,
-                fields=fields,
-                prev_hash=prev_hash,
+    async def append_in(self, txn: Session, events: Sequence[NewEntry]) -> list[AuditEntry]:
+        """Chain ``(event, fields)`` entries inside ``txn``, a transaction the caller commits.
+
+        Locks the head until ``txn`` ends, so keep the rest of the transaction short. The
+        entries exist only if ``txn`` commits. On ``storeDuplicate`` (two replicas creating the
+        first head) or a busy SQLite store, the caller rolls back and runs the transaction again.
+
+        :raises InvalidInputError: as :meth:`append`; nothing is written then.
+        :raises StorageError: the store fails.
+        """
+        if not txn.is_transaction:
+            raise InvalidInputError("append_in needs a transaction, not a session")
+        return await self._write(txn, self._check_events(events))
+
+    def _check_events(
+        self, events: Sequence[NewEntry]
+    ) -> list[tuple[str, dict[str, str | int | bool | None]]]:
+        return [
+            (
+                self._check_event(event),
+                {name: self._check_field(name, value) for name, value in sorted(fields.items())},
             )
+            for event, fields in events
+        ]
+
+    async def _write(
+        self, txn: Session, checked: list[tuple[str, dict[str, str | int | bool | None]]]
+    ) -> list[AuditEntry]:
+        if not checked:
+            return []
+        head = await txn.fetch(HEAD_CATEGORY, _HEAD_NAME, for_update=True)
+        if head is None:
+            seq, prev_hash = 0, GENESIS_HASH
+        else:
+            anchor = _anchor(head)
+            seq, prev_hash = anchor.seq, anchor.hash
+        time = format_datetime(self._clock(), "clock()")
+        entries = []
+        for event, fields in checked:
+            seq += 1
+            entry = AuditEntry(seq=seq, time=time, event=event, fields=fields, prev_hash=prev_hash)
             entry = replace(entry, hash=entry.compute_hash())
             name = _seq_name(seq)
             await txn.insert(ENTRY_CATEGORY, name, entry.to_json(), tags={"~seq": name})
-            head_value = {"seq": seq, "hash": entry.hash}
-            if head is None:
-                await txn.insert(HEAD_CATEGORY, _HEAD_NAME, head_value)
-            else:
-                await txn.replace(HEAD_CATEGORY, _HEAD_NAME, head_value)
-            await txn.commit()
-        return entry
+            entries.append(entry)
+            prev_hash = entry.hash
+        head_value = {"seq": seq, "hash": prev_hash}
+        if head is None:
+            await txn.insert(HEAD_CATEGORY, _HEAD_NAME, head_value)
+        else:
+            await txn.replace(HEAD_CATEGORY, _HEAD_NAME, head_value)
+        return entries
 
     async def head(self) -> AuditAnchor | None:
         """The last entry's seq and hash, to keep outside the store as an anchor.

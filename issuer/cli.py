@@ -13,7 +13,9 @@ import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
+import httpx
 import typer
 from rich.progress import (
     BarColumn,
@@ -30,6 +32,13 @@ from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
 from agent.jsonio import parse_json, parse_json_object
 from agent.storage import Store, open_store
 from agent.storeconfig import key_file_for, resolve_store, store_key
+from issuer.accreditation import (
+    AccreditationLink,
+    approve_at_operator,
+    fetch_accreditation,
+    load_link,
+    register_with_operator,
+)
 from issuer.fhir import read_fhir_input
 from issuer.hospital import Hospital, IssuedCredential, StatusAction
 from issuer.templates import claim_evidence as claim_evidence_claims
@@ -92,14 +101,34 @@ def register(app: typer.Typer) -> None:
     @hospital_app.command("init")
     def init(
         base_url: Annotated[
-            str, typer.Option(help="The URL the hospital's service is reached at (its did:web).")
+            str,
+            typer.Option(
+                help="The URL the hospital's service is reached at (its did:web).",
+                prompt="URL the hospital's service will be reached at (e.g. "
+                "https://hospital.example)",
+            ),
         ],
         store: StoreOption = None,
         did_method: Annotated[str, typer.Option(help="web (default) or key.")] = "web",
         name: Annotated[str, typer.Option(help="The hospital's name.")] = "",
         insecure_http_host: InsecureHosts = None,
+        operator: Annotated[
+            str | None,
+            typer.Option(
+                help="The public operator's URL: register with it (DID-auth) for accreditation."
+            ),
+        ] = None,
+        operator_token: Annotated[
+            str | None,
+            typer.Option(
+                envvar="MYDATA_OPERATOR_TOKEN",
+                help="The operator's admin token, to approve at once (one administration or a "
+                "demo); otherwise the operator approves later.",
+            ),
+        ] = None,
     ) -> None:
-        """Create the hospital's store, signing key and DID (safe to run twice)."""
+        """Create the hospital's store, signing key and DID (safe to run twice); with
+        --operator, also register with the public operator for accreditation."""
         uri = resolve_store(store, "hospital")
         insecure = frozenset(insecure_http_host or ())
 
@@ -128,6 +157,13 @@ def register(app: typer.Typer) -> None:
             out.print(
                 f"serve it with  mydata serve hospital --store {uri} (did.json at "
                 f"{hospital.base_url}/.well-known/did.json)"
+            )
+        if operator is not None:
+            _onboard(uri, operator, operator_token, name, insecure)
+        else:
+            out.print(
+                "accreditation  to be accredited, run init again with --operator URL (the public "
+                "operator's service); see docs/onboarding.md"
             )
 
     @hospital_app.command("issue")
@@ -173,7 +209,10 @@ def register(app: typer.Typer) -> None:
                     await opened.close()
 
             result = _run(work)
-            stdout_console().print(f"{credential_id}: {verb}d ({json.dumps(result)})")
+            done = {"revoke": "revoked", "suspend": "suspended", "reinstate": "reinstated"}
+            stdout_console().print(
+                f"{credential_id}: {done.get(verb, verb)} ({json.dumps(result)})"
+            )
 
         command.__doc__ = {
             "revoke": "Revoke a credential (final).",
@@ -230,6 +269,7 @@ def register(app: typer.Typer) -> None:
 
     _register_audit(hospital_app)
     _register_records(hospital_app)
+    _register_accreditation(hospital_app)
 
 
 def _register_audit(hospital_app: typer.Typer) -> None:
@@ -414,3 +454,124 @@ def _register_records(hospital_app: typer.Typer) -> None:
         )
         if result.failed:
             raise typer.Exit(1)
+
+
+def _serve_command(store_uri: str, base_url: str) -> str:
+    """The ``mydata serve hospital`` line for a hospital reached at ``base_url``."""
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    insecure = (
+        f" --insecure-http-host {parts.hostname}"
+        if parts.scheme == "http" and parts.hostname
+        else ""
+    )
+    return (
+        f"MYDATA_ADMIN_TOKEN=<secret> mydata serve hospital --store {store_uri} --port {port} "
+        f"--public-url {base_url}{insecure}"
+    )
+
+
+def _print_link(link: AccreditationLink, store_uri: str, base_url: str) -> None:
+    out = stdout_console()
+    out.print(f"operator       {link.operator_url} ({link.operator_did})")
+    out.print(f"registration   {link.registration_id}: {link.state}")
+    if link.credential is not None:
+        out.print(
+            f"accreditation  [green]{link.credential.get('id')}[/] "
+            f"(valid until {link.credential.get('validUntil')})"
+        )
+        out.print("next steps")
+        out.print(f"  1. {_serve_command(store_uri, base_url)}")
+        out.print(
+            f"  2. mydata selftest {base_url} --token <secret> --operator {link.operator_did}"
+        )
+        return
+    out.print("next steps")
+    out.print(f"  1. the operator approves: mydata operator approve {link.registration_id}")
+    out.print(f"  2. mydata hospital accreditation fetch --store {store_uri}")
+    out.print(f"  3. {_serve_command(store_uri, base_url)}")
+    out.print(f"  4. mydata selftest {base_url} --token <secret> --operator {link.operator_did}")
+
+
+def _onboard(
+    store_uri: str,
+    operator_url: str,
+    operator_token: str | None,
+    name: str,
+    insecure: frozenset[str],
+) -> None:
+    """Register the hospital in ``store_uri`` with the operator (and approve with its token)."""
+
+    async def work() -> tuple[AccreditationLink, str]:
+        opened, hospital = await open_hospital(store_uri, insecure_http_hosts=insecure)
+        try:
+            async with httpx.AsyncClient(timeout=httpx.Timeout(15.0)) as http:
+                link = await load_link(hospital)
+                if (
+                    link is None
+                    or link.operator_url != operator_url.rstrip("/")
+                    or link.state == "rejected"
+                ):
+                    link = await register_with_operator(
+                        hospital, operator_url, http=http, name=name
+                    )
+                if link.credential is None and operator_token:
+                    await approve_at_operator(link, http=http, token=operator_token)
+                if link.credential is None:
+                    link = await fetch_accreditation(
+                        hospital, http=http, insecure_http_hosts=insecure
+                    )
+                return link, hospital.base_url
+        finally:
+            await opened.close()
+
+    link, base_url = _run(work)
+    _print_link(link, store_uri, base_url)
+
+
+def _register_accreditation(hospital_app: typer.Typer) -> None:
+    accreditation_app = typer.Typer(
+        help="The hospital's accreditation by the public operator.", no_args_is_help=True
+    )
+    hospital_app.add_typer(accreditation_app, name="accreditation")
+
+    @accreditation_app.command("fetch")
+    def fetch(store: StoreOption = None, insecure_http_host: InsecureHosts = None) -> None:
+        """Ask the operator how the registration stands; keep the accreditation once approved."""
+        insecure = frozenset(insecure_http_host or ())
+
+        async def work() -> tuple[AccreditationLink, str]:
+            opened, hospital = await open_hospital(store, insecure_http_hosts=insecure)
+            try:
+                async with httpx.AsyncClient(timeout=httpx.Timeout(15.0)) as http:
+                    link = await fetch_accreditation(
+                        hospital, http=http, insecure_http_hosts=insecure
+                    )
+                    return link, hospital.base_url
+            finally:
+                await opened.close()
+
+        link, base_url = _run(work)
+        _print_link(link, resolve_store(store, "hospital"), base_url)
+        if link.credential is None:
+            raise typer.Exit(1)
+
+    @accreditation_app.command("show")
+    def show(store: StoreOption = None) -> None:
+        """Print the accreditation credential the service publishes at /accreditation."""
+
+        async def work() -> AccreditationLink | None:
+            opened, hospital = await open_hospital(store)
+            try:
+                return await load_link(hospital)
+            finally:
+                await opened.close()
+
+        link = _run(work)
+        if link is None or link.credential is None:
+            error_console().print(
+                "[red]error:[/] no accreditation yet (mydata hospital init --operator URL, then "
+                "mydata hospital accreditation fetch)"
+            )
+            raise typer.Exit(1)
+        typer.echo(json.dumps(link.credential, indent=2))

@@ -8,9 +8,13 @@
   key that signs from then on; the older key stays in the DID document, so credentials it signed
   still verify, until :meth:`Hospital.retire_key` removes it;
 - its **status lists** (:class:`agent.status.StatusListAllocator`): every credential gets a
-  revocation and a suspension entry at random indexes;
+  revocation and a suspension entry at random indexes. One credential at a time takes them from
+  blocks reserved per process (:class:`agent.status.ReservedIndexes`, one transaction per 1,024
+  credentials); a batch allocates each chunk's indexes at once;
 - an **issuance record** per credential (its id, type, status entries, key, time: identifiers
-  only, never the health data the credential carries), so that it can be revoked by id.
+  only, never the health data the credential carries), so that it can be revoked by id. The
+  record and its ``credential.issued`` audit entry commit in one transaction, shared by the
+  requests that arrive meanwhile (:class:`issuer.group_commit.GroupCommit`).
 
 Everything here is a library; the HTTP service (:mod:`issuer.api`) and the CLI only carry it.
 Several replicas may share one PostgreSQL store: the identity and key records are written once
@@ -19,9 +23,10 @@ by ``init`` and read by all; status allocation is safe across replicas.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,11 +49,13 @@ from agent.credentials.token_status_list import (
 from agent.dids import build_did_web_document, did_key_from_public, did_web_from_url
 from agent.errors import DataModelError, ErrorCode, InvalidInputError, KeyMaterialError
 from agent.keys import AskarKeyStore, AskarSigner, KeyType, decode_multikey
-from agent.status import StatusListAllocator
-from agent.storage import Store
+from agent.observability import record_issuance
+from agent.status import ReservedIndexes, StatusListAllocator
+from agent.storage import Session, Store
 from issuer.audit import AuditEvent, AuditLog
 from issuer.batch import BatchJobs, JobResult
 from issuer.fhir import validate_resource
+from issuer.group_commit import GroupCommit
 from issuer.issue import sd_jwt_credential, w3c_credential
 from issuer.templates import CredentialKind, RecordClaims, claims_for_resource
 
@@ -60,6 +67,8 @@ FORMATS = frozenset({"vc", "sd-jwt"})
 _IDENTITY = ("hospital", "identity")
 _ISSUED = "issued-credential-record"
 _SUITES = frozenset({"eddsa-jcs-2022", "eddsa-rdfc-2022"})
+#: The status entries every credential gets, in this order.
+_PURPOSES = ("revocation", "suspension")
 
 
 class StatusAction:
@@ -69,6 +78,10 @@ class StatusAction:
     SUSPENDED = "suspended"
     ACTIVE = "active"
     ALL = frozenset({REVOKED, SUSPENDED, ACTIVE})
+
+
+#: The id prefix of an SD-JWT VC's record here (it has no ``id`` of its own).
+_SD_JWT_ID_PREFIX = "urn:sd-jwt:"
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,39 @@ class IssuedCredential:
     record_key: str
 
 
+@dataclass(frozen=True)
+class _Issued:
+    """An issuance record waiting to be written, with what its audit entry needs."""
+
+    record: IssuedRecord
+    credential_format: str
+
+    def audit_entry(self) -> tuple[str, dict[str, str | int | bool | None]]:
+        return (
+            AuditEvent.CREDENTIAL_ISSUED,
+            {
+                "credential_id": self.record.credential_id,
+                "key": self.record.key.rsplit("#", 1)[-1],
+                "credential_format": self.credential_format,
+            },
+        )
+
+
+async def _insert_record(txn: Session, record: IssuedRecord) -> None:
+    await txn.insert(
+        _ISSUED,
+        record.credential_id,
+        {
+            "credential_id": record.credential_id,
+            "types": list(record.types),
+            "issued": record.issued,
+            "key": record.key,
+            "status": list(record.status),
+        },
+        tags={"~issued": record.issued},
+    )
+
+
 class Hospital:
     """An issuing organisation over its askar store (see the module docstring)."""
 
@@ -113,8 +159,11 @@ class Hospital:
         self.status = StatusListAllocator(
             store, issuer=did, base_url=f"{self.base_url}/status-lists"
         )
+        self.indexes = ReservedIndexes(self.status)
         self.audit = AuditLog(store, clock=clock)
+        self._issued = GroupCommit[_Issued](self._write_issued, self._write_issued_one)
         self._signers: dict[str, AskarSigner] = {}
+        self._identity_read: asyncio.Future[dict[str, Any]] | None = None
         self._insecure_http_hosts = insecure_http_hosts
 
     # Identity and keys.
@@ -202,10 +251,15 @@ class Hospital:
     async def active_signer(self) -> AskarSigner:
         """The signer of new credentials (the most recently rotated-in key).
 
-        The identity record is read every time, so a rotation on any replica takes effect at
-        once; the askar key handle is kept per key, since loading it is the costly part.
+        The identity record is read on every call, so a rotation on any replica takes effect at
+        once; calls made while a read is in flight share that read (under load, one read serves
+        many requests). The askar key handle is kept per key, since loading it is the costly
+        part.
         """
-        identity = await self.identity()
+        reading = self._identity_read
+        if reading is None or reading.done():
+            reading = self._identity_read = asyncio.ensure_future(self.identity())
+        identity = await asyncio.shield(reading)
         multikey = str(identity["active_key"])
         signer = self._signers.get(multikey)
         if signer is None:
@@ -338,16 +392,26 @@ class Hospital:
 
     async def status_entries(self) -> list[dict[str, Any]]:
         """A fresh revocation and a fresh suspension entry, at random indexes."""
-        entries = []
-        for purpose in ("revocation", "suspension"):
-            list_id, index = await self.status.allocate(purpose)
-            entries.append(self.status.entry(list_id, index, purpose))
-        return entries
+        return [
+            self.status.entry(list_id, index, purpose)
+            for (list_id, index), purpose in zip(
+                await self._fresh_indexes(), _PURPOSES, strict=True
+            )
+        ]
+
+    async def _fresh_indexes(self) -> list[tuple[str, int]]:
+        """``(list_id, index)`` for revocation then suspension, from the reserved blocks."""
+        return [(await self.indexes.take(purpose))[0] for purpose in _PURPOSES]
 
     async def record_issued(
         self, credential: Mapping[str, Any], *, key: str, credential_format: str = "vc"
     ) -> IssuedRecord:
-        """Remember an issued credential by id (identifiers only) so it can be revoked."""
+        """Remember an issued credential by id (identifiers only) so it can be revoked, and
+        audit it; both commit together with those of concurrent requests.
+
+        :raises agent.errors.StorageError: ``storeDuplicate`` when a credential with that id
+            was issued before; the store fails.
+        """
         status = credential.get("credentialStatus", [])
         types = credential.get("type", [])
         record = IssuedRecord(
@@ -357,27 +421,24 @@ class Hospital:
             key=key,
             status=tuple(status if isinstance(status, list) else [status]),
         )
-        async with self.store.transaction() as txn:
-            await txn.insert(
-                _ISSUED,
-                record.credential_id,
-                {
-                    "credential_id": record.credential_id,
-                    "types": list(record.types),
-                    "issued": record.issued,
-                    "key": record.key,
-                    "status": list(record.status),
-                },
-                tags={"~issued": record.issued},
-            )
-            await txn.commit()
-        await self.audit.append(
-            AuditEvent.CREDENTIAL_ISSUED,
-            credential_id=record.credential_id,
-            key=key.rsplit("#", 1)[-1],
-            credential_format=credential_format,
-        )
+        await self._issued.submit(_Issued(record, credential_format))
+        record_issuance(credential_format)
         return record
+
+    async def _write_issued(self, items: Sequence[_Issued]) -> None:
+        """Issuance records and their audit entries, all in one transaction."""
+        async with self.store.transaction() as txn:
+            for item in items:
+                await _insert_record(txn, item.record)
+            await self.audit.append_in(txn, [item.audit_entry() for item in items])
+            await txn.commit()
+
+    async def _write_issued_one(self, item: _Issued) -> None:
+        """One issuance record, then its audit entry (which retries on contention)."""
+        async with self.store.transaction() as txn:
+            await _insert_record(txn, item.record)
+            await txn.commit()
+        await self.audit.append_many([item.audit_entry()])
 
     async def issued(self, credential_id: str) -> IssuedRecord:
         """:raises InvalidInputError: ``notFound`` when no credential with that id was issued."""
@@ -401,7 +462,8 @@ class Hospital:
     async def update_status(self, credential_id: str, action: str) -> dict[str, bool]:
         """Revoke, suspend, or reinstate (``active``) a credential issued here.
 
-        Revocation is final; reinstating lifts a suspension only.
+        Revocation is final; reinstating lifts a suspension only. The status bit and the audit
+        entry commit in one transaction: a crash leaves both or neither.
 
         :returns: per purpose, whether its bit is now set.
         :raises InvalidInputError: unknown action or credential; reinstating a revocation.
@@ -411,36 +473,65 @@ class Hospital:
                 f"unknown status {action!r}; use one of {sorted(StatusAction.ALL)}"
             )
         record = await self.issued(credential_id)
-        entries = {str(e.get("statusPurpose")): e for e in record.status}
+        if action != StatusAction.REVOKED and credential_id.startswith(_SD_JWT_ID_PREFIX):
+            # Its IETF Token Status List carries the revocation list only (one bit per entry).
+            raise InvalidInputError(
+                "an SD-JWT VC can be revoked, not suspended or reinstated: its status list "
+                "carries revocation only; revoke it and issue a new one when it applies again",
+                details={"reason": "suspensionNotSupported", "format": "sd-jwt"},
+            )
+        own = f"{self.base_url}/status-lists/"
+        entries = {
+            str(e.get("statusPurpose")): e
+            for e in record.status
+            if str(e.get("statusListCredential", "")).startswith(own)
+        }
         if not entries:
             raise InvalidInputError(
                 "the credential was issued without a status entry", code=ErrorCode.NOT_FOUND
             )
+
+        def entry(purpose: str) -> dict[str, Any]:
+            # A credential issued with a client-given status (VC-API) may lack a purpose.
+            if purpose not in entries:
+                raise InvalidInputError(
+                    f"the credential has no {purpose} status entry here",
+                    code=ErrorCode.NOT_FOUND,
+                    details={"reason": "noStatusEntry", "purpose": purpose},
+                )
+            return entries[purpose]
+
         outcome: dict[str, bool] = {}
         if action == StatusAction.REVOKED:
-            await self._set(entries["revocation"], True)
+            await self._set(entry("revocation"), True, AuditEvent.CREDENTIAL_REVOKED, record)
             outcome["revocation"] = True
-            event = AuditEvent.CREDENTIAL_REVOKED
         elif action == StatusAction.SUSPENDED:
-            await self._set(entries["suspension"], True)
+            await self._set(entry("suspension"), True, AuditEvent.CREDENTIAL_SUSPENDED, record)
             outcome["suspension"] = True
-            event = AuditEvent.CREDENTIAL_SUSPENDED
         else:
-            revoked = await self._get(entries["revocation"])
-            if revoked:
+            revocation = entries.get("revocation")
+            if revocation is not None and await self._get(revocation):
                 raise InvalidInputError(
                     "the credential is revoked; revocation is final and cannot be undone",
                     code=ErrorCode.INVALID_INPUT,
                 )
-            await self._set(entries["suspension"], False)
+            await self._set(entry("suspension"), False, AuditEvent.CREDENTIAL_REINSTATED, record)
             outcome["suspension"] = False
-            event = AuditEvent.CREDENTIAL_REINSTATED
-        await self.audit.append(event, credential_id=credential_id)
         return outcome
 
-    async def _set(self, entry: Mapping[str, Any], value: bool) -> None:
+    async def _set(
+        self, entry: Mapping[str, Any], value: bool, event: AuditEvent, record: IssuedRecord
+    ) -> None:
+        """Set a status bit and append its audit entry in one transaction: a crash leaves
+        both or neither."""
         list_id, index = self._list_of(entry)
-        await self.status.set_status(list_id, index, str(entry["statusPurpose"]), value)
+
+        async def audit(txn: Session) -> None:
+            await self.audit.append_in(txn, [(event, {"credential_id": record.credential_id})])
+
+        await self.status.set_status(
+            list_id, index, str(entry["statusPurpose"]), value, before_commit=audit
+        )
 
     async def _get(self, entry: Mapping[str, Any]) -> bool:
         list_id, index = self._list_of(entry)
@@ -486,10 +577,10 @@ class Hospital:
                 f"unknown credential format {credential_format!r}; use one of {sorted(FORMATS)}"
             )
         if status is None:
-            status = [await self.status.allocate(p) for p in ("revocation", "suspension")]
+            status = await self._fresh_indexes()
         entries = [
             self.status.entry(list_id, index, purpose)
-            for (list_id, index), purpose in zip(status, ("revocation", "suspension"), strict=True)
+            for (list_id, index), purpose in zip(status, _PURPOSES, strict=True)
         ]
         signer = signer or await self.active_signer()
         now = self.clock()
@@ -521,7 +612,7 @@ class Hospital:
                 exp=valid_until,
                 status=referenced_status_claim(self.token_status_url(list_id), index),
             )
-            credential_id = f"urn:sd-jwt:{hashlib.sha256(signed.encode()).hexdigest()[:32]}"
+            credential_id = f"{_SD_JWT_ID_PREFIX}{hashlib.sha256(signed.encode()).hexdigest()[:32]}"
         if record:
             await self.record_issued(
                 {
@@ -588,9 +679,11 @@ class Hospital:
             )
             return issued.id, issued.credential
 
-        return await jobs.run(
+        result = await jobs.run(
             job.job_id, issue_one, progress=progress, before_chunk=before_chunk, actor=self.did
         )
+        record_issuance(credential_format, result.issued_now)
+        return result
 
     def token_status_url(self, list_id: str) -> str:
         """Where a list is published as an IETF Token Status List (for SD-JWT VC)."""

@@ -115,7 +115,9 @@ class RecordClaims:
     :param kind: the credential type.
     :param name: a human-readable name for the credential's ``name``; it names the topic only,
         never a clinical value (``name`` is not selectively disclosable).
-    :param subject: the ``credentialSubject`` members other than ``id`` (W3C VC).
+    :param subject: the ``credentialSubject`` members other than ``id`` (W3C VC). For one
+        resource, ``fhirResource`` shares its nested values with the input resource (the
+        credential builders copy what they embed).
     :param sd_claims: the SD-JWT VC claims other than ``iss``, ``iat``, ``exp``, ``cnf``,
         ``vct`` and ``status``.
     :param disclosable: claim paths (:data:`agent.credentials.sd_jwt.ClaimPath`) of
@@ -549,10 +551,9 @@ def claims_for_resource(
     else:
         body = _observation(resource)
         name = _OBSERVATION_NAMES.get(body["kind"], name)
-    subject: dict[str, Any] = {
-        "fhirVersion": FHIR_VERSION,
-        "fhirResource": copy.deepcopy(dict(resource)),
-    }
+    # Not copied: the credential builders copy what they embed (``build_credential``'s JSON
+    # round trip), so a copy here would be a second one per credential.
+    subject: dict[str, Any] = {"fhirVersion": FHIR_VERSION, "fhirResource": dict(resource)}
     if included:
         subject["fhirIncluded"] = included
     source_ids = (_source_id(resource), *(_source_id(r) for r in included))

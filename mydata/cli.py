@@ -16,11 +16,15 @@ from rich.markup import escape
 
 from agent.console import error_console
 
-__all__ = ["app", "build_app", "main"]
+__all__ = ["build_app", "main"]
 
 
-def build_app() -> typer.Typer:
-    """The root app with every registered party's commands attached."""
+def build_app(*, serve_only: bool = False) -> typer.Typer:
+    """The root app with every registered party's commands attached.
+
+    ``serve_only``: just ``mydata serve``, for a service's start-up, which then imports only
+    its own party's modules, not every party's commands (a quarter of its start-up).
+    """
     root = typer.Typer(
         name="mydata",
         help="health-mydata: verifiable health records that the citizen controls.",
@@ -28,18 +32,23 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
+    from mydata.serve import register as register_serve
+
+    if serve_only:
+        # A callback keeps the group: with one command typer would run it as the root.
+        root.callback()(lambda: None)
+        register_serve(root)
+        return root
     for entry in sorted(entry_points(group="mydata.commands"), key=lambda e: e.name):
         register = entry.load()
         register(root)
+    from mydata.apidocs import register as register_docs
     from mydata.demo import register as register_demo
-    from mydata.serve import register as register_serve
 
     register_demo(root)
+    register_docs(root)
     register_serve(root)
     return root
-
-
-app = build_app()
 
 
 def main() -> None:
@@ -50,7 +59,7 @@ def main() -> None:
     anything else a short message (exit 70) with the traceback only under ``MYDATA_DEBUG=1``.
     """
     try:
-        app()
+        build_app(serve_only=sys.argv[1:2] == ["serve"])()
     except OSError as exc:
         target = f" {exc.filename}" if exc.filename else ""
         error_console().print(f"[red]error:[/] {escape(exc.strerror or str(exc))}{escape(target)}")

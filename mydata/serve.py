@@ -7,23 +7,32 @@ only, and says so loudly.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import socket
+import threading
+import time
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 
 from agent.console import error_console, print_error
 from agent.errors import HealthMyDataError
+from agent.observability import (
+    GRACEFUL_SHUTDOWN_SECONDS,
+    GracefulServer,
+    LogFormat,
+    configure_logging,
+    run_service,
+)
 from agent.service import ADMIN_TOKEN_ENV, AgentServiceConfig
 from agent.storeconfig import resolve_store, store_key
-from issuer.api import create_hospital_app
-from verifier.api import VerifierSettings, create_verifier_app
-from wallet.api import WalletOpenArgs, create_wallet_app
-from wallet.cli import PASSPHRASE_ENV, agent_store_uri
 from wallet.vault import DEFAULT_MAX_BLOB_BYTES, create_vault_app
 
 __all__ = ["register"]
@@ -34,6 +43,7 @@ class Role(StrEnum):
     WALLET = "wallet"
     VERIFIER = "verifier"
     VAULT = "vault"
+    OPERATOR = "operator"
 
 
 def register(app: typer.Typer) -> None:
@@ -58,6 +68,10 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="A host whose did:web may be fetched over http (testing only)."),
         ] = None,
         log_level: Annotated[str, typer.Option(help="Logging level.")] = "info",
+        log_format: Annotated[
+            LogFormat,
+            typer.Option(help="json: one JSON object per line (request ids); text: plain."),
+        ] = LogFormat.JSON,
         agent_store: Annotated[
             str | None,
             typer.Option(help="wallet: the DIDComm agent's store (default beside --store)."),
@@ -77,12 +91,31 @@ def register(app: typer.Typer) -> None:
         trust_cache: Annotated[
             Path | None, typer.Option(help="verifier: a saved trust cache (JSON) to load.")
         ] = None,
+        operator_url: Annotated[
+            list[str] | None,
+            typer.Option(
+                help="verifier: the service URL of the --operator of the same position "
+                "(repeat): its trust list is fetched and refreshed before max-age runs out."
+            ),
+        ] = None,
+        trust_refresh: Annotated[
+            int | None,
+            typer.Option(min=1, help="verifier: refresh the trust data at least every N seconds."),
+        ] = None,
         policy: Annotated[
             str, typer.Option(help="verifier: generic, emergency or insurer.")
         ] = "generic",
         purpose: Annotated[
             str | None, typer.Option(help="verifier: the purpose this verifier acts for.")
         ] = None,
+        status_max_age: Annotated[
+            int,
+            typer.Option(
+                min=0,
+                help="hospital: seconds verifiers may cache a status list (0: no-cache, "
+                "revocation seen at once).",
+            ),
+        ] = 300,
         vault_max_bytes: Annotated[
             int, typer.Option(min=1, help="vault: the largest backup accepted, in bytes.")
         ] = DEFAULT_MAX_BLOB_BYTES,
@@ -92,16 +125,32 @@ def register(app: typer.Typer) -> None:
         ssl_keyfile: Annotated[
             Path | None, typer.Option(help="The certificate's private key (PEM).")
         ] = None,
+        workers: Annotated[
+            int,
+            typer.Option(
+                min=1,
+                help="Worker processes sharing the port (hospital, verifier, vault, operator; "
+                "one store: PostgreSQL for more than one).",
+            ),
+        ] = 1,
     ) -> None:
         """Run a party's HTTP service (VC-API, DIDComm, status lists, did:web; the wallet's
         API on 127.0.0.1, its passphrase from MYDATA_PASSPHRASE or asked for; the backup vault,
         which keeps only ciphertext)."""
-        logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s %(message)s")
+        configure_logging(log_level, log_format)
         uri = resolve_store(store, role.value)
         insecure_hosts = frozenset(insecure_http_host or ())
         try:
+            if workers > 1 and role is Role.WALLET:
+                raise ValueError("the wallet is one citizen's service: it runs one worker")
             # The wallet's own store is the citizen's (passphrase); its agent has a store beside.
-            agent_uri = agent_store_uri(uri, agent_store) if role is Role.WALLET else uri
+            # Each role imports only its own party's modules (start-up time).
+            if role is Role.WALLET:
+                from wallet.cli import agent_store_uri
+
+                agent_uri = agent_store_uri(uri, agent_store)
+            else:
+                agent_uri = uri
             if (ssl_certfile is None) != (ssl_keyfile is None):
                 raise ValueError("give both --ssl-certfile and --ssl-keyfile, or neither")
             scheme = "https" if ssl_certfile else "http"
@@ -113,6 +162,9 @@ def register(app: typer.Typer) -> None:
                 insecure_admin=admin_insecure_mode,
             )
             if role is Role.WALLET:
+                from wallet.api import WalletOpenArgs, create_wallet_app
+                from wallet.cli import PASSPHRASE_ENV
+
                 passphrase = os.environ.get(PASSPHRASE_ENV) or typer.prompt(
                     "Wallet passphrase", hide_input=True
                 )
@@ -127,11 +179,20 @@ def register(app: typer.Typer) -> None:
                     ),
                 )
             elif role is Role.VERIFIER:
+                from agent.trustsync import sources_from
+                from verifier.api import VerifierSettings, create_verifier_app
+
                 service = create_verifier_app(
                     config,
                     VerifierSettings(
                         operator_dids=frozenset(operator or ()),
                         trust_cache=trust_cache,
+                        operator_urls=tuple(
+                            (s.did, s.url)
+                            for s in sources_from(operator or [], operator_url or [])
+                            if s.url
+                        ),
+                        trust_refresh=timedelta(seconds=trust_refresh) if trust_refresh else None,
                         insecure_http_hosts=insecure_hosts,
                         default_role=policy,
                         purpose=purpose,
@@ -139,19 +200,115 @@ def register(app: typer.Typer) -> None:
                 )
             elif role is Role.VAULT:
                 service = create_vault_app(config, max_blob_bytes=vault_max_bytes)
+            elif role is Role.OPERATOR:
+                from governance.api import create_operator_app
+
+                service = create_operator_app(config, insecure_http_hosts=insecure_hosts)
             else:
-                service = create_hospital_app(config, insecure_http_hosts=insecure_hosts)
+                from issuer.api import create_hospital_app
+
+                service = create_hospital_app(
+                    config, insecure_http_hosts=insecure_hosts, status_max_age=status_max_age
+                )
         except HealthMyDataError as exc:
             print_error(error_console(), exc)
             raise typer.Exit(1) from None
         except ValueError as exc:  # no admin token and no insecure mode
             error_console().print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from None
-        uvicorn.run(
+        if workers > 1:
+            _serve_workers(
+                service,
+                workers,
+                host=host,
+                port=port,
+                log_level=log_level,
+                ssl_certfile=ssl_certfile,
+                ssl_keyfile=ssl_keyfile,
+            )
+            return
+        # Graceful: on SIGTERM readiness turns 503, requests in flight finish (operations.md).
+        run_service(
             service,
             host=host,
             port=port,
             log_level=log_level,
-            ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
-            ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
         )
+
+
+def _stop_when_orphaned() -> None:
+    """In a worker: shut down gracefully (SIGTERM to itself) once the parent is gone, so that
+    killing the parent with SIGKILL leaves no worker behind."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _serve_workers(
+    service: Any,
+    workers: int,
+    *,
+    host: str,
+    port: int,
+    log_level: str,
+    ssl_certfile: Path | None,
+    ssl_keyfile: Path | None,
+) -> None:
+    """Pre-fork: bind the port once, fork ``workers`` processes that each run ``service`` (its
+    lifespan, so its own store connections) on the shared socket, and let the kernel spread
+    connections among them. The parent forwards SIGTERM/SIGINT (each worker shuts down
+    gracefully, as :func:`run_service`) and waits for all of them.
+
+    Forking after the imports shares the interpreter's pages between workers (copy-on-write)
+    and costs no second start-up; nothing has opened a store or a thread yet (the lifespan
+    runs in each worker).
+    """
+    config = uvicorn.Config(
+        service,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=None,
+        access_log=False,
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    sock = config.bind_socket()
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        # asyncio turns Nagle off only on sockets created with IPPROTO_TCP, which this one
+        # (socket(AF_INET, SOCK_STREAM), proto 0) is not; accepted connections inherit the
+        # option from the listener. Without it a response written in two parts (headers, then
+        # body) waits for the client's delayed ACK: 40 ms per request.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    children: list[int] = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # a worker: never returns into the parent's code
+            _stop_when_orphaned()
+            code = 0
+            try:
+                GracefulServer(config).run(sockets=[sock])
+            except BaseException:
+                logging.getLogger(__name__).exception("worker %d failed", os.getpid())
+                code = 1
+            os._exit(code)
+        children.append(pid)
+    sock.close()
+
+    def forward(signum: int, _frame: object) -> None:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for pid in children:
+        os.waitpid(pid, 0)

@@ -175,22 +175,6 @@ def test_did_create_with_wrong_passphrase_on_existing_store(
     assert "second" not in result.output
 
 
-def test_console_script_runs_the_demo_end_to_end() -> None:
-    """The README's first command, minus the installer: the demo succeeds as a real process."""
-    exe = Path(sys.executable).with_name("mydata")
-    result = subprocess.run(
-        [str(exe), "demo"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "120"},
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "REJECTED (failed: proof)" in result.stdout
-    assert "demo finished" in result.stdout
-
-
 # --- regressions from the foundation review -------------------------------------------------
 
 

@@ -42,9 +42,21 @@ PACKAGES: dict[str, list[str]] = {
     "agent.status": ["agent.status.allocator", "agent.status.checker"],
     "verifier": ["verifier.report", "verifier.verify"],
     "issuer": ["issuer.fhir", "issuer.issue"],
+    "governance": ["governance.didauth", "governance.operator"],
+    "governance.api": [],
+    "governance.audit": [],
+    "governance.selftest": [],
+    "issuer.accreditation": [],
     "agent.errors": [],
+    "agent.observability": [],
     "agent.runtime": [],
     "agent.service": [],
+    "agent.requestproof": [],
+    "agent.trust": [],
+    "agent.trustsync": [],
+    "verifier.trust": [],
+    "verifier.trustsync": [],
+    "wallet.trust": [],
 }
 
 

@@ -41,8 +41,10 @@ in the VC-API shape above; admin routes use :func:`agent.service.error_response`
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,10 +60,12 @@ from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
 from agent.jsonio import parse_json_object
 from agent.keys import AskarKeyStore, KeyType, decode_multikey
 from agent.keys.askar import AskarSigner
+from agent.observability import record_verification
 from agent.runtime import DIDCommAgent
-from agent.service import AgentServiceConfig, create_agent_app
+from agent.service import AgentServiceConfig, create_agent_app, read_json_body
 from agent.status import StatusChecker
 from agent.storage import Store
+from agent.trustsync import OperatorSource, TrustSync
 from verifier.didcomm import get_presentation, register_verifier, send_dcql_request
 from verifier.nonces import NonceStore
 from verifier.policy import EmergencyPolicy, GenericPolicy, InsurerClaimPolicy, Policy, evidence_key
@@ -70,6 +74,7 @@ from verifier.request import create_presentation_request
 from verifier.sdjwt import TokenStatusCache, http_token_fetcher, verify_sd_jwt_presentation
 from verifier.submit import verify_submission
 from verifier.trust import TrustRegistry
+from verifier.trustsync import trust_router
 from verifier.verify import verify_credential, verify_presentation
 
 __all__ = ["VerifierSettings", "VerifierState", "create_verifier_app", "load_identity"]
@@ -86,6 +91,11 @@ class VerifierSettings:
 
     :param operator_dids: the trust operators; without any, the ``trust`` check does not run.
     :param trust_cache: a JSON file of :meth:`TrustRegistry.export` to load at start-up.
+    :param operator_urls: ``(operator DID, its service URL)`` pairs (each DID also in
+        ``operator_dids``): their trust lists and accreditations are fetched at start-up and
+        refreshed in the background before their ``max-age`` runs out
+        (:mod:`verifier.trustsync`).
+    :param trust_refresh: refresh at least this often (default: by ``max-age``).
     :param insecure_http_hosts: hosts whose did:web and status lists may use plain http.
     :param default_role: the policy for requests that name none.
     :param purpose: the purpose this verifier acts for (requests carry it; submissions must).
@@ -93,6 +103,8 @@ class VerifierSettings:
 
     operator_dids: frozenset[str] = frozenset()
     trust_cache: Path | None = None
+    operator_urls: tuple[tuple[str, str], ...] = ()
+    trust_refresh: timedelta | None = None
     insecure_http_hosts: frozenset[str] = frozenset()
     default_role: str = "generic"
     purpose: str | None = None
@@ -160,11 +172,12 @@ def _vc_api_error(error: HealthMyDataError) -> JSONResponse:
 
 
 def _answer(report: VerificationReport) -> JSONResponse:
+    record_verification(report)
     return JSONResponse(report.to_dict(), status_code=200 if report.verified else 400)
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    return parse_json_object(await request.body())
+    return await read_json_body(request)
 
 
 def _options(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -178,6 +191,9 @@ def _options(body: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidInputError(
             "options.checks must be a list of check names", code=ErrorCode.PARSING_ERROR
         )
+    if checks == []:
+        # No selection: the endpoint's default checks, for every format (decision 0007).
+        options = {**options, "checks": None}
     for name in ("challenge", "domain"):
         if options.get(name) is not None and not isinstance(options[name], str):
             raise InvalidInputError(
@@ -227,6 +243,8 @@ def _verify_router() -> APIRouter:
                     status_checker=state.status_checker,
                     trust=state.trust,
                     expected_proof_purpose=purpose,
+                    challenge=options.get("challenge"),
+                    domain=options.get("domain"),
                 )
             else:
                 raise InvalidInputError(
@@ -264,6 +282,8 @@ def _verify_router() -> APIRouter:
                     checks=options.get("checks"),
                     status_checker=state.status_checker,
                     trust=state.trust,
+                    # Generic verification: no role policy applies here (decision 0007).
+                    require_holder_binding=False,
                 )
             else:
                 raise InvalidInputError(
@@ -298,6 +318,7 @@ def _verify_router() -> APIRouter:
                 token_status=state.token_status,
                 trust=state.trust,
             )
+            record_verification(report)
             decision = await state.policies[role].decide(
                 report,
                 claim_id=context.get("claim_id"),
@@ -337,6 +358,16 @@ async def _request_context(
     return dict(record.request.get("context") or {})
 
 
+def _role(body: Mapping[str, Any], state: VerifierState) -> str:
+    """The policy a request names (default: the verifier's), refused unless it is one we run."""
+    role = body.get("role", state.default_role)
+    if not isinstance(role, str) or role not in state.policies:
+        raise InvalidInputError(
+            f"role must be one of {', '.join(ROLES)}", code=ErrorCode.REQUEST_INVALID
+        )
+    return role
+
+
 def _admin_router() -> APIRouter:
     router = APIRouter(tags=["verifier admin"])
 
@@ -349,11 +380,7 @@ def _admin_router() -> APIRouter:
         """
         state = _state(request)
         body = await _body(request)
-        role = body.get("role", state.default_role)
-        if role not in state.policies:
-            raise InvalidInputError(
-                f"role must be one of {', '.join(ROLES)}", code=ErrorCode.REQUEST_INVALID
-            )
+        _role(body, state)  # refused here, before a nonce is spent
         context: dict[str, Any] = {
             k: body[k] for k in ("role", "claim_id", "claim_type") if k in body
         }
@@ -379,16 +406,14 @@ def _admin_router() -> APIRouter:
     async def request_over_didcomm(request: Request, connection_id: str) -> dict[str, Any]:
         """Send a DCQL request on a DIDComm connection.
 
-        Body: ``{"dcql_query": {...}, "purpose"?, "role"?}`` (purpose defaults to the
-        verifier's, role to its default policy).
+        Body: ``{"dcql_query": {...}, "purpose"?, "role"?, "claim_id"?, "claim_type"?}``
+        (purpose defaults to the verifier's, role to its default policy; the insurer role
+        needs ``claim_id`` and ``claim_type``, :func:`verifier.didcomm.claim_context`). A bad
+        body is a 400 ``presentationRequestInvalid`` before any nonce is spent.
         """
         state = _state(request)
         body = await _body(request)
-        role = body.get("role", state.default_role)
-        if role not in state.policies:
-            raise InvalidInputError(
-                f"role must be one of {', '.join(ROLES)}", code=ErrorCode.REQUEST_INVALID
-            )
+        role = _role(body, state)
         purpose = body.get("purpose", state.purpose)
         if not isinstance(purpose, str) or not purpose:
             raise InvalidInputError(
@@ -396,7 +421,14 @@ def _admin_router() -> APIRouter:
             )
         agent: DIDCommAgent = request.app.state.agent
         return await send_dcql_request(
-            agent, state, connection_id, body.get("dcql_query"), purpose=purpose, role=role
+            agent,
+            state,
+            connection_id,
+            body.get("dcql_query"),
+            purpose=purpose,
+            role=role,
+            claim_id=body.get("claim_id"),
+            claim_type=body.get("claim_type"),
         )
 
     @router.get("/admin/presentations/{thread_id}")
@@ -440,6 +472,20 @@ def create_verifier_app(
             trust = TrustRegistry(chosen.operator_dids, resolver, status_checker)
             if chosen.trust_cache is not None:
                 await trust.import_(parse_json_object(chosen.trust_cache.read_bytes()))
+            if chosen.operator_urls:
+                sync = TrustSync(
+                    trust,
+                    [OperatorSource(did, url) for did, url in chosen.operator_urls],
+                    http,
+                    resolver,
+                    status_checker,
+                    insecure_http_hosts=chosen.insecure_http_hosts,
+                    refresh_interval=chosen.trust_refresh,
+                )
+                if not await sync.refresh():
+                    log.warning("starting with no fresh trust data: %s", sync.last_error)
+                sync.start()
+                app.state.trust_sync = sync
         did, signer = await load_identity(agent.store)
         app.state.verifier = VerifierState(
             store=agent.store,
@@ -465,8 +511,21 @@ def create_verifier_app(
     app = create_agent_app(
         config,
         configure=configure,
-        admin_routers=[_admin_router()],
+        admin_routers=[_admin_router(), trust_router()],
         public_routers=[_verify_router()],
     )
 
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(served: FastAPI) -> AsyncIterator[None]:
+        async with inner(served):
+            try:
+                yield
+            finally:
+                sync: TrustSync | None = getattr(served.state, "trust_sync", None)
+                if sync is not None:
+                    await sync.stop()
+
+    app.router.lifespan_context = lifespan
     return app

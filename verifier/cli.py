@@ -35,8 +35,16 @@ from agent.jsonio import parse_json_object
 from agent.status import StatusChecker
 from agent.storage import open_store
 from agent.storeconfig import resolve_store, store_key
+from agent.trustsync import sources_from
 from verifier.offline import load_offline_cache
 from verifier.policy import Decision, EmergencyPolicy, InsurerClaimPolicy, evidence_key
+from verifier.qrimage import (
+    IMAGE_SUFFIXES,
+    MAX_IMAGE_BYTES,
+    decode_qr_image,
+    looks_like_image,
+    read_qr_image,
+)
 from verifier.report import CheckStatus, VerificationReport
 from verifier.sdjwt import (
     TokenStatusCache,
@@ -46,6 +54,7 @@ from verifier.sdjwt import (
 )
 from verifier.shc import verify_smart_health_card
 from verifier.trust import TrustRegistry
+from verifier.trustsync import write_caches
 from verifier.verify import verify_credential, verify_presentation
 
 __all__ = [
@@ -318,25 +327,48 @@ def looks_like_jws(text: str) -> bool:
     )
 
 
-_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".svg"})
+#: Longest ``er scan`` argument taken for a file name; a card's text is longer.
+_MAX_PATH = 4096
+#: Largest text file read as a card's text: a card holds at most a few thousand characters.
+_MAX_TEXT_FILE = 1024 * 1024
 
 
 def read_card_text(source: str) -> str:
-    """The emergency card's text from ``source``: a file holding the QR's text, or the text.
+    """The emergency card's text from ``source``: an image of its QR code (PNG, JPEG, GIF,
+    BMP, WebP; :mod:`verifier.qrimage`), a file holding the QR's text, or the text itself.
 
-    :raises InvalidInputError: an image (no QR decoder is installed: pass the scanned text).
+    A file is an image when its name ends in an image suffix or its bytes start like one.
+
+    :raises InvalidInputError: an unreadable image or no single QR code in it
+        (``details['reason']``, see :mod:`verifier.qrimage`); a file that is not UTF-8 text.
+    :raises OSError: an image file that cannot be read.
     """
+    if len(source) >= _MAX_PATH:
+        return source.strip()
     path = Path(source)
-    if len(source) < 4096 and path.suffix.lower() in _IMAGE_SUFFIXES:
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return read_qr_image(path)
+    if not path.is_file():
+        return source.strip()
+    with path.open("rb") as file:
+        data = file.read(max(_MAX_TEXT_FILE, MAX_IMAGE_BYTES) + 1)
+    if looks_like_image(data):
+        return decode_qr_image(data)
+    if len(data) > _MAX_TEXT_FILE:
         raise InvalidInputError(
-            "decoding a QR image needs a QR reader (zbar), which is not installed; scan the "
-            "code with any QR reader and pass its text (or a file holding it) instead",
-            code=ErrorCode.PARSING_ERROR,
-            details={"reason": "imageNotSupported"},
+            "the file is too large for an emergency card's text; pass the card's QR text",
+            code=ErrorCode.INPUT_TOO_LARGE,
+            details={"reason": "textTooLarge", "limit": _MAX_TEXT_FILE},
         )
-    if len(source) < 4096 and path.is_file():
-        return path.read_text(encoding="utf-8").strip()
-    return source.strip()
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise InvalidInputError(
+            "the file is neither an image (PNG, JPEG, GIF, BMP, WebP) nor UTF-8 text; pass an "
+            "image of the card's QR code, or the text a QR reader shows",
+            code=ErrorCode.PARSING_ERROR,
+            details={"reason": "notTextOrImage"},
+        ) from None
 
 
 def decode_card(text: str) -> str:
@@ -457,7 +489,13 @@ def register_er(app: typer.Typer) -> None:
 
     @er.command("scan")
     def scan(
-        source: Annotated[str, typer.Argument(help="The card's QR text, or a file holding it.")],
+        source: Annotated[
+            str,
+            typer.Argument(
+                help="The card's QR text, a file holding it, or an image of the QR code "
+                "(PNG, JPEG, GIF, BMP, WebP)."
+            ),
+        ],
         cache: Annotated[
             str | None,
             typer.Option("--cache", help="Offline cache file (issuer keys, status, trust)."),
@@ -494,6 +532,71 @@ def register_er(app: typer.Typer) -> None:
             render_report(console, report, title="emergency card")
             _render_decision(console, decision)
         raise typer.Exit(EXIT_VERIFIED if decision.accepted else EXIT_REJECTED)
+
+    @er.command("sync")
+    def sync(
+        operator: Annotated[
+            list[str], typer.Option("--operator", help="A trusted operator DID (repeat).")
+        ],
+        operator_url: Annotated[
+            list[str],
+            typer.Option(
+                "--operator-url", help="The service URL of the --operator of the same position."
+            ),
+        ],
+        out: Annotated[
+            Path | None,
+            typer.Option(
+                "--out",
+                "-o",
+                help="Write the offline cache here (er scan / insurer verify --cache).",
+            ),
+        ] = None,
+        trust_out: Annotated[
+            Path | None,
+            typer.Option(help="Write the trust cache here (serve verifier --trust-cache)."),
+        ] = None,
+        issuer: Annotated[
+            list[str] | None,
+            typer.Option(
+                help="An issuer's service URL: its DID document and accreditation go in (repeat)."
+            ),
+        ] = None,
+        status_list: Annotated[
+            list[str] | None,
+            typer.Option(help="A Status List Token URL (.../status-lists/ID/token; repeat)."),
+        ] = None,
+        insecure_http_host: Annotated[
+            list[str] | None,
+            typer.Option(help="A host that may be fetched over plain http (default loopback)."),
+        ] = None,
+    ) -> None:
+        """While online: fetch the operator's signed trust list (verified against --operator)
+        and the accreditations it names, issuers' DID documents and accreditations, and the
+        status lists, into an offline cache and/or a trust cache."""
+        if out is None and trust_out is None:
+            error_console().print("[red]error:[/] give --out, --trust-out or both")
+            raise typer.Exit(2)
+        insecure = frozenset(insecure_http_host or ()) or LOOPBACK_HOSTS
+
+        try:
+            done = asyncio.run(
+                write_caches(
+                    sources_from(operator, operator_url),
+                    out=out,
+                    trust_out=trust_out,
+                    issuers=issuer or [],
+                    status_lists=status_list or [],
+                    insecure_http_hosts=insecure,
+                )
+            )
+        except HealthMyDataError as exc:
+            print_error(error_console(), exc)
+            raise typer.Exit(1) from None
+        table = Table("file", "holds")
+        for path, what in done:
+            table.add_row(escape(path), escape(what))
+        stdout_console().print(table)
 
     app.add_typer(er, name="er")
 

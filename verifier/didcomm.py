@@ -11,7 +11,9 @@ Two protocols on the verifier service's :class:`agent.runtime.DIDCommAgent`
   the nonce is consumed once (a second presentation for the same request is a replay), every
   SD-JWT+KB in the ``vp_token`` goes through :func:`verifier.sdjwt.verify_sd_jwt_presentation`
   (KB-JWT ``aud`` = the verifier's DID, ``nonce`` = the request's; requested fields = the DCQL
-  claim paths of that Credential Query), and the role's policy decides. The outcome is stored
+  claim paths of that Credential Query), and the role's policy decides, with the claim the
+  request was made for (``claim_id``, ``claim_type``: the insurer's policy needs both, to tell
+  one claim from another and flag evidence presented twice). The outcome is stored
   (:data:`PRESENTATION_CATEGORY`, keyed by thread id, tagged with the consent id) and answered
   with an ``ack`` when accepted, else a problem-report ``e.p.msg.presentation-rejected``.
 * **notification 1.0, recipient.** A ``consent-withdrawn`` notice deletes what was stored for
@@ -24,6 +26,7 @@ Logs carry thread ids, counts and outcomes, never claim values.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Final
 from agent.clock import format_datetime, utcnow
 from agent.credentials.sd_jwt import parse_sd_jwt
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError, ProofError
+from agent.observability import record_verification
 from agent.protocols import (
     MEDIA_TYPE_JSON,
     NOTIFICATION,
@@ -46,9 +50,10 @@ from agent.protocols import (
     handle_presentation,
     request_presentation,
 )
+from agent.requestproof import sign_request_proof
 from agent.runtime import DIDCommAgent
 from agent.types import JSONObject
-from verifier.policy import evidence_key
+from verifier.policy import InsurerClaimPolicy, evidence_key
 from verifier.sdjwt import verify_sd_jwt_presentation
 
 if TYPE_CHECKING:
@@ -57,7 +62,9 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMAT_DCQL_REQUEST",
     "FORMAT_DCQL_RESPONSE",
+    "MAX_CLAIM_ID_LENGTH",
     "PRESENTATION_CATEGORY",
+    "claim_context",
     "dcql_definitions",
     "get_presentation",
     "register_verifier",
@@ -72,7 +79,10 @@ FORMAT_DCQL_REQUEST: Final = "health-mydata/dcql-request@v1.0"
 FORMAT_DCQL_RESPONSE: Final = "health-mydata/dcql-vp-token@v1.0"
 #: Where a verified (or refused) presentation's report and decision are kept.
 PRESENTATION_CATEGORY: Final = "verifier_didcomm_presentation"
+#: The longest ``claim_id`` accepted (the insurer's own reference for a claim).
+MAX_CLAIM_ID_LENGTH: Final = 128
 _SD_JWT: Final = "dc+sd-jwt"
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _invalid(message: str, **details: Any) -> InvalidInputError:
@@ -150,6 +160,44 @@ def dcql_definitions(query: object) -> dict[str, dict[str, Any]]:
     return definitions
 
 
+def claim_context(
+    policy: object, claim_id: object = None, claim_type: object = None
+) -> dict[str, str]:
+    """The claim a request is made for, checked against the role's ``policy``: for the
+    insurer's (:class:`verifier.policy.InsurerClaimPolicy`) ``claim_id`` (a non-empty string of
+    at most :data:`MAX_CLAIM_ID_LENGTH` characters, no control characters) and ``claim_type``
+    (one the policy knows) are both required; other roles take neither.
+
+    :returns: ``{"claim_id", "claim_type"}``, or ``{}`` for a role without claims.
+    :raises InvalidInputError: ``presentationRequestInvalid``, ``details.field`` naming the
+        member at fault.
+    """
+    if not isinstance(policy, InsurerClaimPolicy):
+        for name, value in (("claim_id", claim_id), ("claim_type", claim_type)):
+            if value is not None:
+                raise _invalid(f"{name} is for the insurer role only", field=name)
+        return {}
+    if (
+        not isinstance(claim_id, str)
+        or not claim_id.strip()
+        or len(claim_id) > MAX_CLAIM_ID_LENGTH
+        or _CONTROL.search(claim_id)
+    ):
+        raise _invalid(
+            "the insurer role needs claim_id: a non-empty string of at most "
+            f"{MAX_CLAIM_ID_LENGTH} characters, without control characters",
+            field="claim_id",
+        )
+    known = sorted(policy.claim_types)
+    if not isinstance(claim_type, str) or claim_type not in known:
+        raise _invalid(
+            f"the insurer role needs claim_type, one of {', '.join(known)}",
+            field="claim_type",
+            allowed=known,
+        )
+    return {"claim_id": claim_id, "claim_type": claim_type}
+
+
 def _requested(query: Mapping[str, Any]) -> dict[str, list[str]]:
     return {
         str(c["id"]): [_pointer(claim["path"]) for claim in c.get("claims", [])]
@@ -167,20 +215,31 @@ async def send_dcql_request(
     role: str,
     verifier_name: str | None = None,
     retention: str | None = None,
+    claim_id: object = None,
+    claim_type: object = None,
 ) -> dict[str, Any]:
     """Issue a nonce and send a DCQL ``request-presentation`` on ``connection_id``.
 
+    The role and the claim (:func:`claim_context`) are kept with the nonce, not sent: the
+    policy decides the answer with them.
+
     :returns: ``{"thread_id", "nonce", "audience", "expires"}``.
-    :raises InvalidInputError: a malformed query or purpose.
+    :raises InvalidInputError: a malformed query, purpose or claim (before a nonce is spent).
     """
     dcql_definitions(dcql_query)  # refuse before a nonce is spent
     assert isinstance(dcql_query, dict)
     if not isinstance(purpose, str) or not purpose:
         raise _invalid("purpose must be a non-empty string")
+    if role not in state.policies:
+        raise _invalid(f"role must be one of {', '.join(sorted(state.policies))}", field="role")
+    context: dict[str, str] = {
+        "role": role,
+        **claim_context(state.policies[role], claim_id, claim_type),
+    }
     record = await state.nonces.issue(
         audience=state.did,
         purpose=purpose,
-        request={"dcql_query": dcql_query, "context": {"role": role}},
+        request={"dcql_query": dcql_query, "context": context},
     )
     data: JSONObject = {
         "dcql_query": dcql_query,
@@ -192,6 +251,16 @@ async def send_dcql_request(
         data["verifier_name"] = verifier_name
     if retention is not None:
         data["retention"] = retention
+    # Proof that this relationship's peer DID speaks for the verifier's public DID, so the
+    # wallet can check the verifier's accreditation (agent.requestproof).
+    connection = await agent.connection(connection_id)
+    data["verifier_proof"] = sign_request_proof(
+        state.signer,
+        verifier_did=state.did,
+        peer_did=connection.my_did,
+        nonce=record.nonce,
+        now=utcnow(),
+    )
     attachment = attachment_json("dcql-request", MEDIA_TYPE_JSON, FORMAT_DCQL_REQUEST, data)
     message = await request_presentation(
         agent.repository, [attachment], connection_id=connection_id, will_confirm=True
@@ -239,6 +308,7 @@ async def _verify(
         "requested": _requested(request["dcql_query"]),
         "consent_id": None,
         "role": state.default_role,
+        "claim_id": None,
         "verified": False,
         "accepted": False,
         "presentations": [],
@@ -252,8 +322,11 @@ async def _verify(
         consent_id = answer.get("consent_id")
         entry["consent_id"] = consent_id if isinstance(consent_id, str) else None
         nonce = await state.nonces.consume(request.get("nonce"), audience=state.did)
-        role = str(nonce.request.get("context", {}).get("role") or state.default_role)
+        context = dict(nonce.request.get("context") or {})
+        role = str(context.get("role") or state.default_role)
         entry["role"] = role
+        entry["claim_id"] = context.get("claim_id")
+        claim = {k: context[k] for k in ("claim_id", "claim_type") if k in context}
         definitions = dcql_definitions(request["dcql_query"])
         vp_token: dict[str, Any] = answer["vp_token"]
         unknown = sorted(set(vp_token) - set(definitions))
@@ -270,7 +343,13 @@ async def _verify(
             for presentation in presentations:
                 entry["presentations"].append(
                     await _check_one(
-                        state, query_id, presentation, definitions[query_id], role, nonce.nonce
+                        state,
+                        query_id,
+                        presentation,
+                        definitions[query_id],
+                        role,
+                        nonce.nonce,
+                        claim,
                     )
                 )
     except HealthMyDataError as error:
@@ -305,6 +384,7 @@ async def _check_one(
     definition: dict[str, Any],
     role: str,
     nonce: str,
+    claim: Mapping[str, str],
 ) -> dict[str, Any]:
     if not isinstance(presentation, str):
         raise _invalid("only SD-JWT VC presentations (strings) are accepted", query=query_id)
@@ -317,7 +397,14 @@ async def _check_one(
         status=state.token_status,
         trust=state.trust,
     )
-    decision = await state.policies[role].decide(report, evidence_key=evidence_key(presentation))
+    record_verification(report)
+    # As POST /presentations/submit: the request's claim and the evidence's key.
+    decision = await state.policies[role].decide(
+        report,
+        claim_id=claim.get("claim_id"),
+        claim_type=claim.get("claim_type"),
+        evidence_key=evidence_key(presentation),
+    )
     disclosed: list[str] = []
     if report.claims is not None:
         disclosed = sorted(_pointer(p) for p in parse_sd_jwt(presentation).paths.values())

@@ -136,6 +136,29 @@ def _failed(report: VerificationReport, ignore: frozenset[Check] = frozenset()) 
     ]
 
 
+def _holder_rules(report: VerificationReport) -> list[str]:
+    """What a role policy refuses in a W3C presentation that generic verification
+    (``verify_presentation(require_holder_binding=False)``, decision 0007) lets through: no
+    holder, a holder who is not the subject of every credential, a holder's own claim in
+    place of an issued credential, no credential at all. Named by check, as :func:`_failed`.
+    Empty for other reports (an SD-JWT binds its holder through ``cnf``)."""
+    if report.kind != "presentation":
+        return []
+    reasons: list[str] = []
+    holder = report.result(Check.HOLDER)
+    if holder is None or holder.status is CheckStatus.SKIPPED:
+        reasons.append("holder not established: the presentation's signer must be its holder")
+    elif holder.status is CheckStatus.PASSED and holder.details.get("reason") == "subjectNotHolder":
+        reasons.append("holder failed: the holder is not the subject of every credential")
+    for i, nested in enumerate(report.credentials):
+        issuer = nested.result(Check.ISSUER)
+        if issuer is not None and issuer.details.get("reason") == "holderClaim":
+            reasons.append(f"credential {i}: issuer failed: the holder's own claim, not issued")
+    if not report.credentials:
+        reasons.append("credentials failed: the presentation holds no credential")
+    return reasons
+
+
 def _ages(report: VerificationReport) -> dict[str, int]:
     ages: dict[str, int] = {}
     for check in (Check.STATUS, Check.TRUST):
@@ -203,6 +226,7 @@ class EmergencyPolicy:
             tolerated.add(Check.STATUS)
             warnings.append(f"revocation status unknown: {status.message}")
         reasons.extend(_failed(report, frozenset(tolerated)))
+        reasons.extend(_holder_rules(report))
         trust = report.result(Check.TRUST)
         if trust is None or trust.status is not CheckStatus.PASSED:
             reasons.append("the issuer's accreditation was not established")
@@ -273,6 +297,11 @@ class InsurerClaimPolicy:
         self._store = store
         self._fields = dict(claim_fields)
 
+    @property
+    def claim_types(self) -> frozenset[str]:
+        """The claim types this policy knows the fields of."""
+        return frozenset(self._fields)
+
     def required_fields(self, claim_type: str) -> tuple[str, ...]:
         """The fields a claim type needs (unknown types need the institutional set)."""
         return self._fields.get(claim_type, self._fields.get("institutional", ()))
@@ -285,6 +314,7 @@ class InsurerClaimPolicy:
         key = str(context.get("evidence_key") or "")
         now: datetime = context.get("now") or utcnow()
         reasons = _failed(report, frozenset({Check.PURPOSE}))
+        reasons.extend(_holder_rules(report))
         trust = report.result(Check.TRUST)
         if trust is None or trust.status is not CheckStatus.PASSED:
             reasons.append("the issuer's accreditation was not established")

@@ -324,6 +324,8 @@ async def create_presentation_request(
     :raises InvalidInputError: ``presentationRequestInvalid`` for a malformed definition.
     :raises CryptosuiteError: the signer is neither EdDSA nor ES256.
     """
+    if not isinstance(definition, Mapping):
+        raise _invalid("presentation_definition must be a JSON object")
     validate_definition(dict(definition))
     if purpose is not None and (not isinstance(purpose, str) or len(purpose) > 200):
         raise _invalid("purpose must be a string of at most 200 characters")

@@ -85,9 +85,11 @@ CHECK_ALIASES: dict[str, str] = {"credentialStatus": "status", "expiration": "va
 
 
 def _select(checks: Iterable[str] | None, available: tuple[Check, ...]) -> tuple[Check, ...]:
-    if checks is None:
+    """The checks to run. ``None`` or an empty selection means the default checks: VC-API
+    lets the verifier choose (the W3C suites send ``options.checks: []``; decision 0007)."""
+    wanted = [CHECK_ALIASES.get(name, name) for name in checks or ()]
+    if not wanted:
         return available
-    wanted = [CHECK_ALIASES.get(name, name) for name in checks]
     unknown = sorted(set(wanted) - {str(c) for c in available})
     if unknown:
         raise InvalidInputError(
@@ -190,6 +192,8 @@ async def verify_credential(
     trust: TrustRegistry | None = None,
     required_role: str = DEFAULT_ROLE,
     expected_proof_purpose: str = "assertionMethod",
+    challenge: str | None = None,
+    domain: str | None = None,
 ) -> VerificationReport:
     """Verify a W3C Verifiable Credential secured with a Data Integrity proof (or an
     ``Ed25519Signature2020`` Linked Data proof).
@@ -204,6 +208,9 @@ async def verify_credential(
         the issuer must be accredited as ``required_role`` by a trusted operator.
     :param expected_proof_purpose: the proof purpose the caller requires (VC-API
         ``options.expectedProofPurpose``); a proof made for another purpose fails ``proof``.
+    :param challenge: when given (VC-API ``options.challenge``), every Data Integrity proof
+        must carry it; ``domain`` likewise (VC Data Integrity 4.3, steps on ``domain`` and
+        ``challenge``); a mismatch fails ``proof``.
     :raises InvalidInputError: when the input is not a JSON object, nests deeper than
         :data:`agent.jsonio.MAX_DEPTH`, or a check name is unknown; every other problem is a
         failed check in the report.
@@ -238,6 +245,8 @@ async def verify_credential(
                     binding="issuer",
                     now=at,
                     max_clock_skew=max_clock_skew,
+                    challenge=challenge,
+                    domain=domain,
                 )
 
             results.append(await _run(check, _proof))
@@ -281,6 +290,7 @@ async def verify_presentation(
     status_checker: StatusChecker | None = None,
     trust: TrustRegistry | None = None,
     required_role: str = DEFAULT_ROLE,
+    require_holder_binding: bool = True,
 ) -> VerificationReport:
     """Verify a W3C Verifiable Presentation and every credential in it.
 
@@ -292,6 +302,18 @@ async def verify_presentation(
     warning instead). Embedded credentials are verified with :func:`verify_credential`, with
     the same clock, skew and status checker.
 
+    :param require_holder_binding: ``False`` is generic verification (VC-API
+        ``/presentations/verify``, decision 0007): a presentation without ``holder`` is
+        verified (its proof still must verify) and the ``holder`` check is skipped with a
+        warning (``details.reason: noHolder``), unless it presents a credential its own signer
+        issued with no proof of its own (VCDM 2.0 4.12.4: such a self-asserted credential
+        needs a ``holder``); a holder presenting credentials about another subject passes with
+        a warning (``details.reason: subjectNotHolder``); ``verifiableCredential: []`` (a DID
+        authentication presentation) is well-formed; a credential without a proof whose
+        ``issuer`` is the holder is a holder claim, secured by the presentation's proof (its
+        report has a passed ``issuer`` result, ``details.reason: holderClaim``, instead of
+        ``proof`` and ``issuer``). A named holder must still own the proof key. Role policies
+        (emergency, insurer) keep the default, ``True``.
     :raises InvalidInputError: as :func:`verify_credential`.
     """
     presentation = _require_object(document, "presentation")
@@ -309,9 +331,13 @@ async def verify_presentation(
         if check is Check.FORMAT:
 
             async def _format() -> str:
-                version = validate_presentation(presentation, allow_v1=True)
-                check_contexts(presentation)
-                check_terms(presentation)
+                shape = presentation
+                if not require_holder_binding and presentation.get("verifiableCredential") == []:
+                    # A DID authentication presentation: no credential, nothing to check.
+                    shape = {k: v for k, v in presentation.items() if k != "verifiableCredential"}
+                version = validate_presentation(shape, allow_v1=True)
+                check_contexts(shape)
+                check_terms(shape)
                 return f"conforms to the VC Data Model {version}"
 
             results.append(await _run(check, _format))
@@ -336,11 +362,40 @@ async def verify_presentation(
 
             results.append(await _run(check, _proof))
         elif check is Check.HOLDER:
-            results.append(await _run(check, _holder_step(presentation, resolver, warnings)))
+            results.append(
+                await _holder_result(presentation, resolver, warnings, require_holder_binding)
+            )
         elif check is Check.CREDENTIALS:
             embedded = presentation.get("verifiableCredential", [])
             items = embedded if isinstance(embedded, list) else [embedded]
-            for item in items:
+            # A holder claim is secured by the VP's proof: both the signature and the
+            # holder's ownership of its key must have been checked, and passed.
+            holder_bound = all(
+                any(r.check is c and r.status is CheckStatus.PASSED for r in results)
+                for c in (Check.PROOF, Check.HOLDER)
+            )
+            for index, item in enumerate(items):
+                if (
+                    not require_holder_binding
+                    and holder_bound
+                    and _is_holder_claim(item, _holder_of(presentation))
+                ):
+                    nested.append(
+                        await _verify_holder_claim(
+                            item,
+                            resolver=resolver,
+                            now=at,
+                            max_clock_skew=max_clock_skew,
+                            status_checker=status_checker,
+                            trust=trust,
+                            required_role=required_role,
+                        )
+                    )
+                    warnings.append(
+                        f"credential at index {index} is the holder's own claim, secured only "
+                        "by the presentation's proof"
+                    )
+                    continue
                 nested.append(
                     await verify_credential(
                         item,
@@ -414,54 +469,160 @@ def _subject_ids(credential: dict[str, Any]) -> list[str | None]:
     return ids or [None]
 
 
-def _holder_step(
-    presentation: dict[str, Any], resolver: KeyResolver, warnings: list[str]
-) -> Callable[[], Awaitable[str]]:
+def _is_holder_claim(item: object, holder: str | None) -> bool:
+    """A credential the holder issued that has no proof of its own: secured only by the
+    presentation's proof (VCDM 2.0 4.12.4, "Presentations Including Holder Claims")."""
+    return (
+        isinstance(item, dict)
+        and holder is not None
+        and "proof" not in item
+        and _issuer_id(item) == holder
+    )
+
+
+async def _verify_holder_claim(
+    credential: dict[str, Any],
+    *,
+    resolver: KeyResolver,
+    now: datetime,
+    max_clock_skew: timedelta,
+    status_checker: StatusChecker | None,
+    trust: TrustRegistry | None,
+    required_role: str,
+) -> VerificationReport:
+    """A holder claim's report: every check but ``proof`` and ``issuer``, which the
+    presentation's ``proof`` and ``holder`` checks stand for."""
+    checks = [str(c) for c in CREDENTIAL_CHECKS if c not in (Check.PROOF, Check.ISSUER)]
+    report = await verify_credential(
+        credential,
+        resolver=resolver,
+        now=now,
+        checks=[*checks, *(["trust"] if trust is not None else [])],
+        max_clock_skew=max_clock_skew,
+        status_checker=status_checker,
+        trust=trust,
+        required_role=required_role,
+    )
+    secured = CheckResult.passed(
+        Check.ISSUER,
+        "the holder's own claim: its issuer is the holder, whose key signed the presentation",
+        reason="holderClaim",
+    )
+    return VerificationReport(
+        "credential", (*report.results, secured), report.warnings, report.credentials
+    )
+
+
+def _signers(presentation: dict[str, Any]) -> set[str]:
+    """The DIDs of the presentation's proof keys (the verification methods' controllers)."""
+    try:
+        proofs = proof_objects(presentation)
+    except HealthMyDataError:
+        return set()
+    methods = [p.get("verificationMethod") for p in proofs]
+    return {m.partition("#")[0] for m in methods if isinstance(m, str)}
+
+
+def _issuer_id(credential: dict[str, Any]) -> str | None:
+    issuer = credential.get("issuer")
+    if isinstance(issuer, dict):
+        issuer = issuer.get("id")
+    return issuer if isinstance(issuer, str) else None
+
+
+async def _holder_result(
+    presentation: dict[str, Any], resolver: KeyResolver, warnings: list[str], required: bool
+) -> CheckResult:
     """The presentation names a holder, its proof key is the holder's, and the holder is the
     subject of every credential it presents.
 
     Without this a valid presentation proves only that *someone* holds a key: anyone who
-    obtained a copy of a credential could wrap it in a presentation of their own.
+    obtained a copy of a credential could wrap it in a presentation of their own. Generic
+    verification (``required`` false) relaxes the first and last rule (see
+    :func:`verify_presentation`).
     """
-
-    async def step() -> str:
-        holder = _holder_of(presentation)
+    embedded = presentation.get("verifiableCredential", [])
+    items = embedded if isinstance(embedded, list) else [embedded]
+    holder = _holder_of(presentation)
+    try:
         if holder is None:
-            raise ProofError(
-                "the presentation names no holder, so nothing ties its signer to the "
-                "credentials it presents",
-                code=ErrorCode.HOLDER_BINDING_ERROR,
-                details={"reason": "noHolder"},
+            signers = _signers(presentation)
+            self_asserted = [
+                i
+                for i, item in enumerate(items)
+                if isinstance(item, dict) and "proof" not in item and _issuer_id(item) in signers
+            ]
+            if required or self_asserted:
+                raise ProofError(
+                    "the presentation names no holder, so nothing ties its signer to the "
+                    "credentials it presents"
+                    + (
+                        f" (credential(s) at index {', '.join(map(str, self_asserted))} are "
+                        "the signer's own claims, secured only by this proof: they need a "
+                        "holder, VCDM 2.0 4.12.4)"
+                        if self_asserted
+                        else ""
+                    ),
+                    code=ErrorCode.HOLDER_BINDING_ERROR,
+                    details={"reason": "noHolder"},
+                )
+            warnings.append(
+                "the presentation names no holder: its signer was not shown to be the holder "
+                "or the subject of what it presents"
+            )
+            return CheckResult(
+                Check.HOLDER,
+                CheckStatus.SKIPPED,
+                "not applicable: the presentation names no holder",
+                None,
+                {"reason": "noHolder"},
             )
         await check_proof_controllers(presentation, resolver, binding="holder")
-        embedded = presentation.get("verifiableCredential", [])
-        items = embedded if isinstance(embedded, list) else [embedded]
-        mismatched: list[int] = []
-        unbound: list[int] = []
-        for index, item in enumerate(items):
-            if not isinstance(item, dict) or _ENVELOPED_TYPE in type_values(item):
-                unbound.append(index)
-                continue
-            ids = _subject_ids(item)
-            if any(value is not None and value != holder for value in ids):
-                mismatched.append(index)
-            elif None in ids:
-                unbound.append(index)
-        if mismatched:
-            raise ProofError(
-                f"credential(s) at index {', '.join(map(str, mismatched))} are about another "
-                "subject than the presentation's holder",
+    except HealthMyDataError as error:
+        return CheckResult.failed(Check.HOLDER, error)
+    mismatched: list[int] = []
+    unbound: list[int] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or _ENVELOPED_TYPE in type_values(item):
+            unbound.append(index)
+            continue
+        ids = _subject_ids(item)
+        if any(value is not None and value != holder for value in ids):
+            mismatched.append(index)
+        elif None in ids:
+            unbound.append(index)
+    indexes = ", ".join(map(str, mismatched))
+    if mismatched and required:
+        return CheckResult.failed(
+            Check.HOLDER,
+            ProofError(
+                f"credential(s) at index {indexes} are about another subject than the "
+                "presentation's holder",
                 code=ErrorCode.HOLDER_BINDING_ERROR,
                 details={"reason": "subjectNotHolder", "indexes": mismatched},
-            )
-        if unbound:
-            warnings.append(
-                f"credential(s) at index {', '.join(map(str, unbound))} name no subject id, so "
-                "the holder could not be shown to be their subject"
-            )
-        return f"the signing key belongs to the holder {_short(holder)}, the credentials' subject"
-
-    return step
+            ),
+        )
+    if unbound:
+        warnings.append(
+            f"credential(s) at index {', '.join(map(str, unbound))} name no subject id, so "
+            "the holder could not be shown to be their subject"
+        )
+    if mismatched:
+        warnings.append(
+            f"credential(s) at index {indexes} are about another subject than the "
+            "presentation's holder (presenting someone else's credential)"
+        )
+        return CheckResult.passed(
+            Check.HOLDER,
+            f"the signing key belongs to the holder {_short(holder)}; credential(s) at index "
+            f"{indexes} are about another subject",
+            reason="subjectNotHolder",
+            indexes=mismatched,
+        )
+    return CheckResult.passed(
+        Check.HOLDER,
+        f"the signing key belongs to the holder {_short(holder)}, the credentials' subject",
+    )
 
 
 def _status_step(

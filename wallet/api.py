@@ -19,10 +19,15 @@ device reaches it. ``POST /didcomm`` is the only open route besides ``/healthz``
 ``GET /wallet/offers``                          offers waiting for the citizen
 ``POST /wallet/offers/{thread}/accept|decline`` request the offered credentials, or say no
 ``GET /wallet/requests``, ``.../{thread}``      presentation requests and the plan answering
-                                                each: what goes to whom for which purpose
+                                                each: what goes to whom for which purpose,
+                                                and ``verifier_trust``: whether the verifier
+                                                is accredited (:mod:`wallet.trust`)
 ``POST /wallet/requests/{thread}/approve``      present (body ``{"digest"?}``: the plan's digest
                                                 as shown; 409 ``planChanged`` when it differs)
 ``POST /wallet/requests/{thread}/decline``      refuse; nothing is presented
+``GET /wallet/trust``                           the operators trusted, when their trust lists
+                                                were fetched, their age (:mod:`wallet.trust`)
+``POST /wallet/trust/refresh``                  fetch now; 502 ``trustStale`` when it fails
 ``GET /wallet/consents``, ``.../{id}``          consent records and their state
 ``POST /wallet/consents/{id}/withdraw``         withdraw and notify the recipient
 ``POST /wallet/emergency-card``                 ``{"sections"?, "lifetime": "365d",
@@ -69,6 +74,7 @@ from wallet.didcomm import (
 from wallet.emergency import EmergencyCard, emergency_card, emergency_sections
 from wallet.errors import CredentialNotFoundError, WalletError
 from wallet.holder import CredentialFormat, StoredCredential, Wallet, open_wallet
+from wallet.trust import WalletTrust
 
 __all__ = [
     "WalletOpenArgs",
@@ -199,6 +205,11 @@ def _wallet(request: Request) -> Wallet:
     return wallet
 
 
+def _trust(request: Request) -> WalletTrust | None:
+    trust: WalletTrust | None = getattr(request.app.state, "wallet_trust", None)
+    return trust
+
+
 def _agent(request: Request) -> DIDCommAgent:
     agent: DIDCommAgent = request.app.state.agent
     return agent
@@ -287,11 +298,44 @@ def _router() -> APIRouter:
     @router.get("/requests")
     async def requests(request: Request) -> list[JSONObject]:
         """Presentation requests waiting for the citizen, each with its plan."""
-        return [p.to_json() for p in await pending_requests(_agent(request), _wallet(request))]
+        found = await pending_requests(_agent(request), _wallet(request), trust=_trust(request))
+        return [p.to_json() for p in found]
 
     @router.get("/requests/{thread_id}")
     async def one_request(request: Request, thread_id: str) -> JSONObject:
-        return (await pending_request(_agent(request), _wallet(request), thread_id)).to_json()
+        found = await pending_request(
+            _agent(request), _wallet(request), thread_id, trust=_trust(request)
+        )
+        return found.to_json()
+
+    @router.get("/trust")
+    async def trust_status(request: Request) -> JSONObject:
+        """The operators this wallet trusts and the age of their trust data."""
+        trust = _trust(request)
+        if trust is None or trust.sync is None:
+            return {"operators": [], "sources": [], "entries": 0, "fetchedAt": None}
+        return trust.sync.status()
+
+    @router.post(
+        "/trust/refresh",
+        responses={
+            404: {"description": "The wallet trusts no operator"},
+            502: {"description": "trustStale: the operator could not be used; last good data kept"},
+        },
+    )
+    async def trust_refresh(request: Request) -> JSONResponse:
+        """Fetch the trust lists now; the last good data stays in use when this fails."""
+        trust = _trust(request)
+        if trust is None or trust.sync is None:
+            raise HealthMyDataError(
+                "this wallet trusts no operator: mydata wallet trust add",
+                code=ErrorCode.NOT_FOUND,
+            )
+        ok = await trust.sync.refresh()
+        body = trust.sync.status()
+        if not ok:
+            body = {"code": "trustStale", "message": str(trust.sync.last_error), "status": body}
+        return JSONResponse(body, status_code=200 if ok else 502)
 
     @router.post("/requests/{thread_id}/approve")
     async def approve(request: Request, thread_id: str) -> JSONObject:
@@ -394,9 +438,18 @@ def create_wallet_app(config: AgentServiceConfig, wallet_args: WalletOpenArgs) -
             resolver=resolver,
             http_client=agent.http,
             clock=agent.clock,
+            search_index=True,  # a long-lived process: searches answer from memory
         )
         await wallet.holder_did()  # the identity exists before the first offer
         app.state.wallet = wallet
+        trust = await WalletTrust.from_store(
+            agent.store,
+            agent.http,
+            resolver,
+            insecure_http_hosts=wallet_args.insecure_http_hosts,
+        )
+        trust.start()
+        app.state.wallet_trust = trust
         register_wallet(agent, wallet, auto_accept=wallet_args.auto_accept)
 
     app = create_agent_app(config, configure=configure, admin_routers=[_router()])
@@ -414,6 +467,9 @@ def create_wallet_app(config: AgentServiceConfig, wallet_args: WalletOpenArgs) -
             try:
                 yield
             finally:
+                trust: WalletTrust | None = getattr(served.state, "wallet_trust", None)
+                if trust is not None:
+                    await trust.stop()
                 wallet: Wallet | None = getattr(served.state, "wallet", None)
                 if wallet is not None:
                     await wallet.close()

@@ -75,6 +75,7 @@ from agent.storage import Store
 from wallet.consent import CONSENT_CATEGORY, LOG_CATEGORY
 from wallet.errors import BackupError
 from wallet.holder import CREDENTIAL_CATEGORY, IDENTITY, Wallet
+from wallet.index import mark_changed
 from wallet.search import META_CATEGORY, WORDS_CATEGORY
 
 __all__ = [
@@ -371,22 +372,14 @@ async def restore(
             code=ErrorCode.BACKUP_TARGET_NOT_EMPTY,
         )
     keystore = AskarKeyStore(into, profile=target)
-    imported: list[str] = []
-    try:
-        for key_type, secret, tags, retired in keys:
-            multikey = await keystore.import_secret(key_type, secret, tags=tags)
-            imported.append(multikey)
-            if retired:
-                await keystore.retire(multikey)
-        async with into.transaction(target) as txn:
-            for category, name, value, tags in records:
-                await txn.insert(category, name, value, tags)
-            await txn.commit()
-    except BaseException:
-        async with into.session(target) as session:
-            for multikey in imported:
-                await session.remove_key(multikey)
-        raise
+    # Keys and records in one transaction: a crash or an error leaves the whole wallet or
+    # nothing, so a restore can always be run again.
+    async with into.transaction(target) as txn:
+        await keystore.import_secrets_in(txn, keys)
+        for category, name, value, tags in records:
+            await txn.insert(category, name, value, tags)
+        await mark_changed(txn)  # a search index open on this profile is rebuilt
+        await txn.commit()
     holder = None
     for category, name, value, _ in records:
         if (category, name) == IDENTITY:

@@ -44,10 +44,12 @@ from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError, Storag
 from agent.service import ADMIN_TOKEN_ENV
 from agent.storage import open_store
 from agent.storeconfig import resolve_store, store_key
+from agent.trustsync import LOOPBACK_HOSTS, OperatorSource, sources_from
 from wallet.api import consent_to_json, make_emergency_card, parse_lifetime
 from wallet.backup import backup, generate_recovery_phrase, restore
 from wallet.consent import list_consents
 from wallet.holder import StoredCredential, Wallet, open_wallet
+from wallet.trust import add_operator, list_operators, remove_operator
 from wallet.vault import (
     VaultReceipt,
     VaultSlot,
@@ -86,6 +88,10 @@ ServiceOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+AgentStoreOption = Annotated[
+    str | None,
+    typer.Option("--agent-store", help="The service's DIDComm store (default beside --store)."),
+]
 InsecureHosts = Annotated[
     list[str] | None,
     typer.Option(
@@ -169,6 +175,20 @@ async def _ensure_agent_store(uri: str) -> None:
     await opened.close()
 
 
+async def _add_operators(
+    agent_uri: str, sources: list[OperatorSource], insecure_hosts: list[str] | None
+) -> None:
+    if not sources:
+        return
+    allowed = frozenset(insecure_hosts or ()) or LOOPBACK_HOSTS
+    opened = await open_store(agent_uri, raw_key=store_key(agent_uri, create=True))
+    try:
+        for source in sources:
+            await add_operator(opened, source.did, source.url, insecure_http_hosts=allowed)
+    finally:
+        await opened.close()
+
+
 # --- the service's admin API -------------------------------------------------------------------
 
 
@@ -225,6 +245,11 @@ def _print_plan(request: dict[str, Any]) -> None:
     plan = request.get("plan")
     out.print(f"request {escape(request['thread_id'])}")
     out.print(f"  audience  {escape(str(request['audience']))}")
+    trust = request.get("verifier_trust")
+    if isinstance(trust, dict):
+        accredited = trust.get("accredited")
+        colour = "green" if accredited is True else "bold red" if accredited is False else "yellow"
+        out.print(f"  [{colour}]{escape(str(trust.get('text')))}[/]")
     out.print(f"  retention {escape(str(request['retention']))} ({escape(request['legal_basis'])})")
     if plan is None:
         problem = request.get("problem") or {}
@@ -304,6 +329,101 @@ def register(app: typer.Typer) -> None:
     _register_local(wallet_app)
     _register_service(wallet_app)
     _register_backup(wallet_app)
+    _register_trust(wallet_app)
+
+
+def _register_trust(wallet_app: typer.Typer) -> None:
+    trust_app = typer.Typer(
+        help="The trust operators whose accreditations show which verifiers are accredited.",
+        no_args_is_help=True,
+    )
+    wallet_app.add_typer(trust_app, name="trust")
+
+    def _agent_uri(store: str | None, agent_store: str | None) -> str:
+        return agent_store_uri(resolve_store(store, "wallet"), agent_store)
+
+    @trust_app.command("add")
+    def add(
+        operator: Annotated[str, typer.Option(help="The operator's DID (only it is trusted).")],
+        operator_url: Annotated[
+            str | None, typer.Option(help="Its service URL (trust list, accreditations).")
+        ] = None,
+        store: StoreOption = None,
+        agent_store: AgentStoreOption = None,
+        insecure_http_host: InsecureHosts = None,
+    ) -> None:
+        """Trust an operator; a running wallet service uses it after a restart."""
+        uri = _agent_uri(store, agent_store)
+        _run(
+            lambda: _add_operators(
+                uri, [OperatorSource(operator, operator_url)], insecure_http_host
+            )
+        )
+        stdout_console().print(
+            f"trusting operator {escape(operator)}"
+            + (f" (fetched from {escape(operator_url)})" if operator_url else "")
+        )
+
+    @trust_app.command("list")
+    def list_trusted(
+        store: StoreOption = None, agent_store: AgentStoreOption = None, as_json: JsonOption = False
+    ) -> None:
+        """The operators this wallet trusts."""
+        uri = _agent_uri(store, agent_store)
+
+        async def work() -> list[OperatorSource]:
+            opened = await open_store(uri, raw_key=store_key(uri))
+            try:
+                return await list_operators(opened)
+            finally:
+                await opened.close()
+
+        found = _run(work)
+        if as_json:
+            typer.echo(json.dumps([{"did": s.did, "url": s.url} for s in found], indent=2))
+            return
+        if not found:
+            stdout_console().print("no operator is trusted: mydata wallet trust add")
+        for source in found:
+            stdout_console().print(f"{escape(source.did)}  {escape(source.url or '(no URL)')}")
+
+    @trust_app.command("remove")
+    def remove(
+        operator: Annotated[str, typer.Option(help="The operator's DID.")],
+        store: StoreOption = None,
+        agent_store: AgentStoreOption = None,
+    ) -> None:
+        """Stop trusting an operator."""
+        uri = _agent_uri(store, agent_store)
+
+        async def work() -> bool:
+            opened = await open_store(uri, raw_key=store_key(uri))
+            try:
+                return await remove_operator(opened, operator)
+            finally:
+                await opened.close()
+
+        if not _run(work):
+            error_console().print(f"[red]error:[/] {escape(operator)} was not trusted")
+            raise typer.Exit(1)
+        stdout_console().print(f"no longer trusting {escape(operator)}")
+
+    @trust_app.command("status")
+    def status(service: ServiceOption = None, as_json: JsonOption = False) -> None:
+        """The running service's trust data: operators, when fetched, how old, last error."""
+        found = _service_call(service, "GET", "/wallet/trust")
+        if as_json:
+            typer.echo(json.dumps(found, indent=2))
+            return
+        out = stdout_console()
+        if not found.get("operators"):
+            out.print("no operator is trusted: mydata wallet trust add")
+            return
+        age = found.get("age") or "never fetched"
+        out.print(f"operators  {escape(', '.join(found['operators']))}")
+        out.print(f"entries    {found.get('entries')} (trust data {escape(str(age))} old)")
+        if found.get("lastError"):
+            out.print(f"[yellow]last refresh failed:[/] {escape(str(found['lastError']))}")
 
 
 def _register_local(wallet_app: typer.Typer) -> None:
@@ -314,15 +434,26 @@ def _register_local(wallet_app: typer.Typer) -> None:
         agent_store: Annotated[
             str | None, typer.Option(help="The service's DIDComm store (default beside --store).")
         ] = None,
+        operator: Annotated[
+            list[str] | None,
+            typer.Option(help="A trust operator DID whose accreditations you rely on (repeat)."),
+        ] = None,
+        operator_url: Annotated[
+            list[str] | None,
+            typer.Option(help="The service URL of the --operator of the same position."),
+        ] = None,
+        insecure_http_host: InsecureHosts = None,
     ) -> None:
         """Create the wallet (passphrase-encrypted), its holder keys and the agent's store."""
         uri = resolve_store(store, "wallet")
         agent_uri = agent_store_uri(uri, agent_store)
 
         async def work() -> tuple[str, dict[str, str]]:
+            sources = sources_from(operator or [], operator_url or [])
             async with _local(store, profile, create=True) as wallet:
                 holder, jwk = await wallet.holder_did(), await wallet.holder_jwk()
             await _ensure_agent_store(agent_uri)
+            await _add_operators(agent_uri, sources, insecure_http_host)
             return holder, jwk
 
         holder, jwk = _run(work)

@@ -91,6 +91,7 @@ from wallet.errors import ConsentError, DuplicateCredentialError, PresentationQu
 from wallet.holder import StoredCredential, Wallet
 from wallet.plan import PresentationPlan, Recipient
 from wallet.present import plan_presentation, present
+from wallet.trust import VerifierTrust, WalletTrust
 
 __all__ = [
     "DECLINED",
@@ -130,7 +131,16 @@ DECLINED: Final = "e.p.req.declined"
 _DECLINED_COMMENT: Final = "The holder declined."
 
 _REQUEST_MEMBERS: Final = frozenset(
-    {"dcql_query", "nonce", "audience", "purpose", "verifier_name", "retention", "legal_basis"}
+    {
+        "dcql_query",
+        "nonce",
+        "audience",
+        "purpose",
+        "verifier_name",
+        "retention",
+        "legal_basis",
+        "verifier_proof",
+    }
 )
 _DURATION: Final = re.compile(
     r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$"
@@ -391,6 +401,8 @@ class PresentationRequest:
     verifier_name: str | None = None
     retention: str = "P30D"
     legal_basis: str = "consent"
+    #: a JWS proving ``audience`` is the verifier's DID (:mod:`agent.requestproof`).
+    verifier_proof: str | None = None
 
     def to_json(self) -> JSONObject:
         return {
@@ -401,6 +413,7 @@ class PresentationRequest:
             "verifier_name": self.verifier_name,
             "retention": self.retention,
             "legal_basis": self.legal_basis,
+            "verifier_proof": self.verifier_proof,
         }
 
 
@@ -452,6 +465,9 @@ def parse_presentation_request(attachments: Iterable[Mapping[str, Any]]) -> Pres
         if not isinstance(value, str) or not value.strip() or len(value) > 200:
             raise _bad_request(f"'{key}' must be a non-empty string", member=key)
         optional[key] = value
+    proof = data.get("verifier_proof")
+    if proof is not None and (not isinstance(proof, str) or not 0 < len(proof) <= 8000):
+        raise _bad_request("'verifier_proof' must be a compact JWS", member="verifier_proof")
     retention = optional.get("retention", "P30D")
     if not _DURATION.match(retention):
         raise _bad_request(
@@ -465,6 +481,7 @@ def parse_presentation_request(attachments: Iterable[Mapping[str, Any]]) -> Pres
         verifier_name=optional.get("verifier_name"),
         retention=retention,
         legal_basis=optional.get("legal_basis", "consent"),
+        verifier_proof=proof,
     )
 
 
@@ -477,8 +494,10 @@ def dcql_request_attachment(
     verifier_name: str | None = None,
     retention: str | None = None,
     legal_basis: str | None = None,
+    verifier_proof: str | None = None,
 ) -> JSONObject:
-    """The request-presentation attachment a verifier sends (for verifiers and tests)."""
+    """The request-presentation attachment a verifier sends (for verifiers and tests);
+    ``verifier_proof`` from :func:`agent.requestproof.sign_request_proof`."""
     data: JSONObject = {
         "dcql_query": dict(dcql_query),
         "nonce": nonce,
@@ -489,6 +508,7 @@ def dcql_request_attachment(
         ("verifier_name", verifier_name),
         ("retention", retention),
         ("legal_basis", legal_basis),
+        ("verifier_proof", verifier_proof),
     ):
         if value is not None:
             data[key] = value
@@ -554,6 +574,8 @@ class PendingRequest:
     request: PresentationRequest
     plan: PresentationPlan | None
     problem: JSONObject | None
+    #: who asks and whether it is accredited (``None`` when not assessed).
+    verifier_trust: VerifierTrust | None = None
 
     def to_json(self) -> JSONObject:
         return {
@@ -567,12 +589,29 @@ class PendingRequest:
             "legal_basis": self.request.legal_basis,
             "plan": None if self.plan is None else plan_to_json(self.plan),
             "problem": self.problem,
+            "verifier_trust": None
+            if self.verifier_trust is None
+            else self.verifier_trust.to_json(),
         }
 
 
-async def _pending(agent: DIDCommAgent, wallet: Wallet, record: ProtocolRecord) -> PendingRequest:
+async def _pending(
+    agent: DIDCommAgent,
+    wallet: Wallet,
+    record: ProtocolRecord,
+    trust: WalletTrust | None = None,
+) -> PendingRequest:
     request = parse_presentation_request(record.data.get("request_attachments") or [])
     their_did, label = await _peer(agent, record.connection_id)
+    verifier_trust = None
+    if trust is not None:
+        verifier_trust = await trust.assess(
+            audience=request.audience,
+            purpose=request.purpose,
+            nonce=request.nonce,
+            verifier_proof=request.verifier_proof,
+            peer_did=their_did or None,
+        )
     name = request.verifier_name or label
     plan: PresentationPlan | None = None
     problem: JSONObject | None = None
@@ -592,25 +631,32 @@ async def _pending(agent: DIDCommAgent, wallet: Wallet, record: ProtocolRecord) 
         request=request,
         plan=plan,
         problem=problem,
+        verifier_trust=verifier_trust,
     )
 
 
-async def pending_request(agent: DIDCommAgent, wallet: Wallet, thread_id: str) -> PendingRequest:
-    """One pending request and its plan.
+async def pending_request(
+    agent: DIDCommAgent, wallet: Wallet, thread_id: str, *, trust: WalletTrust | None = None
+) -> PendingRequest:
+    """One pending request and its plan (and, with ``trust``, whether the verifier is
+    accredited: :mod:`wallet.trust`).
 
     :raises ProtocolStateError: ``unknownThread``; ``unexpectedState`` when it is not pending.
     """
     record = await _record_in(agent, PRESENT_PROOF, thread_id, _PROVER, _REQUEST_RECEIVED)
-    return await _pending(agent, wallet, record)
+    return await _pending(agent, wallet, record, trust)
 
 
-async def pending_requests(agent: DIDCommAgent, wallet: Wallet) -> list[PendingRequest]:
-    """Requests waiting for the citizen, oldest first, each with its plan."""
+async def pending_requests(
+    agent: DIDCommAgent, wallet: Wallet, *, trust: WalletTrust | None = None
+) -> list[PendingRequest]:
+    """Requests waiting for the citizen, oldest first, each with its plan (and, with
+    ``trust``, whether the verifier is accredited)."""
     records = await agent.repository.find(PRESENT_PROOF, state=_REQUEST_RECEIVED, role=_PROVER)
     pending = []
     for record in records:
         try:
-            pending.append(await _pending(agent, wallet, record))
+            pending.append(await _pending(agent, wallet, record, trust))
         except PresentationQueryError:
             continue  # malformed: refused on arrival
     return pending

@@ -28,7 +28,9 @@ SMART Health Card      ES256 against the issuer's JWKS (given, or fetched from
 
 Records (category / name), all encrypted: ``credential / <id>`` (the credential as received),
 ``credential-meta / <id>`` (a :class:`StoredCredential`, with the search tags of
-:mod:`wallet.search`), ``wallet / identity`` (holder DIDs and the search secret).
+:mod:`wallet.search`), ``credential-words / <id>`` (its free-text tags), ``wallet / identity``
+(holder DIDs and the search secret), ``wallet-index / generation`` (a random token replaced by
+every write of credentials, see :mod:`wallet.index`; not backed up).
 """
 
 from __future__ import annotations
@@ -61,6 +63,14 @@ from agent.storage import Store, open_store
 from wallet import shc
 from wallet._extract import fhir_codes, words_of
 from wallet.errors import CredentialImportError, CredentialNotFoundError, DuplicateCredentialError
+from wallet.index import (
+    IndexEntry,
+    SearchIndex,
+    current_generation,
+    index_query,
+    mark_changed,
+    tag_keys,
+)
 from wallet.search import META_CATEGORY, WORDS_CATEGORY, build_filter, credential_tags, word_tags
 
 __all__ = [
@@ -163,7 +173,13 @@ def _from_numeric(value: object) -> datetime | None:
         return None
 
 
-def _first_display(claims: Any) -> str | None:
+def _first_display(claims: Any, *, sort_keys: bool = False) -> str | None:
+    """The first ``display`` or ``text`` found breadth-first, for a credential's label.
+
+    :param sort_keys: visit object members by name, not in document order: an SD-JWT's
+        disclosed claims come in the order of their (salted, so random) digests, and the
+        label must not change from one issuance to the next.
+    """
     stack = [claims]
     while stack:
         node = stack.pop(0)
@@ -171,7 +187,7 @@ def _first_display(claims: Any) -> str | None:
             for key in ("display", "text"):
                 if isinstance(node.get(key), str) and node[key]:
                     return str(node[key])[:80]
-            stack.extend(node.values())
+            stack.extend([node[k] for k in sorted(node)] if sort_keys else node.values())
         elif isinstance(node, list):
             stack.extend(node)
     return None
@@ -222,6 +238,8 @@ class Wallet:
         "_http_client",
         "_identity_cache",
         "_identity_lock",
+        "_index",
+        "_index_lock",
         "_keys",
         "_profile",
         "_resolver",
@@ -250,6 +268,8 @@ class Wallet:
         self._close_store = close_store
         self._identity_cache: dict[str, Any] | None = None
         self._identity_lock = asyncio.Lock()
+        self._index: SearchIndex[StoredCredential] | None = None
+        self._index_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"Wallet(store={self._store.uri!r}, profile={self._profile!r})"
@@ -426,7 +446,15 @@ class Wallet:
             )
             await txn.insert(META_CATEGORY, identifier, meta.to_json(), tags)
             await txn.insert(WORDS_CATEGORY, identifier, b"", words)
+            replaced, generation = await mark_changed(txn)
             await txn.commit()
+        index = self._index
+        if index is not None:
+            if index.generation == replaced:
+                index.add(_index_entry(identifier, meta, tags, words))
+                index.generation = generation
+            else:  # another writer came first: rebuild at the next search
+                index.generation = _STALE
         return meta
 
     async def _verify(self, item: Importable, jwks: Mapping[str, Any] | None) -> _Parsed:
@@ -489,7 +517,7 @@ class Wallet:
         types = (vct,) if isinstance(vct, str) else ()
         jti = payload.get("jti")
         title = _tail(vct) if isinstance(vct, str) else "SD-JWT credential"
-        display = _first_display(parsed.claims)
+        display = _first_display(parsed.claims, sort_keys=True)
         return _Parsed(
             own_id=jti if isinstance(jti, str) else None,
             format=CredentialFormat.SD_JWT_VC,
@@ -593,7 +621,15 @@ class Wallet:
             await txn.remove(META_CATEGORY, credential_id)
             await txn.remove(CREDENTIAL_CATEGORY, credential_id)
             await txn.remove(WORDS_CATEGORY, credential_id)
+            replaced, generation = await mark_changed(txn)
             await txn.commit()
+        index = self._index
+        if index is not None:
+            if index.generation == replaced:
+                index.remove(credential_id)
+                index.generation = generation
+            else:
+                index.generation = _STALE
 
     async def search(
         self,
@@ -625,6 +661,9 @@ class Wallet:
             date_to=date_to,
             format=format,
         )
+        if self._index is not None:
+            index = await self._fresh_index()
+            return index.search(index_query(filters.meta, filters.words), limit=limit)
         async with self._store.session(self._profile) as session:
             wql = filters.meta
             if filters.words is not None:
@@ -638,6 +677,55 @@ class Wallet:
                 wql = {"$and": [wql, {"id": {"$in": names}}]}
             records = await session.fetch_all(META_CATEGORY, wql, limit=limit, order_by="id")
         return [StoredCredential.from_json(r.json()) for r in records]
+
+    async def load_search_index(self) -> None:
+        """Read every credential's search tags and metadata into memory (:mod:`wallet.index`):
+        from now on :meth:`search` answers from it, after checking that no other writer
+        changed the store. Seconds at 10,000 credentials; worth it in a long-lived process."""
+        async with self._index_lock:
+            self._index = await self._build_index()
+
+    async def _fresh_index(self) -> SearchIndex[StoredCredential]:
+        async with self._index_lock:
+            index = self._index
+            assert index is not None
+            async with self._store.session(self._profile) as session:
+                generation = await current_generation(session)
+            if index.generation != generation:
+                index = self._index = await self._build_index()
+            return index
+
+    async def _build_index(self) -> SearchIndex[StoredCredential]:
+        async with self._store.session(self._profile) as session:
+            # The token first: a write between it and the reads makes the index newer than
+            # its token says, and it is rebuilt once more; never older.
+            generation = await current_generation(session)
+            metas = await session.fetch_all(META_CATEGORY, order_by="id")
+            words = {r.name: r.tags for r in await session.fetch_all(WORDS_CATEGORY)}
+        return SearchIndex(
+            (
+                _index_entry(
+                    r.name, StoredCredential.from_json(r.json()), r.tags, words.get(r.name, {})
+                )
+                for r in metas
+            ),
+            generation=generation,
+        )
+
+
+#: An index generation no store has (tokens are hex): the index is rebuilt at the next search.
+_STALE: Final = "stale"
+
+
+def _index_entry(
+    identifier: str, meta: StoredCredential, tags: Mapping[str, str], words: Mapping[str, str]
+) -> IndexEntry[StoredCredential]:
+    return IndexEntry(
+        id=identifier,
+        value=meta,
+        keys=tag_keys(tags) | tag_keys(words),
+        issued_day=tags.get("~issued"),
+    )
 
 
 def _not_found(credential_id: str) -> CredentialNotFoundError:
@@ -685,9 +773,13 @@ async def open_wallet(
     http_client: httpx.AsyncClient | None = None,
     clock: Clock = utcnow,
     sd_jwt_issuer_key: IssuerKeyCallback | None = None,
+    search_index: bool = False,
 ) -> Wallet:
     """Open (or create) the wallet store at ``uri`` with a passphrase (Argon2) or a raw device
     key, on ``profile`` (created when missing). Close it with :meth:`Wallet.close`.
+
+    ``search_index``: load the in-memory search index at once
+    (:meth:`Wallet.load_search_index`), for a long-lived process.
 
     :raises agent.errors.StorageError: ``storeWrongKey`` for a wrong secret, and as
         :func:`agent.storage.open_store`.
@@ -695,7 +787,7 @@ async def open_wallet(
     store = await open_store(
         uri, passphrase=passphrase, raw_key=raw_key, profile=profile, create=create
     )
-    return Wallet(
+    wallet = Wallet(
         store,
         profile=profile,
         resolver=resolver,
@@ -704,3 +796,10 @@ async def open_wallet(
         sd_jwt_issuer_key=sd_jwt_issuer_key,
         close_store=True,
     )
+    if search_index:
+        try:
+            await wallet.load_search_index()
+        except BaseException:
+            await wallet.close()
+            raise
+    return wallet

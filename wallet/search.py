@@ -26,6 +26,11 @@ tag                    stored as                  query
 ``~until``              **plaintext** YYYY-MM-DD   (kept for expiry listings)
 =====================  =========================  ==========================================
 
+A long-lived process (the wallet service) loads the same tags into memory instead
+(:mod:`wallet.index`, :meth:`wallet.Wallet.load_search_index`): the WQL built here is then run
+on the index, and answers the same; askar is asked only whether another writer changed the
+store since.
+
 Why these choices (``docs/wallet.md`` has the longer version):
 
 * askar encrypts tag names and values deterministically, so equality queries work on

@@ -40,7 +40,8 @@ HTTP API (:func:`create_vault_app`, ``mydata serve vault``); errors are ``{"code
 ``GET /vault/{slot}``           the blob, ``ETag``; 404 for an empty slot
 ``HEAD /vault/{slot}``          ``ETag`` and ``Content-Length`` only
 ``DELETE /vault/{slot}``        204; optional ``If-Match`` (412); 404 for an empty slot
-``GET /healthz``                ``{"status": "ok"}``
+``GET /healthz``, ``/readyz``   liveness; readiness (the store answers), 503 with a reason
+``GET /metrics``                Prometheus metrics; metrics or admin bearer token
 ``GET /admin/stats``            slots and bytes held; admin bearer token
 ==============================  ==============================================================
 
@@ -79,6 +80,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.clock import format_datetime, utcnow
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError, StorageError
+from agent.observability import METRICS_TOKEN_ENV, install_operations, store_readiness
 from agent.service import ADMIN_TOKEN_ENV, AgentServiceConfig, admin_guard, error_response
 from agent.storage import Store, open_store
 from wallet.backup import DEFAULT_KDF, normalise_recovery_phrase
@@ -250,9 +252,8 @@ def create_vault_app(
 
     :raises ValueError: no admin token and not ``insecure_admin``.
     """
-    guard = admin_guard(
-        config.admin_token or os.environ.get(ADMIN_TOKEN_ENV), insecure=config.insecure_admin
-    )
+    admin_token = config.admin_token or os.environ.get(ADMIN_TOKEN_ENV)
+    guard = admin_guard(admin_token, insecure=config.insecure_admin)
     if max_blob_bytes < 1:
         raise ValueError("max_blob_bytes must be positive")
 
@@ -266,9 +267,17 @@ def create_vault_app(
         try:
             yield
         finally:
+            operations.begin_shutdown()
             await store.close()
 
     app = FastAPI(title=config.title, lifespan=lifespan, docs_url=None, redoc_url=None)
+    operations = install_operations(
+        app,
+        readiness=store_readiness(lambda: getattr(app.state, "store", None)),
+        admin_token=admin_token,
+        metrics_token=config.metrics_token or os.environ.get(METRICS_TOKEN_ENV),
+        insecure_admin=config.insecure_admin,
+    )
 
     @app.exception_handler(_Refused)
     async def _refused(request: Request, exc: _Refused) -> JSONResponse:
@@ -294,10 +303,6 @@ def create_vault_app(
     def _store(request: Request) -> Store:
         store: Store = request.app.state.store
         return store
-
-    @app.get("/healthz", tags=["operations"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
     @app.put("/vault/{slot_id}")
     async def put_backup(request: Request, slot_id: str) -> Response:

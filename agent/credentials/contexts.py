@@ -17,26 +17,35 @@ Decision on ``@vocab`` (the ``strict`` flag, on by default): the final VC 2.0 ba
 (W3C Recommendation, 15 May 2025) no longer carries the draft-era
 ``"@vocab": "https://www.w3.org/ns/credentials/issuer-dependent#"``; undefined terms now need
 the separate ``https://www.w3.org/ns/credentials/undefined-terms/v2`` context, which is not
-shipped and therefore refused. Other contexts still use a catch-all ``@vocab`` (the examples
-context maps everything to ``https://www.w3.org/ns/credentials/examples#``). In strict mode
-every ``@vocab`` is ignored, so a term that only expands through a catch-all vocabulary is
-reported as undefined, exactly like a dropped one. ``strict=False`` accepts ``@vocab``
-expansion (jsonld.js safe-mode semantics); the ``eddsa-rdfc-2022`` suite uses that mode,
-because canonicalisation must reproduce what other implementations sign.
+shipped and therefore refused. In strict mode an ``@vocab`` is honoured only when a pinned
+context other than the VC base contexts declares it (the examples context maps everything to
+``https://www.w3.org/ns/credentials/examples#``: a document that names that context asks for
+it, and its types and terms expand to absolute IRIs there). Ignored in strict mode, so that a
+term expanding only through them is reported as undefined like a dropped one: an ``@vocab`` of
+an inline context, an ``@vocab`` of the VC 1.1 or 2.0 base context, and any ``@vocab`` that is
+the issuer-dependent IRI. ``strict=False`` accepts every ``@vocab`` (jsonld.js safe-mode
+semantics); the ``eddsa-rdfc-2022`` suite uses that mode, because canonicalisation must
+reproduce what other implementations sign.
+
+:func:`check_terms` remembers the *shapes* it accepted (see :func:`_shape`): the contexts, the
+keys at every path, the ``type`` values, the strings that are terms of a pinned context, and
+for every other value only what expansion can tell apart (an absolute IRI, a blank node, other
+text, a number, ``true``/``false``/``null``). A document of an accepted shape expands the same
+way, so it is accepted without running pyld again; a new shape (a new key, a new type, a
+relative IRI where an absolute one was) is expanded in full. Documents with an inline context
+are never cached.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
-from typing import Any
-
-from pyld import jsonld  # type: ignore[import-untyped,unused-ignore]
-from pyld.context_resolver import ContextResolver  # type: ignore[import-untyped,unused-ignore]
+from typing import Any, cast
 
 from agent.errors import ContextError, ErrorCode
 from agent.jsonio import json_type
@@ -72,6 +81,12 @@ KNOWN_CONTEXTS: Mapping[str, str] = {
 _PYLD_CRASHES = (OverflowError, ValueError, TypeError, RecursionError)
 
 _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+#: The VC base contexts, whose ``@vocab`` (if a copy ever had one) strict mode ignores.
+_BASE_CONTEXTS = frozenset(
+    {"https://www.w3.org/ns/credentials/v2", "https://www.w3.org/2018/credentials/v1"}
+)
+#: The draft VC 2.0 catch-all vocabulary: never honoured in strict mode, wherever declared.
+_ISSUER_DEPENDENT_VOCAB = "https://www.w3.org/ns/credentials/issuer-dependent#"
 # What a context URL looks like, to decide whether an unknown @context entry may be named in an
 # error: a context identifier is not a claim, but anything else found there might be one.
 _CONTEXT_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[!-~]{1,200}")
@@ -100,17 +115,21 @@ def load_context(url: str) -> JSONObject:
     return document
 
 
-def _strip_vocab(context: JSON) -> JSON:
-    """``context`` with every ``@vocab`` removed, including those in scoped contexts."""
+def _strip_vocab(context: JSON, *, only_issuer_dependent: bool = False) -> JSON:
+    """``context`` without its ``@vocab`` entries, including those in scoped contexts; with
+    ``only_issuer_dependent``, only those whose value is :data:`_ISSUER_DEPENDENT_VOCAB`."""
     if isinstance(context, list):
-        return [_strip_vocab(item) for item in context]
+        return [_strip_vocab(item, only_issuer_dependent=only_issuer_dependent) for item in context]
     if isinstance(context, dict):
         stripped: JSONObject = {}
         for key, value in context.items():
-            if key == "@vocab":
+            if key == "@vocab" and (not only_issuer_dependent or value == _ISSUER_DEPENDENT_VOCAB):
                 continue
             if isinstance(value, dict) and "@context" in value:
-                value = {**value, "@context": _strip_vocab(value["@context"])}
+                scoped = _strip_vocab(
+                    value["@context"], only_issuer_dependent=only_issuer_dependent
+                )
+                value = {**value, "@context": scoped}
             stripped[key] = value
         return stripped
     return context
@@ -120,7 +139,12 @@ def _make_loader(strict: bool) -> Any:
     def loader(url: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
         document = load_context(url)
         if strict:
-            document = {"@context": _strip_vocab(document.get("@context"))}
+            # A pinned context's @vocab is honoured, except the base contexts' (module
+            # docstring) and the draft issuer-dependent vocabulary wherever it appears.
+            stripped = _strip_vocab(
+                document.get("@context"), only_issuer_dependent=url not in _BASE_CONTEXTS
+            )
+            document = {"@context": stripped}
         return {
             "contentType": "application/ld+json",
             "contextUrl": None,
@@ -145,6 +169,7 @@ def _resolver(strict: bool) -> Any:
     from any other pyld user.
     """
     from cachetools import LRUCache  # pyld's own dependency
+    from pyld.context_resolver import ContextResolver  # type: ignore[import-untyped,unused-ignore]
 
     return ContextResolver(LRUCache(maxsize=64), _strict_loader if strict else document_loader)
 
@@ -177,12 +202,35 @@ def _context_values(document: JSON) -> Iterator[tuple[str, JSON]]:
             stack.extend((f"{path}[{i}]", item) for i, item in enumerate(node))
 
 
+def _contexts_all_known(document: JSON) -> bool:
+    """Whether every ``@context`` entry is a pinned URL, ``null`` or an object: the usual case,
+    decided without building the JSON paths that an error names."""
+    stack: list[JSON] = [document]
+    while stack:
+        node = stack.pop()
+        if type(node) is dict:
+            for key, value in node.items():
+                if key == "@context":
+                    for entry in value if type(value) is list else [value]:
+                        if entry is None or type(entry) is dict:
+                            continue
+                        if type(entry) is not str or entry not in KNOWN_CONTEXTS:
+                            return False
+                elif type(value) is dict or type(value) is list:
+                    stack.append(value)
+        elif type(node) is list:
+            stack.extend(item for item in node if type(item) is dict or type(item) is list)
+    return True
+
+
 def check_contexts(document: JSONObject) -> None:
     """Check that every ``@context`` entry is a shipped URL or an inline object.
 
     :raises ContextError: ``contextNotAllowed`` with the path of the first unknown entry; the
         entry itself is named only when it is a URL (anything else might be a claim).
     """
+    if _contexts_all_known(document):
+        return
     for path, value in _context_values(document):
         entries = value if isinstance(value, list) else [value]
         for index, entry in enumerate(entries):
@@ -277,6 +325,10 @@ def expand(document: JSONObject, *, strict: bool = True) -> list[JSONObject]:
         source = copy.deepcopy(document)
         for node in _nodes_with_context(source):
             node["@context"] = _strip_vocab(node["@context"])
+    # pyld (and the requests and lxml it imports) loads on first use: a fifth of a service's
+    # start-up, and a verifier that has seen a credential's shape never expands it again.
+    from pyld import jsonld  # type: ignore[import-untyped,unused-ignore]
+
     dropped: list[str] = []
 
     def on_dropped(term: str | None) -> None:
@@ -359,9 +411,126 @@ def _nodes_with_context(document: JSON) -> Iterator[JSONObject]:
             stack.extend(node)
 
 
+#: How many accepted shapes :func:`check_terms` remembers (oldest forgotten first).
+_SHAPE_CACHE_SIZE = 2048
+_accepted_shapes: dict[bytes, None] = {}
+#: A large integer pyld may fail on (OverflowError): such numbers stay in the shape verbatim.
+_SAFE_INTEGER = 2**53
+_ID_OR_VALUE = frozenset({"@id", "@value"})
+
+
+@cache
+def _pinned_vocabulary() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """From every pinned context, scoped ones included: the terms they define, the terms that
+    alias ``@id``, and the terms that alias another keyword (``@type``, ...)."""
+    terms: set[str] = set()
+    id_aliases: set[str] = set()
+    keyword_aliases: set[str] = set()
+
+    def walk(context: JSON) -> None:
+        if isinstance(context, list):
+            for item in context:
+                walk(item)
+        elif isinstance(context, dict):
+            for term, definition in context.items():
+                terms.add(term)
+                target = definition.get("@id") if isinstance(definition, dict) else definition
+                if isinstance(target, str) and target.startswith("@"):
+                    (id_aliases if target == "@id" else keyword_aliases).add(term)
+                if isinstance(definition, dict) and "@context" in definition:
+                    walk(definition["@context"])
+
+    for url in KNOWN_CONTEXTS:
+        walk(load_context(url).get("@context"))
+    return frozenset(terms), frozenset(id_aliases), frozenset(keyword_aliases)
+
+
+class _NotCacheable(Exception):
+    """The document has an inline context, or a value that is not JSON."""
+
+
+def _shape_key(document: JSONObject, strict: bool) -> bytes | None:
+    """The digest of ``document``'s *shape*, or ``None`` when it is not cacheable (an inline
+    context anywhere, nesting too deep to walk, a value that is not JSON).
+
+    The shape is what pyld expansion and :func:`expand`'s checks can depend on: every key, in
+    order; the ``@context`` values (all pinned URLs: no other term can alias a keyword); the
+    values of ``@type`` and its aliases and of other keywords but ``@id``/``@value``; strings
+    that are terms of a pinned context (an ``@vocab``-typed property expands them as terms) or
+    start with ``@``. Every other string is reduced to its class (absolute IRI, blank node id,
+    anything else); a number to ``int`` or ``float`` unless pyld could fail on it (a large
+    integer, a non-finite float). Strings and keys are length-prefixed, so the token stream is
+    unambiguous.
+    """
+    terms, _, keyword_aliases = _pinned_vocabulary()
+    absolute = _ABSOLUTE_IRI.match
+    out: list[str] = ["s" if strict else "l"]
+    append = out.append
+
+    def walk(node: object, verbatim: bool) -> None:
+        kind = type(node)
+        if kind is str:
+            text = cast(str, node)
+            if verbatim or text in terms or text[:1] == "@":
+                append(f"s{len(text)}:{text}")
+            elif text[:2] == "_:":
+                append("B")
+            else:
+                append("I" if absolute(text) else "T")
+        elif kind is dict:
+            append("{")
+            for key, value in cast(dict[str, object], node).items():
+                append(f"k{len(key)}:{key}")
+                if key == "@context":
+                    entries = value if type(value) is list else [value]
+                    for entry in cast(list[object], entries):
+                        if type(entry) is not str:
+                            raise _NotCacheable
+                        append(f"c{len(entry)}:{entry}")
+                    append(";")
+                else:
+                    walk(
+                        value,
+                        key in keyword_aliases or (key[:1] == "@" and key not in _ID_OR_VALUE),
+                    )
+            append("}")
+        elif kind is list:
+            append("[")
+            for item in cast(list[object], node):
+                walk(item, verbatim)
+            append("]")
+        elif node is None or kind is bool:
+            append("n" if node is None else "t" if node else "f")
+        elif kind is int:
+            number = cast(int, node)
+            append("i" if -_SAFE_INTEGER < number < _SAFE_INTEGER else f"i{number};")
+        elif kind is float:
+            real = cast(float, node)
+            append("d" if real - real == 0.0 else f"d{real!r};")
+        else:
+            raise _NotCacheable
+
+    try:
+        walk(document, False)
+        data = "".join(out).encode("utf-8", "surrogatepass")
+    except (_NotCacheable, RecursionError, ValueError):
+        return None
+    return hashlib.sha256(data).digest()
+
+
 def check_terms(document: JSONObject, *, strict: bool = True) -> None:
     """Check that every term of ``document`` is defined by its pinned contexts.
 
+    A document of a shape accepted before is accepted at once (module docstring); anything
+    else is expanded in full, and its shape remembered when it passes.
+
     :raises ContextError: see :func:`expand`.
     """
+    key = _shape_key(document, strict)
+    if key is not None and key in _accepted_shapes:
+        return
     expand(document, strict=strict)
+    if key is not None:
+        if len(_accepted_shapes) >= _SHAPE_CACHE_SIZE:
+            del _accepted_shapes[next(iter(_accepted_shapes))]
+        _accepted_shapes[key] = None

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -141,6 +143,10 @@ def type_values(document: object) -> frozenset[str]:
     return frozenset()
 
 
+#: ``str.isspace`` as a pattern (the same code points; checked over all of Unicode).
+_WHITESPACE = re.compile(r"\s")
+
+
 def _checked_types(value: object, path: str, rule: ModelRule) -> list[str]:
     """The values of a ``type`` property, validated: one or more terms or absolute URLs
     (section 4.5)."""
@@ -153,7 +159,7 @@ def _checked_types(value: object, path: str, rule: ModelRule) -> list[str]:
             raise _rules.violation(
                 where, rule, f"is a JSON {_rules.json_type(item)}; a type is a string"
             )
-        if not item or any(char.isspace() for char in item):
+        if not item or _WHITESPACE.search(item):
             raise _rules.violation(where, rule, "is not a JSON-LD term or absolute URL")
     return [item for item in values if isinstance(item, str)]
 
@@ -698,8 +704,40 @@ def check_validity_period(
 # --- building and upgrading ----------------------------------------------------------------
 
 
+def _plain_copy(value: object) -> Any:
+    """A deep copy of a tree made only of exact dict (str keys), list, str, int, finite float,
+    bool and None, equal to what the JSON round trip of :func:`_plain_json` returns for such a
+    tree; raises :class:`_NotPlain` at anything else."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        copied = {}
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str:
+                raise _NotPlain
+            copied[key] = _plain_copy(item)
+        return copied
+    if kind is list:
+        return [_plain_copy(item) for item in value]  # type: ignore[attr-defined]
+    if kind is float and math.isfinite(value):  # type: ignore[arg-type]
+        return value
+    raise _NotPlain
+
+
+class _NotPlain(Exception):
+    """A value :func:`_plain_copy` leaves to the JSON round trip."""
+
+
 def _plain_json(value: object, name: str) -> Any:
     """A deep copy made only of dict, list, str, int, float, bool and None."""
+    try:
+        # The common case, a tree of plain JSON types, is copied without encoding it; anything
+        # else (tuples, non-str keys, subclasses, NaN) takes the round trip, which converts or
+        # refuses it.
+        return _plain_copy(value)
+    except (_NotPlain, RecursionError):  # RecursionError: a cycle, which json.dumps names.
+        pass
     try:
         return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError) as exc:

@@ -290,8 +290,14 @@ def decode_list(
     """
     compressed = _multibase_decode(encoded)
     data = _gunzip(compressed, max_bytes)
+    _check_entries(len(data) * 8, status_size, min_entries)
+    return Bitstring.from_bytes(data, min_length=8)
+
+
+def _check_entries(bit_count: int, status_size: int, min_entries: int) -> None:
+    """What :func:`decode_list` requires of an inflated list of ``bit_count`` bits."""
     _check_status_size(status_size)
-    entries = len(data) * 8 // status_size
+    entries = bit_count // status_size
     if entries < min_entries:
         raise StatusError(
             f"the status list has {entries} entries, fewer than the {min_entries} required for "
@@ -300,9 +306,8 @@ def decode_list(
             code=ErrorCode.STATUS_LIST_LENGTH_ERROR,
             details={"entries": entries, "minimum": min_entries},
         )
-    if not data:
+    if not bit_count:
         raise _malformed("the encodedList inflates to an empty bitstring", "encodedList")
-    return Bitstring.from_bytes(data, min_length=8)
 
 
 def _multibase_decode(encoded: object) -> bytes:
@@ -636,6 +641,7 @@ def check_status(
     max_clock_skew: timedelta = DEFAULT_MAX_CLOCK_SKEW,
     min_entries: int = MIN_ENTRIES,
     max_bytes: int = DEFAULT_MAX_DECODED_BYTES,
+    bits: Bitstring | None = None,
 ) -> StatusResult:
     """Read an entry's status from a list credential whose proofs the caller verified.
 
@@ -649,6 +655,9 @@ def check_status(
     names, so that one list of the issuer cannot stand in for another.
 
     :param issuer: the issuer of the credential being checked.
+    :param bits: the bitstring :func:`decode_list` made of this list credential's
+        ``encodedList`` earlier (a verifier's cache); it is then not decoded again, but its
+        length is checked against ``min_entries`` and the entry's ``statusSize`` all the same.
     :raises StatusError: ``STATUS_VERIFICATION_ERROR`` (not a status list, purpose mismatch,
         issuer mismatch, list id mismatch, list not valid at ``now``),
         ``STATUS_LIST_LENGTH_ERROR``, ``RANGE_ERROR``, ``MALFORMED_VALUE_ERROR``.
@@ -719,12 +728,15 @@ def check_status(
             parsed,
             reason="statusSizeMismatch",
         )
-    bits = decode_list(
-        subject.get("encodedList"),
-        min_entries=min_entries,
-        status_size=parsed.status_size,
-        max_bytes=max_bytes,
-    )
+    if bits is None:
+        bits = decode_list(
+            subject.get("encodedList"),
+            min_entries=min_entries,
+            status_size=parsed.status_size,
+            max_bytes=max_bytes,
+        )
+    else:
+        _check_entries(len(bits), parsed.status_size, min_entries)
     status = bits.get_status(parsed.index, parsed.status_size)
     message = None if parsed.messages is None else parsed.messages.get(status)
     end = list_credential.get("validUntil")

@@ -208,20 +208,46 @@ class AskarKeyStore:
         :raises StorageError: ``storeDuplicate`` when the key is stored already.
         """
         pair_type = _pair_type(key_type)
-        secret = bytes(secret)
+        key = self._key_from_secret(pair_type, bytes(secret))
+        return await self._insert(pair_type, key, tags)
+
+    async def import_secrets_in(
+        self, txn: Session, items: Iterable[tuple[KeyType, bytes, Tags | None, bool]]
+    ) -> list[str]:
+        """Store several key pairs ``(type, secret, tags, retired)`` in the caller's transaction.
+
+        Why: a restore writes keys and records in one transaction, so a crash leaves either
+        the whole wallet or nothing (never keys without their records).
+
+        :raises KeyMaterialError: as :meth:`import_secret`.
+        :raises StorageError: ``storeDuplicate`` when a key is stored already.
+        """
+        imported: list[str] = []
+        for key_type, secret, tags, retired in items:
+            pair_type = _pair_type(key_type)
+            key = self._key_from_secret(pair_type, bytes(secret))
+            multikey = encode_multikey(pair_type, bytes(key.get_public_bytes()))
+            entry_tags = _entry_tags(pair_type, tags)
+            if retired:
+                entry_tags[_TAG_RETIRED] = "true"
+            await txn.insert_key(multikey, key, tags=entry_tags)
+            imported.append(multikey)
+        return imported
+
+    @staticmethod
+    def _key_from_secret(pair_type: KeyType, secret: bytes) -> Any:
         if len(secret) != _SECRET_LENGTH:
             raise KeyMaterialError(
                 f"a {pair_type} secret key must be {_SECRET_LENGTH} bytes, got {len(secret)}",
                 code=ErrorCode.INVALID_MULTIKEY,
             )
         try:
-            key = Key.from_secret_bytes(_ALGORITHMS[pair_type], secret)
+            return Key.from_secret_bytes(_ALGORITHMS[pair_type], secret)
         except AskarError as exc:
             raise KeyMaterialError(
                 f"the bytes are not a valid {pair_type} secret key",
                 code=ErrorCode.INVALID_MULTIKEY,
             ) from exc
-        return await self._insert(pair_type, key, tags)
 
     async def bind(
         self,

@@ -6,6 +6,7 @@ Only the key types this project uses are accepted; anything else is a typed erro
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 
 import base58
@@ -85,9 +86,28 @@ def encode_multikey(key_type: KeyType, raw: bytes) -> str:
 def decode_multikey(value: str) -> tuple[KeyType, bytes]:
     """Decode a Multikey string into its key type and raw bytes.
 
+    Decoded keys are remembered (a verifier sees the same few issuer keys again and again, and
+    base58 decoding is a sixth of an SD-JWT verification); only strings of a key's length are
+    cached, so hostile input cannot grow the cache's memory.
+
     :raises KeyMaterialError: ``invalidMultikey`` for bad encoding or length,
         ``unsupportedKeyType`` for a multicodec this project does not use.
     """
+    if len(value) <= _CACHEABLE_LENGTH:
+        return _decode_multikey_cached(value)
+    return _decode_multikey(value)
+
+
+#: The longest multikey string (a P-256 key is 50 characters) worth remembering.
+_CACHEABLE_LENGTH = 64
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode_multikey_cached(value: str) -> tuple[KeyType, bytes]:
+    return _decode_multikey(value)
+
+
+def _decode_multikey(value: str) -> tuple[KeyType, bytes]:
     data = decode_multibase_base58btc(value)
     for key_type, prefix in _PREFIX.items():
         if data.startswith(prefix):

@@ -10,6 +10,7 @@ from agent.status.allocator import (
     HEAD_CATEGORY,
     LIST_CATEGORY,
     EncodedList,
+    ReservedIndexes,
     StatusListAllocator,
 )
 from agent.status.checker import DEFAULT_MAX_LIST_BYTES, DEFAULT_TIMEOUT, StatusChecker
@@ -21,6 +22,7 @@ __all__ = [
     "HEAD_CATEGORY",
     "LIST_CATEGORY",
     "EncodedList",
+    "ReservedIndexes",
     "StatusChecker",
     "StatusListAllocator",
 ]

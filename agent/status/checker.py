@@ -46,10 +46,12 @@ from agent.credentials.proofs import verify_proofs
 from agent.credentials.status_list import (
     DEFAULT_MAX_DECODED_BYTES,
     MIN_ENTRIES,
+    Bitstring,
     StatusEntry,
     StatusResult,
     check_status,
     credential_issuer,
+    decode_list,
     parse_status_entries,
 )
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError, StatusError
@@ -79,11 +81,17 @@ _NO_STORE = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|=|$)", re.IGNORE
 
 @dataclass(frozen=True, slots=True)
 class _Cached:
-    """A list credential whose proofs verified, and when it was obtained and goes stale."""
+    """A list credential whose proofs verified, and when it was obtained and goes stale.
+
+    ``bits`` is its ``encodedList`` inflated once, when the list was cached, so that a check
+    reads a bit instead of inflating the list again; ``None`` when it does not decode, and
+    :func:`check_status` then reports why, in its order of checks, on every use.
+    """
 
     document: JSONObject
     fetched_at: datetime
     expires_at: datetime
+    bits: Bitstring | None
 
 
 class StatusChecker:
@@ -181,6 +189,7 @@ class StatusChecker:
                 max_clock_skew=self._max_clock_skew,
                 min_entries=self._min_entries,
                 max_bytes=self._max_decoded_bytes,
+                bits=cached.bits,
             )
             results.append(
                 replace(result, fetched_at=cached.fetched_at, age=now - cached.fetched_at)
@@ -205,7 +214,8 @@ class StatusChecker:
         obtained = fetched_at if fetched_at is not None else self._clock()
         document = dict(list_credential)
         await self._verify(url, document, now=obtained)
-        self._remember(url, _Cached(document, obtained, self._expiry(document, obtained, None)))
+        expires_at = self._expiry(document, obtained, None)
+        self._remember(url, _Cached(document, obtained, expires_at, self._decode(document)))
 
     def forget(self, url: str) -> None:
         """Drop a cached list, so that the next check fetches it again."""
@@ -241,7 +251,7 @@ class StatusChecker:
                 fetched_at = self._clock()
                 await self._verify(url, document, now=now)
                 expires_at = self._expiry(document, fetched_at, cache_control)
-                cached = _Cached(document, fetched_at, expires_at)
+                cached = _Cached(document, fetched_at, expires_at, self._decode(document))
                 self._remember(url, cached)
                 return cached
         finally:
@@ -263,6 +273,19 @@ class StatusChecker:
         self._cache.move_to_end(url)
         while len(self._cache) > self._max_cached:
             self._cache.popitem(last=False)
+
+    def _decode(self, document: Mapping[str, Any]) -> Bitstring | None:
+        """The list's bitstring, or ``None`` when its ``encodedList`` does not decode (any
+        length: :func:`check_status` checks it against each entry's ``statusSize``)."""
+        subject = document.get("credentialSubject")
+        if not isinstance(subject, Mapping):
+            return None
+        try:
+            return decode_list(
+                subject.get("encodedList"), min_entries=0, max_bytes=self._max_decoded_bytes
+            )
+        except HealthMyDataError:
+            return None
 
     def _expiry(
         self, document: Mapping[str, Any], fetched_at: datetime, cache_control: str | None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from agent.errors import ErrorCode, InvalidInputError
-from agent.jsonio import MAX_DEPTH, parse_json, parse_json_object
+from agent.jsonio import MAX_DEPTH, check_depth, parse_json, parse_json_object
 
 
 def test_parses_an_object() -> None:
@@ -81,3 +83,40 @@ def test_integer_with_too_many_digits_is_a_typed_error() -> None:
     with pytest.raises(InvalidInputError) as info:
         parse_json('{"a": ' + "1" * 5000 + "}")
     assert info.value.code is ErrorCode.PARSING_ERROR
+
+
+def _nested(depth: int, leaf: object = 1) -> object:
+    """``depth`` levels of alternating arrays and objects around ``leaf``; strings with
+    brackets, quotes and backslashes beside each level, which must not count."""
+    value = leaf
+    for level in range(depth):
+        noise = '["{\\"' + "]" * (level % 3) + "}\\"
+        value = [noise, value] if level % 2 else {"k": value, "s": noise}
+    return value
+
+
+@pytest.mark.parametrize("depth", [3, MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, MAX_DEPTH * 3])
+def test_text_and_parsed_depth_limits_agree(depth: int) -> None:
+    # ``depth`` levels in all; the padding (3 levels) holds more brackets than MAX_DEPTH.
+    value = {"pad": [[] for _ in range(MAX_DEPTH)], "v": _nested(depth - 1)}
+    text = json.dumps(value)
+    assert text.count("[") + text.count("{") > MAX_DEPTH  # the scan runs, not the count alone
+    if depth > MAX_DEPTH:
+        with pytest.raises(InvalidInputError) as info:
+            parse_json(text)
+        assert info.value.code is ErrorCode.PARSING_ERROR
+        with pytest.raises(InvalidInputError) as info:
+            check_depth(value)
+        assert info.value.code is ErrorCode.PARSING_ERROR
+    else:
+        assert parse_json(text) == value
+        check_depth(value)
+
+
+def test_many_shallow_containers_are_not_deep() -> None:
+    value = {"items": [{"a": [1]} for _ in range(MAX_DEPTH * 4)]}
+    assert parse_json(json.dumps(value)) == value
+    check_depth(value)
+    check_depth(value, max_depth=4)
+    with pytest.raises(InvalidInputError):
+        check_depth(value, max_depth=3)

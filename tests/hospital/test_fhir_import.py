@@ -112,6 +112,26 @@ def test_sd_jwt_vc_is_key_bound_and_revocable_through_its_token_status_list(
     assert asyncio.run(check())[1] is False
 
 
+def test_sd_jwt_vc_cannot_be_suspended_only_revoked(hospital: HospitalService) -> None:
+    """Its Token Status List carries revocation only: a suspension would not be seen, so it is
+    refused instead of answered with a status no verifier can read."""
+    response = _import(
+        hospital,
+        "discharge-bundle.json",
+        formats=["sd-jwt"],
+        topics=False,
+        claimEvidence=True,
+        holderJwk=_HolderSigner().jwk(),
+    )
+    assert response.status_code == 201, response.text
+    (item,) = response.json()["credentials"]
+    for action in ("suspended", "active"):
+        refused = set_status(hospital, item["id"], action)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["details"]["reason"] == "suspensionNotSupported"
+    assert set_status(hospital, item["id"], "revoked").status_code == 200
+
+
 def test_invalid_fhir_is_a_422_naming_the_element(hospital: HospitalService) -> None:
     bundle = json.loads((SAMPLES / "ips-emergency-bundle.json").read_text())
     for entry in bundle["entry"]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from agent.status import StatusListAllocator
+from agent.status import ReservedIndexes, StatusListAllocator
 from agent.storage import open_store
 
 
@@ -38,3 +38,24 @@ async def _allocate(
         return found
     finally:
         await store.close()
+
+
+def reserve_then_hang(uri: str, raw_key: str, list_size: int, block: int, taken: Any) -> None:
+    """Reserve a block, hand out three of its indexes, report them, then wait to be killed."""
+    asyncio.run(_reserve_then_hang(uri, raw_key, list_size, block, taken))
+
+
+async def _reserve_then_hang(
+    uri: str, raw_key: str, list_size: int, block: int, taken: Any
+) -> None:
+    store = await open_store(uri, raw_key=raw_key, create=False)
+    allocator = StatusListAllocator(
+        store,
+        issuer="did:example:issuer",
+        base_url="https://issuer.example/status",
+        list_size=list_size,
+        insecure_small_lists=True,
+    )
+    reserved = ReservedIndexes(allocator, block=block, first_block=block)
+    taken.put(await reserved.take("revocation", 3))
+    await asyncio.sleep(3600)  # The test kills the process here (SIGKILL), store still open.

@@ -13,7 +13,7 @@ import pytest
 from agent.credentials.status_list import MIN_ENTRIES, check_status, decode_list
 from agent.errors import ErrorCode, InvalidInputError, StorageError
 from agent.status import HEAD_CATEGORY, StatusListAllocator
-from agent.storage import Store, open_store
+from agent.storage import Session, Store, open_store
 from tests.status._alloc_worker import allocate_in_process
 
 ISSUER = "did:example:issuer"
@@ -239,3 +239,35 @@ async def test_a_lost_race_is_retried(store: Store, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(allocator, "_allocate_once", broken)
     with pytest.raises(StorageError, match="disk full"):
         await allocator.allocate("revocation")
+
+
+async def test_before_commit_shares_the_status_transaction(store: Store) -> None:
+    """What ``before_commit`` writes commits with the bit; when it fails, neither commits."""
+    allocator = _allocator(store)
+    first, second = await allocator.allocate_many("suspension", 2)
+
+    async def note(txn: Session) -> None:
+        await txn.insert("note", f"{first[1]}", {"suspended": True})
+
+    assert await allocator.set_status(*first, "suspension", True, before_commit=note)
+    async with store.session() as session:
+        assert (await session.get("note", f"{first[1]}")).json() == {"suspended": True}
+
+    async def refuse(txn: Session) -> None:
+        await txn.insert("note", "other", {})
+        raise InvalidInputError("refused after the bit was set in the transaction")
+
+    with pytest.raises(InvalidInputError):
+        await allocator.set_status(*second, "suspension", True, before_commit=refuse)
+    assert not await allocator.status(*second, "suspension")
+    async with store.session() as session:
+        assert await session.fetch("note", "other") is None
+
+    # A bit already set: nothing changes, but the hook still runs and commits (the audit
+    # entry of a repeated request).
+    async def again(txn: Session) -> None:
+        await txn.insert("note", "again", {})
+
+    assert not await allocator.set_status(*first, "suspension", True, before_commit=again)
+    async with store.session() as session:
+        assert await session.fetch("note", "again") is not None

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from agent.credentials import status_list as status_list_module
 from agent.credentials.model import build_credential
 from agent.credentials.proofs import add_proof
 from agent.credentials.status_list import Bitstring, encode_list, status_list_credential
@@ -486,3 +487,36 @@ async def test_concurrent_checks_fetch_a_list_once(mock_issuer: Issuer, clock: F
 def test_an_online_checker_needs_a_client() -> None:
     with pytest.raises(InvalidInputError, match="offline=True"):
         StatusChecker(None, DIDResolver())
+
+
+async def test_a_cached_list_is_inflated_once(
+    mock_issuer: Issuer, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"{MOCK_BASE}/list1"
+    bits = Bitstring()
+    bits.set(9)
+    signed = mock_issuer.sign(
+        status_list_credential(
+            url, mock_issuer.did, "revocation", bits, clock.now - timedelta(hours=1)
+        )
+    )
+    inflated: list[int] = []
+    real_gunzip = status_list_module._gunzip
+
+    def counting_gunzip(compressed: bytes, max_bytes: int) -> bytes:
+        inflated.append(len(compressed))
+        return real_gunzip(compressed, max_bytes)
+
+    monkeypatch.setattr(status_list_module, "_gunzip", counting_gunzip)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=signed, headers={"Content-Type": "application/vc"})
+
+    entries = [mock_issuer.allocator.entry("list1", i, "revocation") for i in (7, 9)]
+    credential = mock_issuer.credential(*entries)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        checker = StatusChecker(client, DIDResolver(), clock=clock)
+        for _ in range(3):
+            results = await checker.check(credential, now=clock.now)
+            assert [(r.index, r.set) for r in results] == [(7, False), (9, True)]
+    assert len(inflated) == 1  # when the list was cached, not per check or per entry

@@ -387,3 +387,35 @@ def test_index_outside_the_bitstring_is_a_range_error() -> None:
     assert caught.value.code is ErrorCode.RANGE_ERROR
     with pytest.raises(StatusError):
         bits.set(-1)
+
+
+def test_a_bitstring_decoded_earlier_is_read_and_still_length_checked() -> None:
+    url = "https://example.com/credentials/status/9"
+    bits = Bitstring()
+    bits.set(4_711)
+    document = status_list_credential(url, FIXTURE_ISSUER, "revocation", bits, NOW)
+    decoded = decode_list(document["credentialSubject"]["encodedList"], min_entries=0)
+    entry = status_entry(url, 4_711, "revocation")
+    given = check_status(entry, document, issuer=FIXTURE_ISSUER, now=NOW, bits=decoded)
+    assert given == check_status(entry, document, issuer=FIXTURE_ISSUER, now=NOW)
+    assert given.set
+    # The checks before the bitstring still run, and a given bitstring is held to the same
+    # length rule as a decoded one: 131,072 bits are only 65,536 two-bit entries.
+    with pytest.raises(StatusError) as caught:
+        check_status(entry, document, issuer="did:example:other", now=NOW, bits=decoded)
+    assert caught.value.details["reason"] == "issuerMismatch"
+    two_bit = status_entry(
+        url,
+        7,
+        "revocation",
+        status_size=2,
+        status_message=[
+            {"status": "0x0", "message": "a"},
+            {"status": "0x1", "message": "b"},
+            {"status": "0x2", "message": "c"},
+            {"status": "0x3", "message": "d"},
+        ],
+    )
+    with pytest.raises(StatusError) as caught:
+        check_status(two_bit, document, issuer=FIXTURE_ISSUER, now=NOW, bits=decoded)
+    assert caught.value.code is ErrorCode.STATUS_LIST_LENGTH_ERROR

@@ -185,7 +185,17 @@ def hospital(
         cert,
         key,
         port,
-        ["--store", store, "--public-url", f"https://127.0.0.1:{port}"],
+        # --status-max-age 0: status lists are served `no-cache`, the configuration for a
+        # deployment that wants a revocation seen at once (decision 0007); the bitstring
+        # suite revokes and verifies right after.
+        [
+            "--store",
+            store,
+            "--public-url",
+            f"https://127.0.0.1:{port}",
+            "--status-max-age",
+            "0",
+        ],
     )
     did = found.group(0)
     yield Hospital(

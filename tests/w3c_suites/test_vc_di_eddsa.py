@@ -34,6 +34,20 @@ VALID_VC: dict[str, Any] = {
     },
 }
 
+# data-integrity-test-suite-assertion inputs/credentials/v1.1/unsecured.json (8e926e6a), the
+# `unsecured.get('1.1')` of its fixtures.js (f5eb3742): VC 1.1 input at the issuer
+VALID_VC_1_1: dict[str, Any] = {
+    "@context": [
+        "https://www.w3.org/2018/credentials/v1",
+        {"@context": {"name": "https://schema.org/name"}},
+    ],
+    "id": "urn:uuid:86294362-4254-4f36-854f-3952fe42555d",
+    "type": ["VerifiableCredential"],
+    "issuanceDate": "2020-03-16T22:37:26.544Z",
+    "credentialSubject": {"id": "did:example:credentialSubject", "name": "Example"},
+}
+INPUTS = {"2.0": VALID_VC, "1.1": VALID_VC_1_1}
+
 # data-integrity-test-suite-assertion assertions.js
 BS58 = re.compile(r"^[123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz]+$")
 DATE_REGEX = re.compile(
@@ -94,9 +108,16 @@ def public_key_bytes(verification_method: str) -> bytes:
 # Issuer side
 
 
-@pytest.fixture(scope="module", params=CRYPTOSUITES)
+@pytest.fixture(
+    scope="module",
+    params=[(cs, version) for cs in CRYPTOSUITES for version in INPUTS],
+    ids=[f"{cs}-vc{version}" for cs in CRYPTOSUITES for version in INPUTS],
+)
 def issued(request: pytest.FixtureRequest, hospital: Hospital) -> tuple[str, dict[str, Any]]:
-    return request.param, create_initial_vc(hospital.issuer, VALID_VC, request.param)
+    """Every create test runs on VC 2.0 and on VC 1.1 input (the issuer upgrades 1.1 input to
+    VCDM 2.0 before signing; `test_vc_1_1_input_is_issued_as_vcdm2`)."""
+    cryptosuite, version = request.param
+    return cryptosuite, create_initial_vc(hospital.issuer, INPUTS[version], cryptosuite)
 
 
 def _suite_proofs(issued: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -372,6 +393,24 @@ def _generate(key: SuiteKey, cryptosuite: str, name: str) -> dict[str, Any]:
         vc = sign(credential, key, cryptosuite=cryptosuite)
         vc["proof"]["cryptosuite"] = "UnknownCryptosuite"
         return vc
+    if name == "invalidDomain":
+        return sign(
+            credential,
+            key,
+            cryptosuite=cryptosuite,
+            proof_purpose="authentication",
+            domain="invalid-vc-domain.example.com",
+            challenge="1235abcd6789",
+        )
+    if name == "invalidChallenge":
+        return sign(
+            credential,
+            key,
+            cryptosuite=cryptosuite,
+            proof_purpose="authentication",
+            domain="domain.example",
+            challenge="invalid-challenge",
+        )
     if name == "invalidCreated":
         vc = sign(credential, key, cryptosuite=cryptosuite)
         vc["proof"]["created"] = "invalidDate"
@@ -388,6 +427,21 @@ def verification_fail(verifier: Endpoint, credential: Any, **options: Any) -> No
 
 
 VERIFY_CASES: list[Any] = [
+    # suites/verify.js optionalTests.authentication (001e58a4), generators.js invalidDomain /
+    # invalidChallenge: implementations tagged for it; our verifier honours options.domain and
+    # options.challenge on credentials (VC-API), so they are run.
+    (
+        'If the "options.domain" is set and it does not match "proof.domain", an error MUST be '
+        "raised.",
+        "invalidDomain",
+        "options.domain",
+    ),
+    (
+        'If the "options.challenge" is set and it does not match "proof.challenge", an error '
+        "MUST be raised.",
+        "invalidChallenge",
+        "options.challenge",
+    ),
     ('If the "proof" field is missing, an error MUST be raised.', "issuedVc", "delete proof"),
     ('If the "proof" field is invalid, an error MUST be raised.', "issuedVc", "proof null"),
     ('If the "proof.type" field is missing, an error MUST be raised.', "issuedVc", "delete type"),
@@ -486,7 +540,29 @@ def test_di_verify_errors(
         credential["proof"]["proofValue"] = credential["proof"]["proofValue"][1:]
     elif mutation == "expectedProofPurpose":
         options["expectedProofPurpose"] = "authentication"
+    elif mutation == "options.domain":
+        options["domain"] = "domain.example"
+    elif mutation == "options.challenge":
+        options.update(domain="domain.example", challenge="1235abcd6789")
     verification_fail(verifier["credentials"], credential, **options)
+    if mutation in ("options.domain", "options.challenge"):
+        # The suite's vectors also carry the authentication purpose the verifier's default
+        # (assertionMethod) refuses: with the purpose expected, the domain or challenge alone
+        # must still fail the proof check, and the matching ones verify.
+        options["expectedProofPurpose"] = "authentication"
+        result = verifier["credentials"].post(
+            {"verifiableCredential": credential, "options": {"checks": ["proof"], **options}}
+        )
+        assert result.status == 400, result
+        [error] = result.data["errors"]
+        wanted = "INVALID_DOMAIN_ERROR" if vector == "invalidDomain" else "INVALID_CHALLENGE_ERROR"
+        assert error["code"] == wanted, result
+        proof = credential["proof"]
+        options.update(domain=proof["domain"], challenge=proof["challenge"])
+        result = verifier["credentials"].post(
+            {"verifiableCredential": credential, "options": {"checks": ["proof"], **options}}
+        )
+        assert result.status == 200, result
 
 
 @pytest.mark.parametrize("cryptosuite", CRYPTOSUITES)
@@ -535,3 +611,20 @@ def test_eddsa_verify_errors(
     else:
         credential["credentialSubject"]["name"] = "Tampered"
     verification_fail(verifier["credentials"], credential)
+
+
+@pytest.mark.parametrize("cryptosuite", CRYPTOSUITES)
+def test_vc_1_1_input_is_issued_as_vcdm2(
+    hospital: Hospital, verifier: dict[str, Endpoint], cryptosuite: str
+) -> None:
+    """VC 1.1 input at the issuer (issue #6): the claims and the extra context are kept, the
+    VC 1.1 context and `issuanceDate` become VCDM 2.0's, and the result verifies."""
+    vc = create_initial_vc(hospital.issuer, VALID_VC_1_1, cryptosuite)
+    assert vc["@context"][0] == "https://www.w3.org/ns/credentials/v2", vc["@context"]
+    assert {"@context": {"name": "https://schema.org/name"}} in vc["@context"]
+    assert "https://www.w3.org/2018/credentials/v1" not in vc["@context"]
+    assert "issuanceDate" not in vc
+    assert vc["validFrom"].startswith("2020-03-16T22:37:26"), vc
+    assert vc["credentialSubject"] == VALID_VC_1_1["credentialSubject"]
+    result = verifier["credentials"].post({"verifiableCredential": vc})
+    assert result.status == 200, result

@@ -34,10 +34,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from pyld import jsonld  # type: ignore[import-untyped,unused-ignore]
-from pyld.canon import URDNA2015  # type: ignore[import-untyped,unused-ignore]
-from pyld.identifier_issuer import IdentifierIssuer  # type: ignore[import-untyped,unused-ignore]
-
 from agent.credentials import contexts
 from agent.credentials.suites import _common
 from agent.errors import ContextError, CryptosuiteError, ErrorCode
@@ -60,61 +56,6 @@ DEFAULT_MAX_BLANK_NODES = 64
 #: Steps of RDFC-1.0 N-degree hashing (recursive calls plus permutations tried) allowed for one
 #: document; a tree-shaped credential needs none or a few, a poison graph millions.
 DEFAULT_MAX_WORK = 50_000
-
-
-class _TooComplex(Exception):
-    """Raised inside the canonicaliser when the work budget is spent."""
-
-
-class _Budget:
-    __slots__ = ("left",)
-
-    def __init__(self, steps: int) -> None:
-        self.left = steps
-
-    def spend(self) -> None:
-        self.left -= 1
-        if self.left < 0:
-            raise _TooComplex
-
-
-class _CountingIssuer(IdentifierIssuer):  # type: ignore[misc,unused-ignore]
-    """An identifier issuer whose copies (one per permutation RDFC tries) spend the budget."""
-
-    def __init__(self, prefix: str, budget: _Budget) -> None:
-        super().__init__(prefix)
-        self.budget = budget
-
-    @classmethod
-    def adopt(cls, issuer: Any, budget: _Budget) -> _CountingIssuer:
-        clone = cls(issuer.prefix, budget)
-        clone.counter = issuer.counter
-        clone.existing = dict(issuer.existing)
-        clone.order = list(issuer.order)
-        return clone
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _CountingIssuer:
-        # The state is str -> str and a list of str: shallow copies equal deep ones.
-        self.budget.spend()
-        return _CountingIssuer.adopt(self, self.budget)
-
-
-class _BoundedURDNA2015(URDNA2015):  # type: ignore[misc,unused-ignore]
-    """pyld's RDFC-1.0 (URDNA2015) with every N-degree step counted against a budget.
-
-    The output is pyld's, unchanged: only ``hash_n_degree_quads`` is wrapped, and the issuer it
-    receives is swapped for a :class:`_CountingIssuer` holding the same state.
-    """
-
-    def __init__(self, budget: _Budget) -> None:
-        super().__init__()
-        self._budget = budget
-
-    def hash_n_degree_quads(self, id_: str, issuer: Any) -> Any:
-        self._budget.spend()
-        if not isinstance(issuer, _CountingIssuer):
-            issuer = _CountingIssuer.adopt(issuer, self._budget)
-        return super().hash_n_degree_quads(id_, issuer)
 
 
 def _transformation_error(reason: str, message: str) -> CryptosuiteError:
@@ -195,6 +136,12 @@ def canonicalize(
         ``blankNodeCycle`` or ``canonicalizationTooComplex`` for a document whose
         canonicalisation would be too costly (see the module docstring).
     """
+    # pyld (and the requests and lxml it imports) is loaded on first use: most processes never
+    # canonicalise RDF, and it is a fifth of a service's start-up.
+    from pyld import jsonld  # type: ignore[import-untyped,unused-ignore]
+
+    from agent.credentials.suites._rdfc_bounded import BoundedURDNA2015, Budget, TooComplex
+
     try:
         expanded = contexts.expand(document, strict=False)
         # The options jsonld.normalize would pass to to_rdf; the canonicalisation itself is
@@ -209,10 +156,10 @@ def canonicalize(
         dataset = jsonld.JsonLdProcessor().to_rdf(expanded, options)
         _check_blank_nodes(dataset, max_blank_nodes)
         try:
-            nquads: str = _BoundedURDNA2015(_Budget(max_work)).main(
+            nquads: str = BoundedURDNA2015(Budget(max_work)).main(
                 dataset, {"format": "application/n-quads"}
             )
-        except _TooComplex:
+        except TooComplex:
             raise _transformation_error(
                 "canonicalizationTooComplex",
                 f"canonicalising its blank nodes needs more than {max_work} steps; such "
