@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -49,6 +50,7 @@ __all__ = [
     "error_response",
     "is_json_media_type",
     "read_json_body",
+    "validation_error_response",
 ]
 
 log = logging.getLogger(__name__)
@@ -123,6 +125,24 @@ async def read_json_body(request: Request, *, max_bytes: int = DEFAULT_MAX_BYTES
     return parse_json_object(await request.body(), max_bytes=max_bytes)
 
 
+def validation_error_response(exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's parameter or body validation failure in the one error shape: where and what,
+    never the value refused (it may be a health datum or a secret)."""
+    errors = [
+        {"loc": [str(part) for part in error.get("loc", ())], "type": str(error.get("type", ""))}
+        for error in exc.errors()[:20]
+    ]
+    where = ", ".join(".".join(e["loc"]) for e in errors[:3]) or "the request"
+    return JSONResponse(
+        {
+            "code": str(ErrorCode.INVALID_INPUT),
+            "message": f"the request is malformed at {where}; see the API reference",
+            "details": {"errors": errors},
+        },
+        status_code=422,
+    )
+
+
 def error_response(error: HealthMyDataError) -> JSONResponse:
     """The JSON error for ``error`` with a status chosen from its code."""
     if error.details.get("reason") in {"unknownConnection", "unknownThread"}:
@@ -183,12 +203,14 @@ def create_agent_app(
     configure: Callable[[FastAPI, DIDCommAgent], Awaitable[None]] | None = None,
     admin_routers: Sequence[APIRouter] = (),
     public_routers: Sequence[APIRouter] = (),
+    other_store: Callable[[FastAPI], Store | None] | None = None,
 ) -> FastAPI:
     """A FastAPI app running one party's DIDComm agent (see the module docstring).
 
     ``configure(app, agent)`` runs once the store is open: register protocol handlers and put
     the party's own state on ``app.state`` there. Routes reach the agent as
-    ``request.app.state.agent``.
+    ``request.app.state.agent``. ``other_store(app)``: a second store the party keeps (the
+    citizen's wallet beside its agent's), which ``/readyz`` checks too.
     """
     token = config.admin_token or os.environ.get(ADMIN_TOKEN_ENV)
     guard = admin_guard(token, insecure=config.insecure_admin)
@@ -221,9 +243,18 @@ def create_agent_app(
         agent: DIDCommAgent | None = getattr(app.state, "agent", None)
         return agent.store if agent is not None else None
 
+    checks = [store_readiness(_agent_store)]
+    if other_store is not None:
+        party_store = other_store
+        checks.append(store_readiness(lambda: party_store(app)))
+
+    async def readiness() -> None:
+        for check in checks:
+            await check()
+
     operations = install_operations(
         app,
-        readiness=store_readiness(_agent_store),
+        readiness=readiness,
         admin_token=token,
         metrics_token=config.metrics_token or os.environ.get(METRICS_TOKEN_ENV),
         insecure_admin=config.insecure_admin,
@@ -241,6 +272,10 @@ def create_agent_app(
     async def _domain_error(request: Request, exc: HealthMyDataError) -> JSONResponse:
         log.info("%s %s refused: %s", request.method, request.url.path, exc.code)
         return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_error_response(exc)
 
     async def _receive(body: bytes, media_type: str) -> None:
         await app.state.agent.receive(body, media_type)

@@ -25,9 +25,7 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -49,38 +47,16 @@ from agent.dids import DIDResolver, did_key_from_public
 from agent.keys import AskarKeyStore, AskarSigner, KeyType, decode_multikey
 from agent.keys.convert import public_key_to_jwk
 from agent.storage import generate_raw_key, open_store, remove_store
+from tests.conftest import MYDATA, UNSIGNED_ALLERGY, free_port, stop_process, wait_healthy
+from tests.verifier.world import CLAIM
 from verifier.trust import TrustRegistry
 
-MYDATA = str(Path(sys.executable).with_name("mydata"))
 TOKEN = "replicas-load-admin-token"
 HEALTH_V1 = "https://w3id.org/health-mydata/v1"
 VCT_CLAIM_EVIDENCE = "https://w3id.org/health-mydata/vct/ClaimEvidence/v1"
 CLAIM_FIELDS = ("encounter", "diagnoses", "procedures", "charges", "chargeTotal")
-UNSIGNED: dict[str, Any] = {
-    "@context": ["https://www.w3.org/ns/credentials/v2", HEALTH_V1],
-    "type": ["VerifiableCredential", "AllergyIntoleranceCredential"],
-    "credentialSubject": {
-        "id": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
-        "fhirVersion": "4.0.1",
-        "fhirResource": {"resourceType": "AllergyIntolerance", "criticality": "high"},
-    },
-}
-CLAIM: dict[str, Any] = {
-    "encounter": {"class": "IMP", "period": {"start": "2025-03-02", "end": "2025-03-05"}},
-    "diagnoses": [{"code": {"system": "http://hl7.org/fhir/sid/icd-10", "code": "K35.8"}}],
-    "procedures": [{"code": {"system": "http://snomed.info/sct", "code": "174041007"}}],
-    "charges": [{"code": {"code": "OR-LAP-60"}, "net": {"value": 2400.0, "currency": "EUR"}}],
-    "chargeTotal": {"value": 2400.0, "currency": "EUR"},
-    "claimType": "institutional",
-}
 
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def database(base_url: str, name: str) -> str:
@@ -104,12 +80,7 @@ class Replica:
 
     def stop(self) -> None:
         self.client.close()
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
+        stop_process(self.process)
 
 
 def _serve(role: str, store: str, env: dict[str, str], home: Path, *extra: str) -> Replica:
@@ -125,19 +96,8 @@ def _serve(role: str, store: str, env: dict[str, str], home: Path, *extra: str) 
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    replica = Replica(process, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(f"{role} exited: {log.read_text()}")
-        try:
-            if httpx.get(f"{replica.url}/healthz", timeout=2).status_code == 200:
-                return replica
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{role} did not start: {log.read_text()}")
-        time.sleep(0.1)
+    wait_healthy(port, process, log)
+    return Replica(process, f"http://127.0.0.1:{port}", log)
 
 
 @contextmanager
@@ -186,7 +146,9 @@ def hospital_load(postgres: str, home: Path, *, credentials: int, workers: int) 
         started = time.perf_counter()
 
         def issue(i: int) -> dict[str, Any]:
-            response = pair[i % 2].client.post("/credentials/issue", json={"credential": UNSIGNED})
+            response = pair[i % 2].client.post(
+                "/credentials/issue", json={"credential": UNSIGNED_ALLERGY}
+            )
             assert response.status_code == 201, response.text
             credential: dict[str, Any] = response.json()["verifiableCredential"]
             return credential
@@ -311,15 +273,19 @@ def verifier_load(
     extra = ("--operator", operator.did, "--trust-cache", str(cache), "--policy", "insurer")
     with replicas("verifier", store, home, *extra) as pair:
         audience = str(pair[0].client.get("/verifier").json()["did"])
-        evidence = issue_sd_jwt(
-            dict(CLAIM),
-            hospital.signer,
-            iss=hospital.did,
-            iat=utcnow() - timedelta(days=1),
-            disclosable=[(name,) for name in CLAIM],
-            holder_jwk=citizen.jwk,
-            vct=VCT_CLAIM_EVIDENCE,
-        )
+
+        def issue_evidence() -> str:
+            return issue_sd_jwt(
+                dict(CLAIM),
+                hospital.signer,
+                iss=hospital.did,
+                iat=utcnow() - timedelta(days=1),
+                disclosable=[(name,) for name in CLAIM],
+                holder_jwk=citizen.jwk,
+                vct=VCT_CLAIM_EVIDENCE,
+            )
+
+        evidence = issue_evidence()
 
         def request(replica: Replica, claim_id: str) -> str:
             response = replica.client.post(
@@ -373,16 +339,7 @@ def verifier_load(
                 assert failed == {"challenge": "nonceReplayed"}, body
         assert all(accepted.get(i) == 1 for i in range(nonces)), "a nonce was used twice"
 
-        fresh = issue_sd_jwt(
-            dict(CLAIM),
-            hospital.signer,
-            iss=hospital.did,
-            iat=utcnow() - timedelta(days=1),
-            disclosable=[(name,) for name in CLAIM],
-            holder_jwk=citizen.jwk,
-            vct=VCT_CLAIM_EVIDENCE,
-        )
-        evidence = fresh
+        evidence = issue_evidence()
         racing = [presented(request(pair[i % 2], f"claim-{i}")) for i in range(claims)]
         raced = _parallel(workers, lambda i: submit(pair[i % 2], racing[i]), claims)
         winners = [body for status, body in raced if status == 200]

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agent.storage import generate_raw_key, open_store
+from agent.storage import Session, generate_raw_key, open_store
 from wallet import CREDENTIAL_CATEGORY, META_CATEGORY, CredentialFormat, StoredCredential, Wallet
 from wallet.search import WORDS_CATEGORY, credential_tags, word_tags
 
@@ -49,6 +49,29 @@ def _credential(rng: random.Random, n: int) -> tuple[StoredCredential, list[str]
     return meta, rng.sample(WORDS, 30)
 
 
+async def insert_record(
+    txn: Session, meta: StoredCredential, words: list[str], secret: bytes, content_hash: str
+) -> None:
+    """Write ``meta`` as :meth:`wallet.Wallet.add_credential` writes a credential's records (its
+    metadata with the search tags, its words index), with a placeholder for the credential.
+
+    :param secret: the wallet's search secret (the words are stored as HMAC tags under it).
+    """
+    tags = credential_tags(
+        credential_id=meta.id,
+        types=meta.types,
+        issuer=meta.issuer,
+        format=str(meta.format),
+        codes=meta.codes,
+        issued=meta.issued,
+        valid_until=None,
+        content_hash=content_hash,
+    )
+    await txn.insert(CREDENTIAL_CATEGORY, meta.id, {"format": "x", "kept": "x"})
+    await txn.insert(META_CATEGORY, meta.id, meta.to_json(), tags)
+    await txn.insert(WORDS_CATEGORY, meta.id, b"", word_tags(words, secret))
+
+
 async def fill(path: Path, count: int) -> Wallet:
     key = generate_raw_key(SEED)
     fresh = not await asyncio.to_thread(path.exists)
@@ -64,19 +87,7 @@ async def fill(path: Path, count: int) -> Wallet:
             async with store.transaction() as txn:
                 for n in range(first, min(first + 1000, count)):
                     meta, words = _credential(rng, n)
-                    tags = credential_tags(
-                        credential_id=meta.id,
-                        types=meta.types,
-                        issuer=meta.issuer,
-                        format=str(meta.format),
-                        codes=meta.codes,
-                        issued=meta.issued,
-                        valid_until=None,
-                        content_hash=f"{n:064x}",
-                    )
-                    await txn.insert(CREDENTIAL_CATEGORY, meta.id, {"format": "x", "kept": "x"})
-                    await txn.insert(META_CATEGORY, meta.id, meta.to_json(), tags)
-                    await txn.insert(WORDS_CATEGORY, meta.id, b"", word_tags(words, secret))
+                    await insert_record(txn, meta, words, secret, f"{n:064x}")
                 await txn.commit()
         print(f"filled {count - present} credentials in {time.perf_counter() - started:.1f} s")
     return wallet

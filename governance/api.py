@@ -28,45 +28,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from agent.errors import ErrorCode, InvalidInputError, StorageError
+from agent.errors import ErrorCode, InvalidInputError
 from agent.jsonio import parse_json_object
 from agent.runtime import DIDCommAgent
 from agent.service import AgentServiceConfig, create_agent_app
+from agent.status.publish import SignedCache, cached_response, status_list_router
 from governance.operator import Operator
 
 __all__ = ["MAX_AGE", "create_operator_app"]
 
 #: How long verifiers may cache the trust list and status lists before asking again (seconds).
 MAX_AGE = 300
-_RESIGN_AFTER = timedelta(hours=12)
-_PURPOSES = ("revocation", "suspension")
-
-
-@dataclass
-class _Signed:
-    version: str
-    body: bytes
-    signed_at: datetime
+_PUBLIC_CACHE = f"public, max-age={MAX_AGE}"
 
 
 def _operator(request: Request) -> Operator:
     operator: Operator = request.app.state.operator
     return operator
-
-
-def _cached_response(request: Request, body: bytes, media_type: str) -> Response:
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {"Cache-Control": f"public, max-age={MAX_AGE}", "ETag": etag}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=media_type, headers=headers)
 
 
 def _valid_days(body: dict[str, Any]) -> timedelta:
@@ -93,14 +77,9 @@ def _public_router() -> APIRouter:
         operator = _operator(request)
         entries = await operator.trust_list_entries()
         version = hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
-        cache: dict[str, _Signed] = request.app.state.signed
-        entry = cache.get("trust-list")
-        now = operator.clock()
-        if entry is None or entry.version != version or now - entry.signed_at > _RESIGN_AFTER:
-            document = await operator.trust_list(entries=entries)
-            entry = _Signed(version, json.dumps(document).encode(), now)
-            cache["trust-list"] = entry
-        return _cached_response(request, entry.body, "application/vc+ld+json")
+        cache: SignedCache = request.app.state.signed
+        body = await cache.body("trust-list", version, lambda: operator.trust_list(entries=entries))
+        return cached_response(request, body, "application/vc+ld+json", _PUBLIC_CACHE)
 
     @router.get(
         "/accreditations/{accreditation_id}",
@@ -109,48 +88,24 @@ def _public_router() -> APIRouter:
     )
     async def accreditation(request: Request, accreditation_id: str) -> Response:
         found = await _operator(request).accreditation(accreditation_id)
-        return _cached_response(
-            request, json.dumps(found.credential).encode(), "application/vc+ld+json"
+        return cached_response(
+            request, json.dumps(found.credential).encode(), "application/vc+ld+json", _PUBLIC_CACHE
         )
 
-    @router.get(
-        "/status-lists/{list_id}",
-        tags=["status"],
-        summary="A signed BitstringStatusListCredential",
-        responses={304: {"description": "Not modified (If-None-Match)"}, 404: {}},
+    router.include_router(
+        status_list_router(
+            _operator,
+            cache=lambda request: request.app.state.signed,
+            cache_control=lambda _: _PUBLIC_CACHE,
+        )
     )
-    async def status_list(request: Request, list_id: str) -> Response:
-        operator = _operator(request)
-        cache: dict[str, _Signed] = request.app.state.signed
-        for purpose in _PURPOSES:
-            try:
-                encoded = await operator.status.encoded(list_id, purpose)
-            except InvalidInputError:
-                continue  # a list of the other purpose
-            except StorageError as exc:
-                if exc.code is ErrorCode.STORE_RECORD_NOT_FOUND:
-                    break
-                raise
-            key = f"status:{list_id}"
-            entry = cache.get(key)
-            now = operator.clock()
-            if (
-                entry is None
-                or entry.version != encoded.etag
-                or now - entry.signed_at > _RESIGN_AFTER
-            ):
-                credential = await operator.status_list_credential(list_id, purpose)
-                entry = _Signed(encoded.etag, json.dumps(credential).encode(), now)
-                cache[key] = entry
-            return _cached_response(request, entry.body, "application/vc+ld+json")
-        raise InvalidInputError("no status list with that id", code=ErrorCode.NOT_FOUND)
 
     @router.get("/.well-known/did.json", tags=["identity"], summary="The operator's DID document")
     async def did_document(request: Request) -> JSONResponse:
         return JSONResponse(
             await _operator(request).did_document(),
             media_type="application/did+json",
-            headers={"Cache-Control": f"public, max-age={MAX_AGE}"},
+            headers={"Cache-Control": _PUBLIC_CACHE},
         )
 
     @router.post(
@@ -306,7 +261,7 @@ def create_operator_app(
                 code=ErrorCode.STORE_NOT_FOUND,
             )
         app.state.operator = operator
-        app.state.signed = {}
+        app.state.signed = SignedCache(operator.clock)
 
     return create_agent_app(
         config,

@@ -9,9 +9,8 @@ operator as an HTTP service, and ``mydata selftest URL`` checks a hospital deplo
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -19,10 +18,11 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.table import Table
 
-from agent.console import error_console, print_error, stdout_console
-from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
-from agent.storage import open_store
-from agent.storeconfig import key_file_for, resolve_store, store_key
+from agent.cliutil import print_store, report_audit_verification, run_command, with_new_store
+from agent.console import error_console, stdout_console
+from agent.errors import ErrorCode, InvalidInputError
+from agent.storage import Store, open_store
+from agent.storeconfig import resolve_store, store_key
 from governance.audit import AuditEntry, AuditVerification
 from governance.operator import ROLES, Accreditation, Operator
 
@@ -40,14 +40,6 @@ StoreOption = Annotated[
 ValidDays = Annotated[
     int, typer.Option(min=1, max=3650, help="How many days the accreditation is valid.")
 ]
-
-
-def _run(work: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
-    try:
-        return asyncio.run(work())
-    except HealthMyDataError as exc:
-        print_error(error_console(), exc)
-        raise typer.Exit(1) from None
 
 
 async def _with_operator(store: str | None, action: Callable[[Operator], Awaitable[_T]]) -> _T:
@@ -111,27 +103,19 @@ def register(app: typer.Typer) -> None:
         """Create the operator's store, root key and DID (safe to run twice)."""
         uri = resolve_store(store, "operator")
 
-        async def work() -> Operator:
-            key = store_key(uri, create=True)
-            opened = await open_store(uri, raw_key=key)
-            try:
-                return await Operator.init(
-                    opened,
-                    base_url=base_url,
-                    did_method=did_method,
-                    name=name,
-                    jurisdiction=jurisdiction,
-                )
-            finally:
-                await opened.close()
+        async def create(opened: Store) -> Operator:
+            return await Operator.init(
+                opened,
+                base_url=base_url,
+                did_method=did_method,
+                name=name,
+                jurisdiction=jurisdiction,
+            )
 
-        operator = _run(work)
+        operator = run_command(lambda: with_new_store(uri, create))
         out = stdout_console()
         out.print(f"operator DID   {operator.did}")
-        out.print(f"store          {uri}")
-        key_file = key_file_for(uri)
-        if key_file is not None:
-            out.print(f"store key file {key_file} (keep it secret; or set MYDATA_STORE_KEY)")
+        print_store(out, uri)
         out.print(f"trust list     {operator.trust_list_url()}")
         out.print(
             f"serve it with  MYDATA_ADMIN_TOKEN=... mydata serve operator --store {uri} --port PORT"
@@ -156,7 +140,7 @@ def register(app: typer.Typer) -> None:
                 did, role, name=name, valid_for=timedelta(days=valid_days)
             )
 
-        accreditation = _run(lambda: _with_operator(store, action))
+        accreditation = run_command(lambda: _with_operator(store, action))
         if output is not None:
             output.write_text(json.dumps(accreditation.credential, indent=2) + "\n", "utf-8")
         stdout_console().print(
@@ -175,7 +159,7 @@ def register(app: typer.Typer) -> None:
             async def action(operator: Operator) -> Accreditation:
                 return await operator.update_status(accreditation_id, action_name)
 
-            updated = _run(lambda: _with_operator(store, action))
+            updated = run_command(lambda: _with_operator(store, action))
             stdout_console().print(f"{updated.id} ({updated.subject}): {updated.state}")
 
     _status_command("revoked", "revoke", "Revoke an accreditation (final).")
@@ -192,7 +176,9 @@ def register(app: typer.Typer) -> None:
         async def action(operator: Operator) -> list[Accreditation]:
             return await operator.accreditations(subject=subject)
 
-        stdout_console().print(_accreditation_table(_run(lambda: _with_operator(store, action))))
+        stdout_console().print(
+            _accreditation_table(run_command(lambda: _with_operator(store, action)))
+        )
 
     @operator_app.command("trust-list")
     def trust_list(
@@ -206,7 +192,7 @@ def register(app: typer.Typer) -> None:
         async def action(operator: Operator) -> dict[str, Any]:
             return await operator.trust_list()
 
-        document = _run(lambda: _with_operator(store, action))
+        document = run_command(lambda: _with_operator(store, action))
         text = json.dumps(document, indent=2)
         if out is None:
             typer.echo(text)
@@ -234,7 +220,7 @@ def register(app: typer.Typer) -> None:
         table = Table()
         for column in ("id", "did", "role", "name", "state", "DID checked", "created"):
             table.add_column(column, overflow="fold")
-        for item in _run(lambda: _with_operator(store, action)):
+        for item in run_command(lambda: _with_operator(store, action)):
             table.add_row(
                 item.id,
                 item.did,
@@ -257,7 +243,7 @@ def register(app: typer.Typer) -> None:
         async def action(operator: Operator) -> Accreditation:
             return await operator.approve(registration_id, valid_for=timedelta(days=valid_days))
 
-        accreditation = _run(lambda: _with_operator(store, action))
+        accreditation = run_command(lambda: _with_operator(store, action))
         stdout_console().print(
             f"approved: accredited {accreditation.subject} as {accreditation.role}: "
             f"{accreditation.id}"
@@ -274,7 +260,7 @@ def register(app: typer.Typer) -> None:
         async def action(operator: Operator) -> Any:
             return await operator.reject(registration_id, reason=reason)
 
-        rejected = _run(lambda: _with_operator(store, action))
+        rejected = run_command(lambda: _with_operator(store, action))
         stdout_console().print(f"rejected {rejected.id} ({rejected.did})")
 
     audit_app = typer.Typer(help="The operator's hash-chained audit log.", no_args_is_help=True)
@@ -287,16 +273,8 @@ def register(app: typer.Typer) -> None:
         async def action(operator: Operator) -> AuditVerification:
             return await operator.audit.verify()
 
-        result = _run(lambda: _with_operator(store, action))
-        out = stdout_console()
-        if result.ok:
-            out.print(f"[green]audit log intact[/]: {result.entries} entries, chain verified")
-            return
-        out.print(
-            f"[bold red]audit log TAMPERED[/]: {result.reason} at entry {result.first_bad_seq} "
-            f"({result.entries} entries verified before it)"
-        )
-        raise typer.Exit(1)
+        result = run_command(lambda: _with_operator(store, action))
+        report_audit_verification(stdout_console(), result)
 
     @audit_app.command("list")
     def audit_list(
@@ -311,7 +289,7 @@ def register(app: typer.Typer) -> None:
 
         table = Table("seq", "time", "event")
         table.add_column("fields", overflow="fold")
-        for entry in _run(lambda: _with_operator(store, action)):
+        for entry in run_command(lambda: _with_operator(store, action)):
             fields = ", ".join(f"{k}={v}" for k, v in sorted(entry.fields.items()))
             table.add_row(str(entry.seq), entry.time, entry.event, fields)
         stdout_console().print(table)

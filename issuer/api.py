@@ -24,22 +24,20 @@ a credential that breaks the data model a 422, both with a machine-readable ``co
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from agent.credentials.status_list import ENTRY_TYPE, parse_status_entry
-from agent.errors import DataModelError, ErrorCode, InvalidInputError, StatusError, StorageError
+from agent.errors import DataModelError, ErrorCode, InvalidInputError, StatusError
 from agent.runtime import DIDCommAgent
 from agent.service import AgentServiceConfig, create_agent_app, read_json_body
+from agent.status.publish import SignedCache, find_list, status_list_router
 from issuer.accreditation import load_link
 from issuer.batch import BatchJobs
 from issuer.didcomm import offer_router, register_issuance
@@ -53,14 +51,6 @@ log = logging.getLogger(__name__)
 
 #: How long verifiers may cache a status list before asking again (seconds).
 STATUS_LIST_MAX_AGE = 300
-_PURPOSES = ("revocation", "suspension")
-
-
-@dataclass
-class _SignedList:
-    version: str
-    body: bytes
-    signed_at: datetime
 
 
 def _hospital(request: Request) -> Hospital:
@@ -442,59 +432,22 @@ def _public_router() -> APIRouter:
     )
     async def status_list_token(request: Request, list_id: str) -> Response:
         hospital = _hospital(request)
-        for purpose in _PURPOSES:
-            try:
-                token = await hospital.status_list_token(list_id, purpose)
-            except InvalidInputError:
-                continue
-            except StorageError as exc:
-                if exc.code is ErrorCode.STORE_RECORD_NOT_FOUND:
-                    break
-                raise
-            return Response(
-                token,
-                media_type="application/statuslist+jwt",
-                headers={"Cache-Control": _status_cache_control(request)},
-            )
-        raise InvalidInputError("no status list with that id", code=ErrorCode.NOT_FOUND)
+        _, token = await find_list(
+            list_id, lambda purpose: hospital.status_list_token(list_id, purpose)
+        )
+        return Response(
+            token,
+            media_type="application/statuslist+jwt",
+            headers={"Cache-Control": _status_cache_control(request)},
+        )
 
-    @router.get(
-        "/status-lists/{list_id}",
-        tags=["status"],
-        summary="A signed BitstringStatusListCredential",
-        responses={304: {"description": "Not modified (If-None-Match)"}, 404: {}},
+    router.include_router(
+        status_list_router(
+            _hospital,
+            cache=lambda request: request.app.state.signed_lists,
+            cache_control=_status_cache_control,
+        )
     )
-    async def status_list(request: Request, list_id: str) -> Response:
-        hospital = _hospital(request)
-        cache: dict[str, _SignedList] = request.app.state.signed_lists
-        for purpose in _PURPOSES:
-            try:
-                encoded = await hospital.status.encoded(list_id, purpose)
-            except InvalidInputError:
-                continue  # a list of the other purpose
-            except StorageError as exc:
-                if exc.code is ErrorCode.STORE_RECORD_NOT_FOUND:
-                    break
-                raise
-            entry = cache.get(list_id)
-            now = hospital.clock()
-            if (
-                entry is None
-                or entry.version != encoded.etag
-                or now - entry.signed_at > timedelta(hours=12)
-            ):
-                credential = await hospital.status_list_credential(list_id, purpose)
-                entry = _SignedList(encoded.etag, json.dumps(credential).encode(), now)
-                cache[list_id] = entry
-            etag = '"' + hashlib.sha256(entry.body).hexdigest()[:32] + '"'
-            headers = {
-                "Cache-Control": _status_cache_control(request),
-                "ETag": etag,
-            }
-            if request.headers.get("if-none-match") == etag:
-                return Response(status_code=304, headers=headers)
-            return Response(entry.body, media_type="application/vc+ld+json", headers=headers)
-        raise InvalidInputError("no status list with that id", code=ErrorCode.NOT_FOUND)
 
     return router
 
@@ -525,7 +478,7 @@ def create_hospital_app(
             )
         app.state.hospital = hospital
         app.state.status_max_age = status_max_age
-        app.state.signed_lists = {}
+        app.state.signed_lists = SignedCache(hospital.clock)
         app.state.batch_tasks = set()
         register_issuance(agent, hospital)
 

@@ -7,12 +7,11 @@ closes it. ``mydata serve hospital`` runs the same hospital as an HTTP service.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,11 +26,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from agent.cliutil import print_store, report_audit_verification, run_command, with_new_store
 from agent.console import error_console, print_error, stdout_console
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
 from agent.jsonio import parse_json, parse_json_object
 from agent.storage import Store, open_store
-from agent.storeconfig import key_file_for, resolve_store, store_key
+from agent.storeconfig import resolve_store, store_key
 from issuer.accreditation import (
     AccreditationLink,
     approve_at_operator,
@@ -39,6 +39,7 @@ from issuer.accreditation import (
     load_link,
     register_with_operator,
 )
+from issuer.audit import AuditVerification
 from issuer.fhir import read_fhir_input
 from issuer.hospital import Hospital, IssuedCredential, StatusAction
 from issuer.templates import claim_evidence as claim_evidence_claims
@@ -46,8 +47,6 @@ from issuer.templates import emergency_summary as emergency_summary_claims
 from issuer.templates import records_from_bundle
 
 __all__ = ["open_hospital", "register"]
-
-_T = TypeVar("_T")
 
 StoreOption = Annotated[
     str | None,
@@ -82,14 +81,6 @@ async def open_hospital(
             code=ErrorCode.STORE_NOT_FOUND,
         )
     return opened, hospital
-
-
-def _run(work: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
-    try:
-        return asyncio.run(work())
-    except HealthMyDataError as exc:
-        print_error(error_console(), exc)
-        raise typer.Exit(1) from None
 
 
 def register(app: typer.Typer) -> None:
@@ -132,27 +123,19 @@ def register(app: typer.Typer) -> None:
         uri = resolve_store(store, "hospital")
         insecure = frozenset(insecure_http_host or ())
 
-        async def work() -> Hospital:
-            key = store_key(uri, create=True)
-            opened = await open_store(uri, raw_key=key)
-            try:
-                return await Hospital.init(
-                    opened,
-                    base_url=base_url,
-                    did_method=did_method,
-                    name=name,
-                    insecure_http_hosts=insecure,
-                )
-            finally:
-                await opened.close()
+        async def create(opened: Store) -> Hospital:
+            return await Hospital.init(
+                opened,
+                base_url=base_url,
+                did_method=did_method,
+                name=name,
+                insecure_http_hosts=insecure,
+            )
 
-        hospital = _run(work)
+        hospital = run_command(lambda: with_new_store(uri, create))
         out = stdout_console()
         out.print(f"hospital DID   {hospital.did}")
-        out.print(f"store          {uri}")
-        key_file = key_file_for(uri)
-        if key_file is not None:
-            out.print(f"store key file {key_file} (keep it secret; or set MYDATA_STORE_KEY)")
+        print_store(out, uri)
         if hospital.did.startswith("did:web:"):
             out.print(
                 f"serve it with  mydata serve hospital --store {uri} (did.json at "
@@ -188,7 +171,7 @@ def register(app: typer.Typer) -> None:
             finally:
                 await opened.close()
 
-        text = json.dumps(_run(work), indent=2)
+        text = json.dumps(run_command(work), indent=2)
         if output is None:
             typer.echo(text)
         else:
@@ -208,7 +191,7 @@ def register(app: typer.Typer) -> None:
                 finally:
                     await opened.close()
 
-            result = _run(work)
+            result = run_command(work)
             done = {"revoke": "revoked", "suspend": "suspended", "reinstate": "reinstated"}
             stdout_console().print(
                 f"{credential_id}: {done.get(verb, verb)} ({json.dumps(result)})"
@@ -235,7 +218,7 @@ def register(app: typer.Typer) -> None:
             finally:
                 await opened.close()
 
-        stdout_console().print(f"new signing key {_run(work)}")
+        stdout_console().print(f"new signing key {run_command(work)}")
 
     @hospital_app.command("retire-key")
     def retire_key(
@@ -251,7 +234,7 @@ def register(app: typer.Typer) -> None:
             finally:
                 await opened.close()
 
-        _run(work)
+        run_command(work)
         stdout_console().print(f"retired {multikey}")
 
     @hospital_app.command("did-document")
@@ -265,7 +248,7 @@ def register(app: typer.Typer) -> None:
             finally:
                 await opened.close()
 
-        typer.echo(json.dumps(_run(work), indent=2))
+        typer.echo(json.dumps(run_command(work), indent=2))
 
     _register_audit(hospital_app)
     _register_records(hospital_app)
@@ -280,23 +263,15 @@ def _register_audit(hospital_app: typer.Typer) -> None:
     def verify(store: StoreOption = None) -> None:
         """Check the whole chain; exit 1 and name the first bad entry when it was tampered with."""
 
-        async def work() -> Any:
+        async def work() -> AuditVerification:
             opened, hospital = await open_hospital(store)
             try:
                 return await hospital.audit.verify()
             finally:
                 await opened.close()
 
-        result = _run(work)
-        out = stdout_console()
-        if result.ok:
-            out.print(f"[green]audit log intact[/]: {result.entries} entries, chain verified")
-            return
-        out.print(
-            f"[bold red]audit log TAMPERED[/]: {result.reason} at entry {result.first_bad_seq} "
-            f"({result.entries} entries verified before it)"
-        )
-        raise typer.Exit(1)
+        result = run_command(work)
+        report_audit_verification(stdout_console(), result)
 
     @audit_app.command("list")
     def list_entries(
@@ -314,7 +289,7 @@ def _register_audit(hospital_app: typer.Typer) -> None:
                 await opened.close()
 
         table = Table("seq", "time", "event", "fields")
-        for entry in _run(work):
+        for entry in run_command(work):
             fields = ", ".join(f"{k}={v}" for k, v in sorted(entry.fields.items()))
             table.add_row(str(entry.seq), entry.time, entry.event, fields)
         stdout_console().print(table)
@@ -371,7 +346,7 @@ def _register_records(hospital_app: typer.Typer) -> None:
             finally:
                 await opened.close()
 
-        issued = _run(work)
+        issued = run_command(work)
         table = Table()
         for column in ("kind", "format", "id", "file"):
             table.add_column(column, overflow="fold")
@@ -447,7 +422,7 @@ def _register_records(hospital_app: typer.Typer) -> None:
                 finally:
                     await opened.close()
 
-            result = _run(work)
+            result = run_command(work)
         stdout_console().print(
             f"job {result.job_id}: {result.state}, {result.issued} of {result.total} issued "
             f"({result.issued_now} now, {result.failed} failed)"
@@ -493,6 +468,21 @@ def _print_link(link: AccreditationLink, store_uri: str, base_url: str) -> None:
     out.print(f"  4. mydata selftest {base_url} --token <secret> --operator {link.operator_did}")
 
 
+async def _at_operator(
+    store: str | None,
+    insecure: frozenset[str],
+    action: Callable[[Hospital, httpx.AsyncClient], Awaitable[AccreditationLink]],
+) -> tuple[AccreditationLink, str]:
+    """Run ``action`` on the hospital in ``store`` with a client for the operator's service;
+    the link it returns and the hospital's base URL."""
+    opened, hospital = await open_hospital(store, insecure_http_hosts=insecure)
+    try:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(15.0)) as http:
+            return await action(hospital, http), hospital.base_url
+    finally:
+        await opened.close()
+
+
 def _onboard(
     store_uri: str,
     operator_url: str,
@@ -502,30 +492,21 @@ def _onboard(
 ) -> None:
     """Register the hospital in ``store_uri`` with the operator (and approve with its token)."""
 
-    async def work() -> tuple[AccreditationLink, str]:
-        opened, hospital = await open_hospital(store_uri, insecure_http_hosts=insecure)
-        try:
-            async with httpx.AsyncClient(timeout=httpx.Timeout(15.0)) as http:
-                link = await load_link(hospital)
-                if (
-                    link is None
-                    or link.operator_url != operator_url.rstrip("/")
-                    or link.state == "rejected"
-                ):
-                    link = await register_with_operator(
-                        hospital, operator_url, http=http, name=name
-                    )
-                if link.credential is None and operator_token:
-                    await approve_at_operator(link, http=http, token=operator_token)
-                if link.credential is None:
-                    link = await fetch_accreditation(
-                        hospital, http=http, insecure_http_hosts=insecure
-                    )
-                return link, hospital.base_url
-        finally:
-            await opened.close()
+    async def onboard(hospital: Hospital, http: httpx.AsyncClient) -> AccreditationLink:
+        link = await load_link(hospital)
+        if (
+            link is None
+            or link.operator_url != operator_url.rstrip("/")
+            or link.state == "rejected"
+        ):
+            link = await register_with_operator(hospital, operator_url, http=http, name=name)
+        if link.credential is None and operator_token:
+            await approve_at_operator(link, http=http, token=operator_token)
+        if link.credential is None:
+            link = await fetch_accreditation(hospital, http=http, insecure_http_hosts=insecure)
+        return link
 
-    link, base_url = _run(work)
+    link, base_url = run_command(lambda: _at_operator(store_uri, insecure, onboard))
     _print_link(link, store_uri, base_url)
 
 
@@ -540,18 +521,10 @@ def _register_accreditation(hospital_app: typer.Typer) -> None:
         """Ask the operator how the registration stands; keep the accreditation once approved."""
         insecure = frozenset(insecure_http_host or ())
 
-        async def work() -> tuple[AccreditationLink, str]:
-            opened, hospital = await open_hospital(store, insecure_http_hosts=insecure)
-            try:
-                async with httpx.AsyncClient(timeout=httpx.Timeout(15.0)) as http:
-                    link = await fetch_accreditation(
-                        hospital, http=http, insecure_http_hosts=insecure
-                    )
-                    return link, hospital.base_url
-            finally:
-                await opened.close()
+        async def fetch_link(hospital: Hospital, http: httpx.AsyncClient) -> AccreditationLink:
+            return await fetch_accreditation(hospital, http=http, insecure_http_hosts=insecure)
 
-        link, base_url = _run(work)
+        link, base_url = run_command(lambda: _at_operator(store, insecure, fetch_link))
         _print_link(link, resolve_store(store, "hospital"), base_url)
         if link.credential is None:
             raise typer.Exit(1)
@@ -567,7 +540,7 @@ def _register_accreditation(hospital_app: typer.Typer) -> None:
             finally:
                 await opened.close()
 
-        link = _run(work)
+        link = run_command(work)
         if link is None or link.credential is None:
             error_console().print(
                 "[red]error:[/] no accreditation yet (mydata hospital init --operator URL, then "

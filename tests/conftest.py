@@ -1,17 +1,21 @@
-"""Shared fixtures: spec vectors, stores on SQLite files and (when configured) PostgreSQL."""
+"""Shared fixtures: spec vectors, stores on SQLite files and (when configured) PostgreSQL; helpers
+for tests that run ``mydata`` commands and services as processes."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from agent.storage import Store, generate_raw_key, open_store, remove_store
@@ -80,8 +84,80 @@ class TickingClock:
         return self.now
 
 
+#: An unsigned credential of the health context: a high-criticality AllergyIntolerance about a
+#: did:key subject. Shared by every test module; copy it before changing it.
+UNSIGNED_ALLERGY: dict[str, Any] = {
+    "@context": ["https://www.w3.org/ns/credentials/v2", "https://w3id.org/health-mydata/v1"],
+    "type": ["VerifiableCredential", "AllergyIntoleranceCredential"],
+    "credentialSubject": {
+        "id": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+        "fhirVersion": "4.0.1",
+        "fhirResource": {"resourceType": "AllergyIntolerance", "criticality": "high"},
+    },
+}
+
 #: The installed ``mydata`` console script of this environment.
 MYDATA = str(Path(sys.executable).with_name("mydata"))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (now)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def mydata(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``mydata ARGS`` with ``env``; with ``check``, fail with its output unless it exits 0."""
+    result = subprocess.run(
+        [MYDATA, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"mydata {' '.join(args)} failed: {result.stdout}{result.stderr}")
+    return result
+
+
+def wait_healthy(
+    port: int, process: subprocess.Popen[Any], log: Path, *, timeout: float = 60.0
+) -> None:
+    """Wait until the service ``process`` started answers ``GET /healthz`` on ``port``.
+
+    :raises RuntimeError: with the service's log, when it exits or does not answer in time.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the service exited: {log.read_text(errors='replace')}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the service did not answer /healthz: {log.read_text(errors='replace')}")
+
+
+def wait_for(what: str, condition: Callable[[], Any], timeout: float = 30) -> Any:
+    """Poll ``condition`` until it returns something true, and return that.
+
+    :raises AssertionError: naming ``what``, when ``timeout`` seconds pass first.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM ``process`` and reap it; SIGKILL when it has not stopped after 10 seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def make_certificate(directory: Path) -> tuple[Path, Path]:

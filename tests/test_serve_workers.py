@@ -5,23 +5,17 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import MYDATA
+from tests.conftest import MYDATA, free_port, wait_healthy
 
 TOKEN = "workers-admin-token-for-tests"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _children(pid: int) -> set[int]:
@@ -55,18 +49,6 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "MYDATA_HOME": str(tmp_path), "MYDATA_ADMIN_TOKEN": TOKEN}
 
 
-def _wait_healthy(port: int, process: subprocess.Popen[str], log: Path) -> None:
-    for _ in range(600):
-        if process.poll() is not None:
-            raise AssertionError(f"the service exited: {log.read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError("the service did not answer /healthz")
-
-
 def _start_verifier(tmp_path: Path, port: int, log: Path) -> subprocess.Popen[str]:
     store = f"sqlite://{tmp_path}/verifier.sqlite"
     with log.open("w") as out:
@@ -80,21 +62,27 @@ def _start_verifier(tmp_path: Path, port: int, log: Path) -> subprocess.Popen[st
         )
 
 
-def _kill_group(process: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+@contextlib.contextmanager
+def _two_workers(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[str], set[int], Path]]:
+    """A verifier service with two workers, answering: its port, parent, workers and log.
+    The whole process group is killed afterwards."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    process = _start_verifier(tmp_path, port, log)
+    try:
+        wait_healthy(port, process, log)
+        workers = _workers_of(process.pid)
+        assert len(workers) == 2
+        yield port, process, workers, log
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_verifier_runs_as_two_workers_and_stops_on_sigterm(tmp_path: Path) -> None:
-    port = _free_port()
-    log = tmp_path / "serve.log"
-    process = _start_verifier(tmp_path, port, log)
-    try:
-        _wait_healthy(port, process, log)
-        workers = _workers_of(process.pid)
-        assert len(workers) == 2
+    with _two_workers(tmp_path) as (port, process, workers, _):
         # Fresh connections, so the kernel may hand them to either worker; each must answer.
         for _ in range(6):
             with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
@@ -108,34 +96,30 @@ def test_verifier_runs_as_two_workers_and_stops_on_sigterm(tmp_path: Path) -> No
                 assert refused.json()["errors"][0]["code"] == "PARSING_ERROR"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
-        assert not any(_alive(pid) for pid in workers)
-    finally:
-        _kill_group(process)
+        assert _all_gone(workers)
+
+
+def _all_gone(pids: set[int]) -> bool:
+    """Whether every process in ``pids`` has exited (polled: the kernel may take a moment to
+    report a process that has just ended as gone)."""
+    for _ in range(600):
+        if not any(_alive(pid) for pid in pids):
+            return True
+        time.sleep(0.1)
+    return False
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_workers_stop_when_the_parent_is_killed(tmp_path: Path) -> None:
-    port = _free_port()
-    log = tmp_path / "serve.log"
-    process = _start_verifier(tmp_path, port, log)
-    try:
-        _wait_healthy(port, process, log)
-        workers = _workers_of(process.pid)
-        assert len(workers) == 2
+    with _two_workers(tmp_path) as (_, process, workers, log):
         process.kill()  # SIGKILL: the parent cannot forward anything
         process.wait()
-        for _ in range(600):
-            if not any(_alive(pid) for pid in workers):
-                break
-            time.sleep(0.1)
-        assert not any(_alive(pid) for pid in workers), log.read_text()
-    finally:
-        _kill_group(process)
+        assert _all_gone(workers), log.read_text()
 
 
 def test_the_wallet_refuses_several_workers(tmp_path: Path) -> None:
     result = subprocess.run(
-        [MYDATA, "serve", "wallet", "--port", str(_free_port()), "--workers", "2"],
+        [MYDATA, "serve", "wallet", "--port", str(free_port()), "--workers", "2"],
         env={**_env(tmp_path), "MYDATA_PASSPHRASE": "not used"},
         capture_output=True,
         text=True,

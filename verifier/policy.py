@@ -313,7 +313,9 @@ class InsurerClaimPolicy:
         claim_id = str(context.get("claim_id") or "")
         key = str(context.get("evidence_key") or "")
         now: datetime = context.get("now") or utcnow()
-        reasons = _failed(report, frozenset({Check.PURPOSE}))
+        # A failed purpose check is a refusal: data asked for one purpose is not used for
+        # another (a skipped one, a desk check with no request, is not a failure).
+        reasons = _failed(report)
         reasons.extend(_holder_rules(report))
         trust = report.result(Check.TRUST)
         if trust is None or trust.status is not CheckStatus.PASSED:

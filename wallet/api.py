@@ -58,6 +58,7 @@ from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError, Protoc
 from agent.jsonio import parse_json_object
 from agent.runtime import DIDCommAgent
 from agent.service import AgentServiceConfig, create_agent_app, error_response
+from agent.storage import Store
 from agent.types import JSONObject
 from wallet.consent import ConsentRecord, ConsentStatus, get_consent, list_consents
 from wallet.didcomm import (
@@ -452,7 +453,13 @@ def create_wallet_app(config: AgentServiceConfig, wallet_args: WalletOpenArgs) -
         app.state.wallet_trust = trust
         register_wallet(agent, wallet, auto_accept=wallet_args.auto_accept)
 
-    app = create_agent_app(config, configure=configure, admin_routers=[_router()])
+    def wallet_store(app: FastAPI) -> Store | None:
+        wallet: Wallet | None = getattr(app.state, "wallet", None)
+        return wallet.store if wallet is not None else None
+
+    app = create_agent_app(
+        config, configure=configure, admin_routers=[_router()], other_store=wallet_store
+    )
 
     async def handler(request: Request, exc: Exception) -> JSONResponse:
         return _error(exc)

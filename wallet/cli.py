@@ -22,25 +22,25 @@ The service's DIDComm agent keeps its relationships in a store of its own beside
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import httpx
 import typer
 from rich.table import Table
 
-from agent.console import error_console, escape, print_error, stdout_console
+from agent.cliutil import run_command
+from agent.console import error_console, escape, stdout_console
 from agent.dids import DIDResolver
-from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError, StorageError
+from agent.errors import ErrorCode, InvalidInputError, StorageError
 from agent.service import ADMIN_TOKEN_ENV
 from agent.storage import open_store
 from agent.storeconfig import resolve_store, store_key
@@ -62,7 +62,6 @@ from wallet.vault import (
 
 __all__ = ["PASSPHRASE_ENV", "SERVICE_ENV", "agent_store_uri", "register"]
 
-_T = TypeVar("_T")
 
 #: The wallet store's passphrase (else it is asked for).
 PASSPHRASE_ENV = "MYDATA_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
@@ -124,14 +123,6 @@ def _passphrase(new: bool) -> str:
     prompt = "New wallet passphrase" if new else "Wallet passphrase"
     text: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=new)
     return text
-
-
-def _run(work: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
-    try:
-        return asyncio.run(work())
-    except HealthMyDataError as exc:
-        print_error(error_console(), exc)
-        raise typer.Exit(1) from None
 
 
 @asynccontextmanager
@@ -354,7 +345,7 @@ def _register_trust(wallet_app: typer.Typer) -> None:
     ) -> None:
         """Trust an operator; a running wallet service uses it after a restart."""
         uri = _agent_uri(store, agent_store)
-        _run(
+        run_command(
             lambda: _add_operators(
                 uri, [OperatorSource(operator, operator_url)], insecure_http_host
             )
@@ -378,7 +369,7 @@ def _register_trust(wallet_app: typer.Typer) -> None:
             finally:
                 await opened.close()
 
-        found = _run(work)
+        found = run_command(work)
         if as_json:
             typer.echo(json.dumps([{"did": s.did, "url": s.url} for s in found], indent=2))
             return
@@ -403,7 +394,7 @@ def _register_trust(wallet_app: typer.Typer) -> None:
             finally:
                 await opened.close()
 
-        if not _run(work):
+        if not run_command(work):
             error_console().print(f"[red]error:[/] {escape(operator)} was not trusted")
             raise typer.Exit(1)
         stdout_console().print(f"no longer trusting {escape(operator)}")
@@ -456,7 +447,7 @@ def _register_local(wallet_app: typer.Typer) -> None:
             await _add_operators(agent_uri, sources, insecure_http_host)
             return holder, jwk
 
-        holder, jwk = _run(work)
+        holder, jwk = run_command(work)
         out = stdout_console()
         out.print(f"holder DID     {holder}")
         out.print(f"holder JWK     {json.dumps(jwk)}")
@@ -482,7 +473,7 @@ def _register_local(wallet_app: typer.Typer) -> None:
             async with _local(store, profile, insecure_hosts=insecure_http_host) as wallet:
                 return await wallet.add_credential(data, jwks=keys)
 
-        meta = _run(work)
+        meta = run_command(work)
         stdout_console().print(f"stored {escape(meta.id)}: {escape(meta.summary)}")
 
     @wallet_app.command("list")
@@ -495,7 +486,7 @@ def _register_local(wallet_app: typer.Typer) -> None:
             async with _local(store, profile) as wallet:
                 return await wallet.list()
 
-        _print_credentials(_run(work), as_json)
+        _print_credentials(run_command(work), as_json)
 
     @wallet_app.command("search")
     def search(
@@ -525,7 +516,7 @@ def _register_local(wallet_app: typer.Typer) -> None:
                     format=format,
                 )
 
-        _print_credentials(_run(work), as_json)
+        _print_credentials(run_command(work), as_json)
 
     @wallet_app.command("show")
     def show(
@@ -540,7 +531,7 @@ def _register_local(wallet_app: typer.Typer) -> None:
             async with _local(store, profile) as wallet:
                 return await wallet.get(credential_id), await wallet.content(credential_id)
 
-        meta, content = _run(work)
+        meta, content = run_command(work)
         if as_json:
             typer.echo(json.dumps({"metadata": meta.to_json(), "credential": content}, indent=2))
             return
@@ -564,7 +555,7 @@ def _register_local(wallet_app: typer.Typer) -> None:
             async with _local(store, profile) as wallet:
                 return [consent_to_json(c) for c in await list_consents(wallet)]
 
-        found = _run(work)
+        found = run_command(work)
         if as_json:
             typer.echo(json.dumps(found, indent=2))
         else:
@@ -597,7 +588,7 @@ def _register_local(wallet_app: typer.Typer) -> None:
                     credential_id=credential,
                 )
 
-        card = _run(work)
+        card = run_command(work)
         if output.suffix.lower() == ".png":
             output.write_bytes(card.png_bytes)
         else:
@@ -798,7 +789,7 @@ def _register_backup(wallet_app: typer.Typer) -> None:
                 await remember_etag(wallet, vault, slot, receipt.etag)
                 return data, receipt
 
-        data, receipt = _run(work)
+        data, receipt = run_command(work)
         out = stdout_console()
         if file is not None:
             descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -844,7 +835,7 @@ def _register_backup(wallet_app: typer.Typer) -> None:
             data = file.read_bytes()
         elif vault is not None:
             # Read first: a wrong phrase or an empty vault slot leaves nothing behind locally.
-            data, slot, etag = _run(functools.partial(fetch, vault))
+            data, slot, etag = run_command(functools.partial(fetch, vault))
 
         async def work() -> Any:
             async with _local(store, profile, create=True) as wallet:
@@ -855,7 +846,7 @@ def _register_backup(wallet_app: typer.Typer) -> None:
             return summary
 
         try:
-            summary = _run(work)
+            summary = run_command(work)
         except typer.Exit:
             if new_file and target is not None:  # leave no empty wallet behind
                 for suffix in ("", "-wal", "-shm"):

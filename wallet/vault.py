@@ -81,7 +81,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from agent.clock import format_datetime, utcnow
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError, StorageError
 from agent.observability import METRICS_TOKEN_ENV, install_operations, store_readiness
-from agent.service import ADMIN_TOKEN_ENV, AgentServiceConfig, admin_guard, error_response
+from agent.service import (
+    ADMIN_TOKEN_ENV,
+    AgentServiceConfig,
+    admin_guard,
+    error_response,
+    validation_error_response,
+)
 from agent.storage import Store, open_store
 from wallet.backup import DEFAULT_KDF, normalise_recovery_phrase
 from wallet.errors import BackupError
@@ -291,7 +297,7 @@ def create_vault_app(
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(422, str(ErrorCode.INVALID_INPUT), "the request is malformed")
+        return validation_error_response(exc)
 
     @app.exception_handler(HealthMyDataError)
     async def _domain_error(request: Request, exc: HealthMyDataError) -> JSONResponse:

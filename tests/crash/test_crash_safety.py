@@ -19,6 +19,7 @@ from typing import Any
 from agent.credentials.status_list import Bitstring, decode_list
 from agent.storage import generate_raw_key, open_store
 from issuer.hospital import Hospital
+from tests.conftest import UNSIGNED_ALLERGY
 from tests.crash import _children
 from tests.verifier.conftest import _party
 from tests.verifier.test_verify import allergy_credential
@@ -28,15 +29,6 @@ from wallet.backup import CREDENTIAL_CATEGORY
 from wallet.errors import DuplicateCredentialError
 
 SPAWN = multiprocessing.get_context("spawn")
-UNSIGNED: dict[str, Any] = {
-    "@context": ["https://www.w3.org/ns/credentials/v2", "https://w3id.org/health-mydata/v1"],
-    "type": ["VerifiableCredential", "AllergyIntoleranceCredential"],
-    "credentialSubject": {
-        "id": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
-        "fhirVersion": "4.0.1",
-        "fhirResource": {"resourceType": "AllergyIntolerance", "criticality": "high"},
-    },
-}
 
 
 def _lines(path: Path) -> list[str]:
@@ -105,7 +97,7 @@ async def _hospital_with_credentials(uri: str, key: str, count: int) -> list[str
     store = await open_store(uri, raw_key=key)
     try:
         hospital = await Hospital.init(store, base_url="https://hospital.example", did_method="key")
-        return [str((await hospital.issue(UNSIGNED))["id"]) for _ in range(count)]
+        return [str((await hospital.issue(UNSIGNED_ALLERGY))["id"]) for _ in range(count)]
     finally:
         await store.close()
 

@@ -8,26 +8,17 @@ each party starts.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from agent.storage import generate_raw_key
+from tests.conftest import MYDATA, free_port, stop_process, wait_healthy
 
-MYDATA = str(Path(sys.executable).with_name("mydata"))
 TOKEN = "fuzz-admin-token-0123456789"
 PASSPHRASE = "fuzz wallet passphrase: correct horse"
 PARTIES = ("hospital", "verifier", "wallet", "vault", "operator")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PartyService:
@@ -81,7 +72,7 @@ class PartyService:
         self.admin = httpx.Client(
             base_url=self.url, timeout=30, headers={"Authorization": f"Bearer {TOKEN}"}
         )
-        self._wait()
+        wait_healthy(self.port, self.process, self.log_path)
 
     def _init(self, public: str) -> None:
         if self.party == "hospital":
@@ -99,30 +90,10 @@ class PartyService:
         if result.returncode != 0:
             raise AssertionError(f"mydata {' '.join(args)}: {result.stdout}{result.stderr}")
 
-    def _wait(self) -> None:
-        deadline = time.monotonic() + 60
-        while True:
-            if self.process.poll() is not None:
-                raise AssertionError(f"{self.party} exited: {self.log()}")
-            try:
-                if self.client.get("/healthz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.party} did not start: {self.log()}")
-            time.sleep(0.1)
-
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
         self.client.close()
         self.admin.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_process(self.process)

@@ -81,6 +81,15 @@ JSON_VALUES = st.recursive(
 JSON_BODIES = st.dictionaries(st.sampled_from(VOCABULARY), JSON_VALUES, max_size=5)
 
 EXAMPLES = int(os.environ.get("MYDATA_FUZZ_EXAMPLES", "12"))
+#: Hypothesis settings of every fuzzing run: repeatable examples, no deadline, no example database.
+_SETTINGS = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 TIMEOUT = 20.0  # seconds: a request slower than this is reported as a hang
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 #: Operations not fuzzed, and why.
@@ -129,14 +138,7 @@ def _fuzz_documented(
     """Schemathesis cases from the operation's own schema: no 500, documented answers
     conform, no hang."""
 
-    @settings(
-        max_examples=EXAMPLES,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @_SETTINGS
     @given(case=operation.as_strategy())
     def run(case: schemathesis.Case) -> None:
         try:
@@ -168,14 +170,7 @@ def _fuzz_undocumented_body(
     """A route that parses its body itself documents none, so schemathesis sends none:
     send it JSON objects made of the services' member names instead (no 500, no hang)."""
 
-    @settings(
-        max_examples=EXAMPLES,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @_SETTINGS
     @given(case=operation.as_strategy(), body=JSON_BODIES)
     def run(case: schemathesis.Case, body: dict[str, object]) -> None:
         url = service.url + case.formatted_path

@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
+from tests.conftest import MYDATA, free_port, mydata, stop_process, wait_healthy
 
-from tests.conftest import MYDATA
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["Service", "env_for", "free_port", "mydata"]
 
 
 def env_for(home: Path, **extra: str) -> dict[str, str]:
     """The environment of one party's commands: its own MYDATA_HOME, no inherited token."""
     base = {k: v for k, v in os.environ.items() if k not in {"MYDATA_ADMIN_TOKEN"}}
     return {**base, "MYDATA_HOME": str(home), "COLUMNS": "200", **extra}
-
-
-def mydata(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [MYDATA, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"mydata {' '.join(args)} failed: {result.stdout}{result.stderr}")
-    return result
 
 
 class Service:
@@ -47,22 +30,11 @@ class Service:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(self.log_path.read_text())
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"mydata serve {role} did not start: {self.log_path.read_text()}")
+        try:
+            wait_healthy(port, self.process, self.log_path)
+        except RuntimeError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)

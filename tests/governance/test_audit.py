@@ -7,26 +7,19 @@ from datetime import timedelta
 
 import pytest
 
-from agent.clock import utcnow
 from agent.errors import InvalidInputError
 from agent.storage import Store
-from governance import Operator, did_auth_presentation
+from governance import Operator
 from governance.audit import GENESIS, OperatorAudit, OperatorEvent
-from tests.governance.test_operator import _party
+from tests.governance.test_operator import _registered
 
 ROLE = "AccreditedHealthcareProvider"
 
 
 async def test_operator_actions_are_audited_in_a_chain(store: Store) -> None:
     operator = await Operator.init(store, base_url="https://operator.example")
-    did, signer = await _party(store)
-    challenge = await operator.challenge()
-    registration = await operator.register(
-        did_auth_presentation(
-            did, signer, challenge=challenge["challenge"], domain=operator.did, created=utcnow()
-        ),
-        role=ROLE,
-    )
+    registration = await _registered(operator, store, ROLE)
+    did = registration.did
     accreditation = await operator.approve(registration.id, valid_for=timedelta(days=30))
     await operator.suspend(accreditation.id)
     await operator.reinstate(accreditation.id)

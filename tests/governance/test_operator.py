@@ -28,7 +28,7 @@ from agent.keys import AskarKeyStore, AskarSigner, KeyType, decode_multikey
 from agent.status import StatusChecker
 from agent.storage import Store, generate_raw_key, open_store
 from governance import Operator, did_auth_presentation
-from governance.operator import AccreditationState, RegistrationState
+from governance.operator import AccreditationState, Registration, RegistrationState
 from verifier.trust import TrustRegistry
 
 BASE = "https://operator.example"
@@ -46,6 +46,18 @@ async def _party(store: Store) -> tuple[str, AskarSigner]:
     multikey = await keys.create_key(KeyType.ED25519_PUB)
     did = did_key_from_public(KeyType.ED25519_PUB, decode_multikey(multikey)[1])
     return did, await keys.signer(multikey, verification_method=f"{did}#{multikey}")
+
+
+async def _registered(operator: Operator, store: Store, role: str) -> Registration:
+    """A new :func:`_party`'s pending registration in ``role``, by a valid DID-auth proof."""
+    did, signer = await _party(store)
+    challenge = await operator.challenge()
+    return await operator.register(
+        did_auth_presentation(
+            did, signer, challenge=challenge["challenge"], domain=operator.did, created=utcnow()
+        ),
+        role=role,
+    )
 
 
 async def _registry(operator: Operator, *extra_operators: str) -> TrustRegistry:
@@ -298,14 +310,7 @@ async def test_a_did_the_applicant_cannot_sign_for_is_refused(
 
 
 async def test_rejected_registration_cannot_be_approved(operator: Operator, store: Store) -> None:
-    did, signer = await _party(store)
-    challenge = await operator.challenge()
-    registration = await operator.register(
-        did_auth_presentation(
-            did, signer, challenge=challenge["challenge"], domain=operator.did, created=utcnow()
-        ),
-        role="CertifiedDataBroker",
-    )
+    registration = await _registered(operator, store, "CertifiedDataBroker")
     rejected = await operator.reject(registration.id, reason="no certificate on file")
     assert rejected.state is RegistrationState.REJECTED
     with pytest.raises(InvalidInputError):
@@ -316,14 +321,7 @@ async def test_rejected_registration_cannot_be_approved(operator: Operator, stor
 async def test_concurrent_approvals_issue_one_accreditation(
     operator: Operator, store: Store
 ) -> None:
-    did, signer = await _party(store)
-    challenge = await operator.challenge()
-    registration = await operator.register(
-        did_auth_presentation(
-            did, signer, challenge=challenge["challenge"], domain=operator.did, created=utcnow()
-        ),
-        role=HOSPITAL_ROLE,
-    )
+    registration = await _registered(operator, store, HOSPITAL_ROLE)
     outcomes = await asyncio.gather(
         *(operator.approve(registration.id) for _ in range(4)), return_exceptions=True
     )

@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.conftest import MYDATA, free_port, mydata, stop_process, wait_healthy
+
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "hospital-admin-token-for-tests"
-MYDATA = str(Path(sys.executable).with_name("mydata"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def mydata(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [MYDATA, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"mydata {' '.join(args)} failed: {result.stdout}{result.stderr}")
-    return result
 
 
 class HospitalService:
@@ -67,24 +50,11 @@ class HospitalService:
             headers={"Authorization": f"Bearer {TOKEN}"},
             timeout=30,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(self.log_path.read_text())
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("the hospital service did not start")
+        wait_healthy(port, self.process, self.log_path, timeout=30)
 
     def stop(self) -> None:
         self.admin.close()
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_process(self.process)
 
 
 def hospital_env(home: Path, **extra: str) -> dict[str, str]:

@@ -11,24 +11,15 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import UNSIGNED_ALLERGY
 from tests.hospital.conftest import HospitalService, mydata
 from verifier.cli import verify_document
-
-UNSIGNED: dict[str, Any] = {
-    "@context": ["https://www.w3.org/ns/credentials/v2", "https://w3id.org/health-mydata/v1"],
-    "type": ["VerifiableCredential", "AllergyIntoleranceCredential"],
-    "credentialSubject": {
-        "id": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
-        "fhirVersion": "4.0.1",
-        "fhirResource": {"resourceType": "AllergyIntolerance", "criticality": "high"},
-    },
-}
 
 
 def issue(
     service: HospitalService, credential: dict[str, Any] | None = None, **options: Any
 ) -> Any:
-    body: dict[str, Any] = {"credential": credential or copy.deepcopy(UNSIGNED)}
+    body: dict[str, Any] = {"credential": credential or copy.deepcopy(UNSIGNED_ALLERGY)}
     if options:
         body["options"] = options
     return service.admin.post("/credentials/issue", json=body)
@@ -122,25 +113,27 @@ def test_rdfc_on_request(hospital: HospitalService) -> None:
         pytest.param(b"{}", 400, "PARSING_ERROR", id="no-credential"),
         pytest.param(b'{"credential": "x"}', 400, "PARSING_ERROR", id="credential-not-object"),
         pytest.param(
-            json.dumps({"credential": {**UNSIGNED, "credentialSubject": "x"}}).encode(),
+            json.dumps({"credential": {**UNSIGNED_ALLERGY, "credentialSubject": "x"}}).encode(),
             422,
             "MALFORMED_VALUE_ERROR",
             id="bad-subject",
         ),
         pytest.param(
-            json.dumps({"credential": {**UNSIGNED, "validFrom": "yesterday"}}).encode(),
+            json.dumps({"credential": {**UNSIGNED_ALLERGY, "validFrom": "yesterday"}}).encode(),
             422,
             "MALFORMED_VALUE_ERROR",
             id="bad-date",
         ),
         pytest.param(
-            json.dumps({"credential": UNSIGNED, "options": {"cryptosuite": "rsa"}}).encode(),
+            json.dumps(
+                {"credential": UNSIGNED_ALLERGY, "options": {"cryptosuite": "rsa"}}
+            ).encode(),
             400,
             "unsupportedCryptosuite",
             id="cryptosuite",
         ),
         pytest.param(
-            json.dumps({"credential": {**UNSIGNED, "undefinedTerm": 1}}).encode(),
+            json.dumps({"credential": {**UNSIGNED_ALLERGY, "undefinedTerm": 1}}).encode(),
             422,
             "undefinedTerm",
             id="undefined-term",
@@ -155,6 +148,19 @@ def test_bad_issue_requests_are_specific_errors(
     )
     assert response.status_code == status, response.text
     assert response.json()["code"] == code
+
+
+def test_framework_validation_errors_use_the_one_error_shape_without_the_value(
+    hospital: HospitalService,
+) -> None:
+    secret_like = "Allergy-to-penicillin-" + "x" * 300
+    response = hospital.admin.post("/admin/invitations", json={"goal_code": secret_like})
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["code"] == "invalidInput"
+    assert body["details"]["errors"][0]["loc"] == ["body", "goal_code"]
+    assert "detail" not in body
+    assert "penicillin" not in response.text
 
 
 def test_status_update_errors(hospital: HospitalService) -> None:
@@ -252,7 +258,7 @@ def test_cli_issue_and_revoke_without_the_service(tmp_path: Path) -> None:
         env=env,
     )
     unsigned = tmp_path / "unsigned.json"
-    unsigned.write_text(json.dumps(UNSIGNED))
+    unsigned.write_text(json.dumps(UNSIGNED_ALLERGY))
     out = tmp_path / "signed.json"
     mydata("hospital", "issue", str(unsigned), "--store", store, "-o", str(out), env=env)
     credential = json.loads(out.read_text())
@@ -292,7 +298,7 @@ def test_audit_log_records_issuance_and_revocation_and_detects_tampering(tmp_pat
         env=env,
     )
     unsigned = tmp_path / "unsigned.json"
-    unsigned.write_text(json.dumps(UNSIGNED))
+    unsigned.write_text(json.dumps(UNSIGNED_ALLERGY))
     out = tmp_path / "signed.json"
     mydata("hospital", "issue", str(unsigned), "--store", store, "-o", str(out), env=env)
     credential_id = json.loads(out.read_text())["id"]
@@ -338,7 +344,10 @@ def test_the_service_issues_as_itself_whatever_issuer_the_request_names(
 ) -> None:
     named = issue(
         hospital,
-        {**copy.deepcopy(UNSIGNED), "issuer": {"id": "did:web:other.example", "name": "Other"}},
+        {
+            **copy.deepcopy(UNSIGNED_ALLERGY),
+            "issuer": {"id": "did:web:other.example", "name": "Other"},
+        },
     )
     assert named.status_code == 201, named.text
     credential = named.json()["verifiableCredential"]

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from agent.storage import generate_raw_key
+from tests.conftest import UNSIGNED_ALLERGY
 from tests.hospital.conftest import HospitalService, free_port, hospital_env, mydata
-from tests.hospital.test_hospital_service import UNSIGNED
 
 PER_REPLICA = 150
 
@@ -28,7 +28,7 @@ def test_two_replicas_never_share_a_status_index(postgres_url: str, tmp_path: Pa
             issued = []
             for _ in range(PER_REPLICA):
                 response = service.admin.post(
-                    "/credentials/issue", json={"credential": copy.deepcopy(UNSIGNED)}
+                    "/credentials/issue", json={"credential": copy.deepcopy(UNSIGNED_ALLERGY)}
                 )
                 assert response.status_code == 201, response.text
                 issued.append(response.json()["verifiableCredential"])

@@ -9,32 +9,24 @@ presentation's holder binding challenge and the credential's proof.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from agent.storage import generate_raw_key
+from tests.conftest import free_port, stop_process, wait_for, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-admin-token-" + "x" * 16
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Node:
     def __init__(self, role: str, tmp: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "NODE_STORE_KEY": generate_raw_key(), "MYDATA_ADMIN_TOKEN": TOKEN}
         self.log = (tmp / f"{role}.log").open("w")
@@ -58,24 +50,11 @@ class Node:
         self.client = httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=15
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{role} exited: {(tmp / f'{role}.log').read_text()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{role} did not start")
+        wait_healthy(self.port, self.process, tmp / f"{role}.log", timeout=30)
 
     def stop(self) -> None:
         self.client.close()
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_process(self.process)
         self.log.close()
 
 
@@ -90,16 +69,6 @@ def nodes(tmp_path: Path) -> Iterator[tuple[Node, Node]]:
     yield hospital, wallet
     hospital.stop()
     wallet.stop()
-
-
-def wait_for(what: str, condition: Callable[[], Any], timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_connect_ping_issue_and_present_between_processes(nodes: tuple[Node, Node]) -> None:

@@ -11,7 +11,6 @@ import asyncio
 import copy
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 import pytest
 
@@ -20,17 +19,7 @@ from agent.storage import Store
 from issuer.audit import AuditEvent
 from issuer.group_commit import GroupCommit
 from issuer.hospital import Hospital
-from tests.conftest import TickingClock
-
-UNSIGNED: dict[str, Any] = {
-    "@context": ["https://www.w3.org/ns/credentials/v2", "https://w3id.org/health-mydata/v1"],
-    "type": ["VerifiableCredential", "AllergyIntoleranceCredential"],
-    "credentialSubject": {
-        "id": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
-        "fhirVersion": "4.0.1",
-        "fhirResource": {"resourceType": "AllergyIntolerance", "criticality": "high"},
-    },
-}
+from tests.conftest import UNSIGNED_ALLERGY, TickingClock
 
 
 async def _hospital(store: Store) -> Hospital:
@@ -43,7 +32,9 @@ async def test_concurrent_issues_are_recorded_audited_and_never_share_an_index(
     store: Store,
 ) -> None:
     hospital = await _hospital(store)
-    issued = await asyncio.gather(*(hospital.issue(copy.deepcopy(UNSIGNED)) for _ in range(60)))
+    issued = await asyncio.gather(
+        *(hospital.issue(copy.deepcopy(UNSIGNED_ALLERGY)) for _ in range(60))
+    )
     assert len({credential["id"] for credential in issued}) == 60
     entries = [
         (entry["statusPurpose"], entry["statusListCredential"], entry["statusListIndex"])
@@ -78,10 +69,10 @@ async def test_a_duplicate_id_fails_alone_and_the_rest_of_its_group_is_written(
 ) -> None:
     hospital = await _hospital(store)
     taken = await hospital.issue(
-        {**copy.deepcopy(UNSIGNED), "id": "https://hospital.example/credentials/taken"}
+        {**copy.deepcopy(UNSIGNED_ALLERGY), "id": "https://hospital.example/credentials/taken"}
     )
     assert taken["id"] == "https://hospital.example/credentials/taken"
-    requests = [copy.deepcopy(UNSIGNED) for _ in range(12)]
+    requests = [copy.deepcopy(UNSIGNED_ALLERGY) for _ in range(12)]
     requests[5]["id"] = "https://hospital.example/credentials/taken"
     outcomes = await asyncio.gather(
         *(hospital.issue(request) for request in requests), return_exceptions=True
@@ -106,11 +97,13 @@ async def test_records_survive_a_restart_and_fresh_blocks_skip_the_old_ones(
 
     async with await open_store(store_uri, raw_key=raw_key) as store:
         hospital = await _hospital(store)
-        before = await asyncio.gather(*(hospital.issue(copy.deepcopy(UNSIGNED)) for _ in range(5)))
+        before = await asyncio.gather(
+            *(hospital.issue(copy.deepcopy(UNSIGNED_ALLERGY)) for _ in range(5))
+        )
     async with await open_store(store_uri, raw_key=raw_key, create=False) as store:
         hospital = await Hospital.load(store)
         assert hospital is not None
-        after = [await hospital.issue(copy.deepcopy(UNSIGNED)) for _ in range(5)]
+        after = [await hospital.issue(copy.deepcopy(UNSIGNED_ALLERGY)) for _ in range(5)]
         for credential in before:
             assert (await hospital.issued(credential["id"])).credential_id == credential["id"]
         assert (await hospital.audit.verify()).entries == 11

@@ -33,6 +33,16 @@ async def test_not_ready_when_the_store_is_closed(start: Any, service: str) -> N
     assert ready.json() == {"status": "unavailable", "reason": "storeUnavailable"}
 
 
+async def test_wallet_not_ready_when_the_citizens_store_is_closed(start: Any) -> None:
+    """The wallet service keeps two stores: its agent's and the citizen's; both are probed."""
+    running = await start("wallet")
+    assert (await running.client.get("/readyz")).status_code == 200
+    await running.app.state.wallet.store.close()
+    ready = await running.client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "unavailable", "reason": "storeUnavailable"}
+
+
 @pytest.mark.parametrize("service", SERVICES)
 async def test_not_ready_once_shutdown_begins(start: Any, service: str) -> None:
     running = await start(service)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from agent.status import ReservedIndexes, StatusListAllocator
+from agent.status import ReservedIndexes
 from agent.storage import open_store
+from tests.status.conftest import make_allocator
 
 
 def allocate_in_process(
@@ -21,13 +22,7 @@ async def _allocate(
 ) -> list[tuple[str, int]]:
     store = await open_store(uri, raw_key=raw_key, create=False)
     try:
-        allocator = StatusListAllocator(
-            store,
-            issuer="did:example:issuer",
-            base_url="https://issuer.example/status",
-            list_size=list_size,
-            insecure_small_lists=True,
-        )
+        allocator = make_allocator(store, list_size)
         barrier.wait(timeout=60)  # Start together, so that the transactions interleave.
         found: list[tuple[str, int]] = []
         while len(found) < count:
@@ -49,13 +44,7 @@ async def _reserve_then_hang(
     uri: str, raw_key: str, list_size: int, block: int, taken: Any
 ) -> None:
     store = await open_store(uri, raw_key=raw_key, create=False)
-    allocator = StatusListAllocator(
-        store,
-        issuer="did:example:issuer",
-        base_url="https://issuer.example/status",
-        list_size=list_size,
-        insecure_small_lists=True,
-    )
+    allocator = make_allocator(store, list_size)
     reserved = ReservedIndexes(allocator, block=block, first_block=block)
     taken.put(await reserved.take("revocation", 3))
     await asyncio.sleep(3600)  # The test kills the process here (SIGKILL), store still open.

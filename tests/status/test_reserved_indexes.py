@@ -13,22 +13,10 @@ import pytest
 
 from agent.credentials.status_list import MIN_ENTRIES
 from agent.errors import InvalidInputError
-from agent.status import HEAD_CATEGORY, ReservedIndexes, StatusListAllocator
+from agent.status import HEAD_CATEGORY, ReservedIndexes
 from agent.storage import Store, open_store
 from tests.status._alloc_worker import reserve_then_hang
-
-ISSUER = "did:example:issuer"
-BASE_URL = "https://issuer.example/status"
-
-
-def _allocator(store: Store, list_size: int = MIN_ENTRIES) -> StatusListAllocator:
-    return StatusListAllocator(
-        store,
-        issuer=ISSUER,
-        base_url=BASE_URL,
-        list_size=list_size,
-        insecure_small_lists=list_size < MIN_ENTRIES,
-    )
+from tests.status.conftest import make_allocator
 
 
 async def _allocated(store: Store, purpose: str) -> int:
@@ -38,7 +26,7 @@ async def _allocated(store: Store, purpose: str) -> int:
 
 
 async def test_one_transaction_per_block_and_random_distinct_indexes(store: Store) -> None:
-    reserved = ReservedIndexes(_allocator(store), block=100, first_block=100)
+    reserved = ReservedIndexes(make_allocator(store), block=100, first_block=100)
     taken = [(await reserved.take("revocation"))[0] for _ in range(150)]
     # Two blocks were reserved: the bitmap counts 200, 50 of them still in memory.
     assert await _allocated(store, "revocation") == 200
@@ -56,7 +44,7 @@ async def test_one_transaction_per_block_and_random_distinct_indexes(store: Stor
 
 
 async def test_a_request_larger_than_a_block_is_served_whole(store: Store) -> None:
-    reserved = ReservedIndexes(_allocator(store, list_size=64), block=10, first_block=10)
+    reserved = ReservedIndexes(make_allocator(store, list_size=64), block=10, first_block=10)
     first = await reserved.take("revocation", 4)
     more = await reserved.take("revocation", 30)  # 6 left in memory, 24 reserved now
     assert len(first) == 4
@@ -68,7 +56,7 @@ async def test_a_request_larger_than_a_block_is_served_whole(store: Store) -> No
 
 async def test_blocks_grow_from_small_to_the_maximum(store: Store) -> None:
     """A process that issues once strands a few indexes; a busy one reserves big blocks."""
-    reserved = ReservedIndexes(_allocator(store), block=40, first_block=5)
+    reserved = ReservedIndexes(make_allocator(store), block=40, first_block=5)
     await reserved.take("revocation")
     assert await _allocated(store, "revocation") == 5
     for _ in range(4):
@@ -83,7 +71,7 @@ async def test_blocks_grow_from_small_to_the_maximum(store: Store) -> None:
 
 
 async def test_reserved_indexes_can_carry_a_status(store: Store) -> None:
-    allocator = _allocator(store)
+    allocator = make_allocator(store)
     reserved = ReservedIndexes(allocator, block=16)
     (entry,) = await reserved.take("suspension")
     assert await allocator.set_status(*entry, "suspension", True)
@@ -91,7 +79,7 @@ async def test_reserved_indexes_can_carry_a_status(store: Store) -> None:
 
 
 async def test_bad_arguments_are_refused(store: Store) -> None:
-    allocator = _allocator(store)
+    allocator = make_allocator(store)
     for block in (0, -1, True):
         with pytest.raises(InvalidInputError):
             ReservedIndexes(allocator, block=block)
@@ -105,7 +93,7 @@ async def test_bad_arguments_are_refused(store: Store) -> None:
 
 
 async def test_concurrent_tasks_share_no_index(store: Store) -> None:
-    reserved = ReservedIndexes(_allocator(store, list_size=64), block=7, first_block=2)
+    reserved = ReservedIndexes(make_allocator(store, list_size=64), block=7, first_block=2)
 
     async def run() -> list[tuple[str, int]]:
         return [(await reserved.take("revocation"))[0] for _ in range(30)]
@@ -122,7 +110,7 @@ async def test_blocks_of_two_stores_never_overlap(store_uri: str, raw_key: str) 
     stores = [await open_store(store_uri, raw_key=raw_key, create=False) for _ in range(2)]
     try:
         replicas = [
-            ReservedIndexes(_allocator(store, list_size=64), block=9, first_block=9)
+            ReservedIndexes(make_allocator(store, list_size=64), block=9, first_block=9)
             for store in stores
         ]
 
@@ -170,7 +158,7 @@ async def test_a_crash_after_reserving_loses_the_rest_of_the_block(
     assert child.exitcode == -signal.SIGKILL
     assert len(before) == 3
     async with await open_store(store_uri, raw_key=raw_key, create=False) as store:
-        reserved = ReservedIndexes(_allocator(store, list_size=64), block=8)
+        reserved = ReservedIndexes(make_allocator(store, list_size=64), block=8)
         after = await reserved.take("revocation", 64)
     assert not set(before) & set(after)
     first_list = before[0][0]

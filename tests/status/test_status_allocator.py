@@ -15,24 +15,13 @@ from agent.errors import ErrorCode, InvalidInputError, StorageError
 from agent.status import HEAD_CATEGORY, StatusListAllocator
 from agent.storage import Session, Store, open_store
 from tests.status._alloc_worker import allocate_in_process
+from tests.status.conftest import BASE_URL, ISSUER, make_allocator
 
-ISSUER = "did:example:issuer"
-BASE_URL = "https://issuer.example/status"
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
-def _allocator(store: Store, list_size: int = MIN_ENTRIES) -> StatusListAllocator:
-    return StatusListAllocator(
-        store,
-        issuer=ISSUER,
-        base_url=BASE_URL,
-        list_size=list_size,
-        insecure_small_lists=list_size < MIN_ENTRIES,
-    )
-
-
 async def test_indexes_are_random_and_distinct(store: Store) -> None:
-    allocator = _allocator(store)
+    allocator = make_allocator(store)
     allocations = [await allocator.allocate("revocation") for _ in range(100)]
     allocations += await allocator.allocate_many("revocation", 100)
     list_ids = {list_id for list_id, _ in allocations}
@@ -47,7 +36,7 @@ async def test_indexes_are_random_and_distinct(store: Store) -> None:
 
 
 async def test_full_list_rolls_over_to_a_new_one(store: Store) -> None:
-    allocator = _allocator(store, list_size=64)
+    allocator = make_allocator(store, list_size=64)
     first = [await allocator.allocate("suspension") for _ in range(64)]
     (first_list,) = {list_id for list_id, _ in first}
     assert sorted(index for _, index in first) == list(range(64))
@@ -69,7 +58,7 @@ async def test_full_list_rolls_over_to_a_new_one(store: Store) -> None:
 
 
 async def test_purposes_have_separate_lists(store: Store) -> None:
-    allocator = _allocator(store)
+    allocator = make_allocator(store)
     revocation, _ = await allocator.allocate("revocation")
     suspension, _ = await allocator.allocate("suspension")
     assert revocation != suspension
@@ -87,7 +76,7 @@ async def test_small_lists_need_the_test_flag(store: Store) -> None:
 
 
 async def test_revoke_suspend_and_reinstate(store: Store) -> None:
-    allocator = _allocator(store)
+    allocator = make_allocator(store)
     (revocation_list, revoked), (_, kept) = await allocator.allocate_many("revocation", 2)
     before = await allocator.encoded(revocation_list, "revocation")
 
@@ -118,7 +107,7 @@ async def test_revoke_suspend_and_reinstate(store: Store) -> None:
 
 
 async def test_status_of_unallocated_or_unknown_entries_is_refused(store: Store) -> None:
-    allocator = _allocator(store, list_size=64)
+    allocator = make_allocator(store, list_size=64)
     list_id, index = await allocator.allocate("revocation")
     unallocated = (index + 1) % 64
     with pytest.raises(InvalidInputError, match="never allocated"):
@@ -134,11 +123,11 @@ async def test_status_of_unallocated_or_unknown_entries_is_refused(store: Store)
 
 async def test_a_restart_loses_nothing(store_uri: str, raw_key: str) -> None:
     async with await open_store(store_uri, raw_key=raw_key) as store:
-        allocator = _allocator(store, list_size=64)
+        allocator = make_allocator(store, list_size=64)
         before = await allocator.allocate_many("revocation", 40)
         await allocator.set_status(*before[0], "revocation", True)
     async with await open_store(store_uri, raw_key=raw_key, create=False) as store:
-        allocator = _allocator(store, list_size=64)
+        allocator = make_allocator(store, list_size=64)
         after = await allocator.allocate_many("revocation", 40)
         assert not set(before) & set(after)
         assert Counter(list_id for list_id, _ in after)[before[0][0]] == 24
@@ -146,7 +135,7 @@ async def test_a_restart_loses_nothing(store_uri: str, raw_key: str) -> None:
 
 
 async def test_concurrent_tasks_share_no_index(store: Store) -> None:
-    allocators = [_allocator(store, list_size=64) for _ in range(4)]
+    allocators = [make_allocator(store, list_size=64) for _ in range(4)]
 
     async def run(allocator: StatusListAllocator) -> list[tuple[str, int]]:
         return [await allocator.allocate("revocation") for _ in range(40)]
@@ -198,13 +187,13 @@ async def test_two_processes_share_no_index(store_uri: str, raw_key: str) -> Non
 
 async def test_allocate_many_100k(store: Store) -> None:
     """The batch path: 100k distinct indexes in one transaction (its speed: bench/issuer.py)."""
-    allocator = _allocator(store)
+    allocator = make_allocator(store)
     allocations = await allocator.allocate_many("revocation", 100_000)
     assert len(set(allocations)) == 100_000
 
 
 async def test_list_credential_reads_back_with_check_status(store: Store) -> None:
-    allocator = _allocator(store)
+    allocator = make_allocator(store)
     list_id, index = await allocator.allocate("revocation")
     await allocator.set_status(list_id, index, "revocation", True)
     document = await allocator.list_credential(list_id, "revocation", valid_from=NOW)
@@ -217,7 +206,7 @@ async def test_list_credential_reads_back_with_check_status(store: Store) -> Non
 
 async def test_a_lost_race_is_retried(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """A duplicate insert (two replicas creating the first head) or BUSY makes it try again."""
-    allocator = _allocator(store)
+    allocator = make_allocator(store)
     real = allocator._allocate_once
     failures = [
         StorageError("lost the race", code=ErrorCode.STORE_DUPLICATE),
@@ -243,7 +232,7 @@ async def test_a_lost_race_is_retried(store: Store, monkeypatch: pytest.MonkeyPa
 
 async def test_before_commit_shares_the_status_transaction(store: Store) -> None:
     """What ``before_commit`` writes commits with the bit; when it fails, neither commits."""
-    allocator = _allocator(store)
+    allocator = make_allocator(store)
     first, second = await allocator.allocate_many("suspension", 2)
 
     async def note(txn: Session) -> None:

@@ -19,10 +19,9 @@ from agent.dids import did_key_from_public
 from agent.keys import AskarKeyStore, KeyType, decode_multikey
 from agent.storage import generate_raw_key, open_store
 from issuer.templates import claims_for_resource
-from tests.hospital.conftest import MYDATA, free_port, mydata
+from tests.conftest import MYDATA, free_port, mydata, stop_process, wait_healthy
 from tests.wallet.conftest import Hospital, ips_resource, shc_jwks, shc_text
 from tests.wallet.test_present import ER, TWO_FIELDS
-from tests.wallet_service.conftest import _stop, _wait_healthy
 from wallet import open_wallet, plan_presentation, present, withdraw
 
 TOKEN = "vault-admin-token-for-tests"
@@ -64,7 +63,7 @@ class VaultService:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        _wait_healthy(self.process, self.url, self.log_path)
+        wait_healthy(self.port, self.process, self.log_path)
         self.http = httpx.Client(base_url=self.url, timeout=30)
 
     def store_bytes(self) -> bytes:
@@ -76,7 +75,7 @@ class VaultService:
 
     def stop(self) -> None:
         self.http.close()
-        _stop(self.process)
+        stop_process(self.process)
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.hospital.conftest import MYDATA, HospitalService, _start, free_port
+from tests.conftest import MYDATA, free_port, stop_process, wait_healthy
+from tests.hospital.conftest import HospitalService, _start
 from tests.wallet_service.conftest import (
     SAMPLES,
     TOKEN,
     WalletService,
-    _stop,
-    _wait_healthy,
     connect,
     wait_for,
 )
@@ -59,11 +58,11 @@ class VerifierService:
         self.admin = httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
         )
-        _wait_healthy(self.process, self.url, self.log_path)
+        wait_healthy(self.port, self.process, self.log_path)
 
     def stop(self) -> None:
         self.admin.close()
-        _stop(self.process)
+        stop_process(self.process)
 
 
 @dataclass

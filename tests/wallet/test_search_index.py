@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 
 from agent.storage import generate_raw_key, open_store
+from bench.wallet_search import insert_record
 from tests.wallet.conftest import Hospital, allergy_claims, condition_claims, shc_jwks, shc_text
 from tests.wallet.test_search import ALLERGY_VCT, PENICILLIN, _fill, _read_files
 from wallet import (
-    CREDENTIAL_CATEGORY,
-    META_CATEGORY,
     CredentialFormat,
     StoredCredential,
     Wallet,
@@ -24,7 +23,7 @@ from wallet import (
 from wallet._extract import word_tag
 from wallet.backup import backup, generate_recovery_phrase, restore
 from wallet.index import SearchIndex, index_query
-from wallet.search import WORDS_CATEGORY, build_filter, credential_tags, word_tags
+from wallet.search import build_filter
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 TYPES = [f"https://w3id.org/health-mydata/vct/T{i}/v1" for i in range(4)]
@@ -59,19 +58,7 @@ async def _synthetic(wallet: Wallet, count: int) -> None:
                 summary=f"synthetic {n}",
                 added=START,
             )
-            tags = credential_tags(
-                credential_id=meta.id,
-                types=meta.types,
-                issuer=meta.issuer,
-                format=str(meta.format),
-                codes=meta.codes,
-                issued=meta.issued,
-                valid_until=None,
-                content_hash=f"{n:064x}",
-            )
-            await txn.insert(CREDENTIAL_CATEGORY, meta.id, {"format": "x", "kept": "x"})
-            await txn.insert(META_CATEGORY, meta.id, meta.to_json(), tags)
-            await txn.insert(WORDS_CATEGORY, meta.id, b"", word_tags(rng.sample(WORDS, 6), secret))
+            await insert_record(txn, meta, rng.sample(WORDS, 6), secret, f"{n:064x}")
         await txn.commit()
 
 

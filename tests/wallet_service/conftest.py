@@ -7,8 +7,7 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,8 @@ import httpx
 import pytest
 
 from agent.storage import generate_raw_key
-from tests.hospital.conftest import MYDATA, HospitalService, _start, free_port, mydata
+from tests.conftest import MYDATA, free_port, mydata, stop_process, wait_for, wait_healthy
+from tests.hospital.conftest import HospitalService, _start
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "mydata" / "samples"
@@ -25,37 +25,6 @@ TOKEN = "wallet-admin-token-for-tests"
 PASSPHRASE = "correct horse battery staple"
 ISSUE = "https://didcomm.org/issue-credential/3.0"
 PRESENT = "https://didcomm.org/present-proof/3.0"
-
-
-def wait_for(what: str, condition: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 40
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(log.read_text())
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not start: {log.read_text()}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 class WalletService:
@@ -99,7 +68,7 @@ class WalletService:
         self.admin = httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
         )
-        _wait_healthy(self.process, self.url, self.log_path)
+        wait_healthy(self.port, self.process, self.log_path)
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return mydata("wallet", *args, env=self.env, check=check)
@@ -109,7 +78,7 @@ class WalletService:
 
     def stop(self) -> None:
         self.admin.close()
-        _stop(self.process)
+        stop_process(self.process)
 
 
 class VerifierNode:
@@ -141,11 +110,11 @@ class VerifierNode:
         self.admin = httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
         )
-        _wait_healthy(self.process, self.url, self.log_path)
+        wait_healthy(self.port, self.process, self.log_path)
 
     def stop(self) -> None:
         self.admin.close()
-        _stop(self.process)
+        stop_process(self.process)
 
 
 @dataclass

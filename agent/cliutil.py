@@ -1,0 +1,90 @@
+"""Plumbing shared by the parties' ``mydata`` commands: running async work, creating stores.
+
+Each party's command module (``mydata hospital``, ``mydata operator``, ``mydata wallet``)
+does its work in a coroutine and reports a :class:`~agent.errors.HealthMyDataError` as
+``error: [code] message`` with exit status 1 (:func:`run_command`). ``init`` commands create
+the party's store with a generated key (:func:`with_new_store`) and tell the user where it is
+and where its key file went (:func:`print_store`). ``audit verify`` commands report a
+hash-chained audit log's verification alike (:func:`report_audit_verification`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol, TypeVar
+
+import typer
+from rich.console import Console
+
+from agent.console import error_console, print_error
+from agent.errors import HealthMyDataError
+from agent.storage import Store, open_store
+from agent.storeconfig import key_file_for, store_key
+
+__all__ = [
+    "AuditVerificationResult",
+    "print_store",
+    "report_audit_verification",
+    "run_command",
+    "with_new_store",
+]
+
+_T = TypeVar("_T")
+
+
+def run_command(work: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+    """``asyncio.run(work())``; a :class:`~agent.errors.HealthMyDataError` is printed on stderr
+    (:func:`agent.console.print_error`) and ends the command with exit status 1."""
+    try:
+        return asyncio.run(work())
+    except HealthMyDataError as exc:
+        print_error(error_console(), exc)
+        raise typer.Exit(1) from None
+
+
+async def with_new_store(uri: str, action: Callable[[Store], Awaitable[_T]]) -> _T:
+    """Open the store at ``uri``, creating it and its key (:func:`agent.storeconfig.store_key`
+    with ``create=True``) when it does not exist, run ``action`` on it and close it.
+
+    :raises agent.errors.StorageError: the store does not open (wrong key, unreachable).
+    """
+    opened = await open_store(uri, raw_key=store_key(uri, create=True))
+    try:
+        return await action(opened)
+    finally:
+        await opened.close()
+
+
+def print_store(out: Console, uri: str) -> None:
+    """The ``store`` line of an ``init`` command's summary, then, for a SQLite store, the
+    ``store key file`` line naming the key file beside it."""
+    out.print(f"store          {uri}")
+    key_file = key_file_for(uri)
+    if key_file is not None:
+        out.print(f"store key file {key_file} (keep it secret; or set MYDATA_STORE_KEY)")
+
+
+class AuditVerificationResult(Protocol):
+    """What a party's audit log ``verify()`` answers (each party has its own log class)."""
+
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def entries(self) -> int: ...
+    @property
+    def first_bad_seq(self) -> int | None: ...
+    @property
+    def reason(self) -> str | None: ...
+
+
+def report_audit_verification(out: Console, result: AuditVerificationResult) -> None:
+    """Print that the chain is intact, or that it was tampered with and where (then exit 1)."""
+    if result.ok:
+        out.print(f"[green]audit log intact[/]: {result.entries} entries, chain verified")
+        return
+    out.print(
+        f"[bold red]audit log TAMPERED[/]: {result.reason} at entry {result.first_bad_seq} "
+        f"({result.entries} entries verified before it)"
+    )
+    raise typer.Exit(1)

@@ -1,0 +1,68 @@
+"""The wallet's label for an SD-JWT VC does not depend on the order of its Disclosures.
+
+An SD-JWT's disclosed claims come back in the order of their salted digests, so two issuances
+of the same EmergencySummary list them in different orders; the label (`mydata wallet list`,
+the consent screen of `mydata wallet requests`) must be the same for both."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from agent.credentials.sd_jwt import parse_sd_jwt
+from agent.dids import did_key_from_public
+from agent.keys import AskarKeyStore, KeyType, decode_multikey
+from agent.storage import generate_raw_key, open_store
+from issuer.issue import sd_jwt_credential
+from issuer.templates import emergency_summary
+from wallet import Wallet, open_wallet
+
+BUNDLE = Path(__file__).resolve().parents[2] / "mydata" / "samples" / "ips-emergency-bundle.json"
+
+
+@pytest.fixture
+async def wallet(tmp_path: Path) -> AsyncIterator[Wallet]:
+    opened = await open_wallet(str(tmp_path / "wallet.db"), raw_key=generate_raw_key())
+    yield opened
+    await opened.close()
+
+
+async def test_an_emergency_summarys_label_is_the_same_for_every_issuance(
+    wallet: Wallet, tmp_path: Path
+) -> None:
+    bundle = json.loads(BUNDLE.read_text(encoding="utf-8"))
+    claims = emergency_summary([entry["resource"] for entry in bundle["entry"]])
+    store = await open_store(tmp_path / "hospital.db", raw_key=generate_raw_key())
+    try:
+        keys = AskarKeyStore(store)
+        multikey = await keys.create_key(KeyType.ED25519_PUB)
+        did = did_key_from_public(KeyType.ED25519_PUB, decode_multikey(multikey)[1])
+        await keys.bind(
+            multikey,
+            did=did,
+            verification_method=f"{did}#{multikey}",
+            relationships=["assertionMethod"],
+        )
+        signer = await keys.signer(multikey)
+        now = datetime.now(UTC).replace(microsecond=0)
+        orders: set[tuple[str, ...]] = set()
+        labels: set[str] = set()
+        for i in range(8):
+            text = sd_jwt_credential(
+                claims, signer=signer, issuer=did, holder_jwk=None, iat=now - timedelta(hours=i)
+            )
+            stored = await wallet.add_credential(text)
+            labels.add(stored.summary)
+            orders.add(tuple(parse_sd_jwt(text).claims))
+    finally:
+        await store.close()
+    # The Disclosures did come back in different orders (else this test proves nothing) ...
+    assert len(orders) > 1, orders
+    # ... and the label is one, naming a member of the summary.
+    [label] = labels
+    assert label.startswith("EmergencySummary: "), label
+    assert label.removeprefix("EmergencySummary: ") in json.dumps(claims.sd_claims)
