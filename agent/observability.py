@@ -105,6 +105,7 @@ __all__ = [
     "record_verification",
     "redact",
     "run_service",
+    "service_config",
     "store_readiness",
 ]
 
@@ -776,6 +777,33 @@ class GracefulServer(uvicorn.Server):
             operations_of(self.config.app).begin_shutdown()
 
 
+def service_config(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    ssl_certfile: Path | None = None,
+    ssl_keyfile: Path | None = None,
+    graceful_timeout: int = GRACEFUL_SHUTDOWN_SECONDS,
+) -> uvicorn.Config:
+    """The uvicorn configuration every service runs with: logging left as
+    :func:`configure_logging` set it (uvicorn's own configuration and access log are off:
+    :class:`OperationsMiddleware` writes the access log without query strings or client
+    addresses), graceful shutdown, HTTPS when given a certificate and key."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=None,
+        access_log=False,
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+        timeout_graceful_shutdown=graceful_timeout,
+    )
+
+
 def run_service(
     app: FastAPI,
     *,
@@ -786,21 +814,15 @@ def run_service(
     ssl_keyfile: Path | None = None,
     graceful_timeout: int = GRACEFUL_SHUTDOWN_SECONDS,
 ) -> None:
-    """Serve ``app`` on uvicorn until SIGTERM/SIGINT, then shut down gracefully.
-
-    Logging is left as :func:`configure_logging` set it (uvicorn's own configuration and
-    access log are off: :class:`OperationsMiddleware` writes the access log without query
-    strings or client addresses).
-    """
-    config = uvicorn.Config(
+    """Serve ``app`` on uvicorn (:func:`service_config`) until SIGTERM/SIGINT, then shut down
+    gracefully."""
+    config = service_config(
         app,
         host=host,
         port=port,
         log_level=log_level,
-        log_config=None,
-        access_log=False,
-        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
-        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
-        timeout_graceful_shutdown=graceful_timeout,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        graceful_timeout=graceful_timeout,
     )
     GracefulServer(config).run()

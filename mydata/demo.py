@@ -35,7 +35,6 @@ from rich.table import Table
 from agent.console import stdout_console
 from mydata.stories import claim, emergency, issuance, onboarding, phone, revocation
 from mydata.stories.narrate import Narrator, Shared
-from mydata.stories.sync import register as register_sync
 from mydata.stories.world import World
 
 __all__ = ["register", "run_demo"]
@@ -118,7 +117,6 @@ async def run_demo(console: Console, workdir: Path) -> bool:
 
 
 def register(app: typer.Typer) -> None:
-    register_sync(app)
 
     @app.command("demo")
     def demo(

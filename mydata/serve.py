@@ -20,16 +20,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 
 from agent.console import error_console, print_error
 from agent.errors import HealthMyDataError
 from agent.observability import (
-    GRACEFUL_SHUTDOWN_SECONDS,
     GracefulServer,
     LogFormat,
     configure_logging,
     run_service,
+    service_config,
 )
 from agent.service import ADMIN_TOKEN_ENV, AgentServiceConfig
 from agent.storeconfig import resolve_store, store_key
@@ -270,16 +269,13 @@ def _serve_workers(
     and costs no second start-up; nothing has opened a store or a thread yet (the lifespan
     runs in each worker).
     """
-    config = uvicorn.Config(
+    config = service_config(
         service,
         host=host,
         port=port,
         log_level=log_level,
-        log_config=None,
-        access_log=False,
-        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
-        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
     )
     sock = config.bind_socket()
     if sock.family in (socket.AF_INET, socket.AF_INET6):

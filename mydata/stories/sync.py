@@ -1,5 +1,5 @@
-"""``mydata sync``: a hidden alias of ``mydata er sync`` (its old option names), and the
-fetching helpers the stories use. The implementation is :mod:`verifier.trustsync`.
+"""The fetching helpers the stories use (``mydata er sync`` is the command); the
+implementation is :mod:`verifier.trustsync`.
 
 * :func:`fetch_trust`: the operator's trust list (and the accreditations it names), verified,
   as a :class:`TrustRegistry` (:func:`verifier.trustsync.fetch_registry` for one operator);
@@ -10,22 +10,13 @@ fetching helpers the stories use. The implementation is :mod:`verifier.trustsync
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
-from typing import Annotated
-
 import httpx
-import typer
-from rich.markup import escape
-from rich.table import Table
 
-from agent.console import error_console, print_error, stdout_console
-from agent.errors import HealthMyDataError
 from agent.trustsync import LOOPBACK_HOSTS, OperatorSource
 from verifier.trust import TrustRegistry
-from verifier.trustsync import fetch_registry, offline_cache, write_caches
+from verifier.trustsync import fetch_registry, offline_cache
 
-__all__ = ["LOOPBACK_HOSTS", "fetch_trust", "offline_cache", "register"]
+__all__ = ["LOOPBACK_HOSTS", "fetch_trust", "offline_cache"]
 
 
 async def fetch_trust(
@@ -49,55 +40,3 @@ async def fetch_trust(
         accreditations=accreditations,
         insecure_http_hosts=insecure_http_hosts,
     )
-
-
-def register(app: typer.Typer) -> None:
-    @app.command("sync", hidden=True)
-    def sync(
-        operator: Annotated[str, typer.Option(help="The operator's service URL.")],
-        operator_did: Annotated[
-            str, typer.Option(help="The operator DID this verifier trusts (nothing else is).")
-        ],
-        issuer: Annotated[
-            list[str] | None,
-            typer.Option(help="An issuer's service URL: its DID document (repeat)."),
-        ] = None,
-        status_list: Annotated[
-            list[str] | None,
-            typer.Option(help="A Status List Token URL (.../status-lists/ID/token; repeat)."),
-        ] = None,
-        out: Annotated[
-            Path | None,
-            typer.Option(help="Write the offline cache here (er scan / insurer verify --cache)."),
-        ] = None,
-        trust_out: Annotated[
-            Path | None,
-            typer.Option(help="Write the trust cache here (serve verifier --trust-cache)."),
-        ] = None,
-        insecure_http_host: Annotated[
-            list[str] | None,
-            typer.Option(help="A host that may be fetched over plain http (default loopback)."),
-        ] = None,
-    ) -> None:
-        """Alias of ``mydata er sync --operator DID --operator-url URL`` (use that)."""
-        if out is None and trust_out is None:
-            error_console().print("[red]error:[/] give --out, --trust-out or both")
-            raise typer.Exit(2)
-        try:
-            done = asyncio.run(
-                write_caches(
-                    [OperatorSource(operator_did, operator)],
-                    out=out,
-                    trust_out=trust_out,
-                    issuers=issuer or [],
-                    status_lists=status_list or [],
-                    insecure_http_hosts=frozenset(insecure_http_host or ()) or LOOPBACK_HOSTS,
-                )
-            )
-        except HealthMyDataError as exc:
-            print_error(error_console(), exc)
-            raise typer.Exit(1) from None
-        table = Table("file", "holds")
-        for path, what in done:
-            table.add_row(escape(path), escape(what))
-        stdout_console().print(table)

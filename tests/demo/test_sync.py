@@ -1,6 +1,6 @@
 """`mydata er sync`'s fetching (:mod:`verifier.trustsync`, through the stories' helpers): only
 the configured operator's trust list loads, an offline cache is what `mydata er scan --cache`
-reads, and the command (and its hidden alias `mydata sync`) refuses what it cannot do."""
+reads, and the command refuses what it cannot do."""
 
 from __future__ import annotations
 
@@ -80,14 +80,11 @@ async def test_plain_http_is_refused_outside_loopback(world: World) -> None:
 def test_the_command_needs_an_output_and_reports_an_unreachable_operator(tmp_path: Path) -> None:
     app = build_app()
     runner = CliRunner()
-    er = ["er", "sync", "--operator", OTHER_OPERATOR, "--operator-url", "http://127.0.0.1:9"]
-    alias = ["sync", "--operator", "http://127.0.0.1:9", "--operator-did", OTHER_OPERATOR]
-    for base in (er, alias):
-        nothing = runner.invoke(app, base)
-        assert nothing.exit_code == 2
-        assert "--out" in nothing.output
-        unreachable = runner.invoke(app, [*base, "--out", str(tmp_path / "cache.json")])
-        assert unreachable.exit_code == 1
-        assert "cannot fetch the trust list" in unreachable.output
-        assert not (tmp_path / "cache.json").exists()
-    assert " sync " not in runner.invoke(app, ["--help"]).output
+    base = ["er", "sync", "--operator", OTHER_OPERATOR, "--operator-url", "http://127.0.0.1:9"]
+    nothing = runner.invoke(app, base)
+    assert nothing.exit_code == 2
+    assert "--out" in nothing.output
+    unreachable = runner.invoke(app, [*base, "--out", str(tmp_path / "cache.json")])
+    assert unreachable.exit_code == 1
+    assert "cannot fetch the trust list" in unreachable.output
+    assert not (tmp_path / "cache.json").exists()
