@@ -233,7 +233,9 @@ def test_issue_status_list_credential_properties(
 ) -> None:
     """MUST have correct properties when dereferencing "credentialStatus.statusListCredential\""""
     vc = issued[purpose].data["verifiableCredential"]
-    test_sl_credential(get_slc(hospital, status_entry(vc, purpose)))
+    slc = get_slc(hospital, status_entry(vc, purpose))
+    test_sl_credential(slc)
+    assert slc["credentialSubject"]["statusPurpose"] == purpose, slc["credentialSubject"]
 
 
 @pytest.mark.parametrize("purpose", PURPOSES)
@@ -491,6 +493,7 @@ def test_dm_entry_status_size_and_messages(data_model: dict[str, Any]) -> None:
 def test_dm_credential_conforming_vcdm2(data_model: dict[str, Any]) -> None:
     """When a status list verifiable credential is published, it MUST be a conforming
     document, as defined in [VC-DATA-MODEL-2.0]."""
+    assert data_model["lists"], "the hospital published no status list"
     for slc in data_model["lists"]:
         test_sl_credential(slc)
 
@@ -551,6 +554,7 @@ def test_algorithms_malformed_value_error(hospital: Hospital) -> None:
 def test_algorithms_generate(data_model: dict[str, Any]) -> None:
     """The following process, or one generating the exact output, MUST be followed when
     producing a BitstringStatusListCredential."""
+    assert data_model["lists"], "the hospital published no status list"
     for slc in data_model["lists"]:
         test_sl_credential(slc)
 

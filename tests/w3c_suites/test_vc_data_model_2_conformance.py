@@ -76,6 +76,7 @@ def issued_vc(hospital: Hospital) -> dict[str, Any]:
 )
 def test_conformance_secured(issued_vc: dict[str, Any], title: str) -> None:
     should_be_secured(issued_vc)
+    assert issued_vc["proof"], title
 
 
 def test_conformance_required_properties(issued_vc: dict[str, Any]) -> None:
@@ -110,6 +111,7 @@ def test_securing_document_secured(issued_vc: dict[str, Any]) -> None:
     """A conforming document MUST be secured by at least one securing mechanism as
     described in Section 4.12 Securing Mechanisms."""
     should_be_secured(issued_vc)
+    assert issued_vc["proof"]
 
 
 def test_securing_issuer_produces_secured(issued_vc: dict[str, Any]) -> None:

@@ -124,4 +124,6 @@ def test_enveloped_vp_is_refused(verifier: dict[str, Endpoint], variant: str) ->
         if variant == "envelope"
         else _variants(VP_ENVELOPE, "EnvelopedVerifiablePresentation")[variant]
     )
-    _refused(verifier["presentations"].post({"verifiablePresentation": document}))
+    result = verifier["presentations"].post({"verifiablePresentation": document})
+    _refused(result)
+    assert result.data["verified"] is False, result

@@ -19,7 +19,7 @@ from agent.credentials.contexts import jsonld_options
 from agent.dids import did_key_document
 from agent.keys import decode_multikey
 from agent.keys.multikey import decode_multibase_base58btc
-from tests.w3c_suites.conftest import Endpoint, Hospital, SuiteKey, new_id, sign
+from tests.w3c_suites.conftest import Endpoint, Hospital, Result, SuiteKey, new_id, sign
 
 CRYPTOSUITES = ["eddsa-rdfc-2022", "eddsa-jcs-2022"]
 
@@ -148,7 +148,10 @@ def test_di_create_proof_object_or_set(issued: tuple[str, dict[str, Any]]) -> No
 
 def test_di_create_proof_id_url(issued: tuple[str, dict[str, Any]]) -> None:
     """("proof.id") An optional identifier for the proof, which MUST be a URL."""
-    for proof in proofs_of(issued[1]):
+    proofs = proofs_of(issued[1])
+    assert proofs, issued[1]
+    assert all(isinstance(proof, dict) for proof in proofs), issued[1]
+    for proof in proofs:
         if proof.get("id"):
             should_be_url(proof["id"])
 
@@ -201,7 +204,10 @@ def test_di_create_verification_method_url(issued: tuple[str, dict[str, Any]]) -
     """A verification method is the means and information needed to verify the proof. If
     included, the value MUST be a string that maps to a [URL]"""
     vc = issued[1]
-    for proof in proofs_of(vc):
+    proofs = proofs_of(vc)
+    assert proofs, vc
+    assert all("verificationMethod" in proof for proof in proofs), vc
+    for proof in proofs:
         should_map_to_url(
             {"@context": vc["@context"], **proof},
             "https://w3id.org/security#verificationMethod",
@@ -418,12 +424,13 @@ def _generate(key: SuiteKey, cryptosuite: str, name: str) -> dict[str, Any]:
     raise AssertionError(name)
 
 
-def verification_fail(verifier: Endpoint, credential: Any, **options: Any) -> None:
+def verification_fail(verifier: Endpoint, credential: Any, **options: Any) -> Result:
     """assertions.js verificationFail: no result, an error with status 400 or 422."""
     result = verifier.post(
         {"verifiableCredential": credential, "options": {"checks": ["proof"], **options}}
     )
     assert result.status in (400, 422), result
+    return result
 
 
 VERIFY_CASES: list[Any] = [
@@ -610,7 +617,8 @@ def test_eddsa_verify_errors(
         credential["proof"]["cryptosuite"] = "eddsa-2022"
     else:
         credential["credentialSubject"]["name"] = "Tampered"
-    verification_fail(verifier["credentials"], credential)
+    refused = verification_fail(verifier["credentials"], credential)
+    assert refused.data["verified"] is False, refused
 
 
 @pytest.mark.parametrize("cryptosuite", CRYPTOSUITES)
