@@ -8,6 +8,7 @@ never accepted by one module and refused (or, worse, crashed on) by another.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -70,6 +71,13 @@ def parse_datetime(value: object, *, require_zone: bool = True) -> datetime:
     """
     if not isinstance(value, str):
         raise ValueError(f"is a JSON {json_type(value)}, not a date-time string")
+    return _parse_datetime(value, require_zone)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_datetime(value: str, require_zone: bool) -> datetime:
+    # Cached: a verifier reads the same instants again and again (each status list's
+    # validFrom/validUntil on every check); a datetime is immutable and errors are not cached.
     match = _DATE_TIME.fullmatch(value)
     if match is None:
         raise ValueError("is not an XML Schema dateTime (expected YYYY-MM-DDThh:mm:ss[.s]Z)")

@@ -135,7 +135,8 @@ def parse_json(data: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
     size = len(data.encode("utf-8") if isinstance(data, str) else data)
     if size > max_bytes:
         raise InvalidInputError(
-            f"document is {size} bytes, over the limit of {max_bytes}",
+            # Not the size: a service reads at most one byte over the limit before refusing.
+            f"document is over the limit of {max_bytes} bytes",
             code=ErrorCode.INPUT_TOO_LARGE,
         )
     if isinstance(data, bytes):

