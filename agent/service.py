@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -152,8 +152,11 @@ class DirectRoutes:
     ``tests/verifier/test_direct_routes.py`` compares them byte for byte.
 
     Installed inside :class:`agent.observability.OperationsMiddleware`: request ids, security
-    headers, the access log and metrics (under the route's template) apply as before. A handler
-    raising anything but its own answered errors reaches that middleware's 500.
+    headers, the access log and metrics (under the route's template) apply as before. A
+    :class:`~agent.errors.HealthMyDataError` from a handler is answered as the app's exception
+    handler answers it (:func:`error_response`); anything else reaches that middleware's 500.
+    An ``admin`` route is taken only when ``authorize(scope)`` says the request carries the
+    admin token; otherwise FastAPI's guard answers (401), so refusals stay in one place.
 
     The body is read up to ``max_bytes + 1`` bytes (the handler's parser refuses more with
     413) instead of whole, so an oversized body costs no more memory than the limit.
@@ -164,25 +167,40 @@ class DirectRoutes:
         app: ASGIApp,
         *,
         routes: Mapping[tuple[str, str], DirectHandler],
+        admin: Collection[tuple[str, str]] = (),
+        authorize: Callable[[Scope], bool] | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.app = app
         self.routes = dict(routes)
+        self.admin = frozenset(admin)
+        self.authorize = authorize
         self.max_bytes = max_bytes
         self._scope_routes = {key: _DirectRoute(key[1], frozenset({key[0]})) for key in self.routes}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handler = (
-            self.routes.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
-        )
-        if handler is None or not is_json_media_type(_header(scope, b"content-type")):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        key: tuple[str, str] = (scope["method"], scope["path"])
+        handler = self.routes.get(key)
+        if (
+            handler is None
+            or not is_json_media_type(_header(scope, b"content-type"))
+            # An admin route without the right token: FastAPI's guard answers the 401.
+            or (key in self.admin and (self.authorize is None or not self.authorize(scope)))
+        ):
             await self.app(scope, receive, send)
             return
         body = await self._body(receive)
         if body is None:  # the client went away
             return
-        scope["route"] = self._scope_routes[scope["method"], scope["path"]]
-        response = await handler(scope["app"], body)
+        scope["route"] = self._scope_routes[key]
+        try:
+            response = await handler(scope["app"], body)
+        except HealthMyDataError as exc:  # as create_agent_app's exception handler answers
+            log.info("%s %s refused: %s", scope["method"], scope["path"], exc.code)
+            response = error_response(exc)
         await response(scope, receive, send)
 
     async def _body(self, receive: Receive) -> bytes | None:
@@ -207,6 +225,25 @@ class _DirectRoute:
 
     path: str
     methods: frozenset[str]
+
+
+def bearer_matcher(token: str | None, *, insecure: bool) -> Callable[[Scope], bool]:
+    """Whether a request carries ``Authorization: Bearer <token>``, as :func:`admin_guard`
+    decides it (scheme case-insensitive, constant-time comparison; anything passes in
+    insecure mode)."""
+    expected = (token or "").encode()
+
+    def matches(scope: Scope) -> bool:
+        if insecure:
+            return True
+        scheme, _, given = (_header(scope, b"authorization") or "").partition(" ")
+        return (
+            bool(expected)
+            and scheme.lower() == "bearer"
+            and secrets.compare_digest(given.encode("latin-1"), expected)
+        )
+
+    return matches
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -296,6 +333,7 @@ def create_agent_app(
     public_routers: Sequence[APIRouter] = (),
     other_store: Callable[[FastAPI], Store | None] | None = None,
     direct_routes: Mapping[tuple[str, str], DirectHandler] | None = None,
+    admin_direct_routes: Mapping[tuple[str, str], DirectHandler] | None = None,
 ) -> FastAPI:
     """A FastAPI app running one party's DIDComm agent (see the module docstring).
 
@@ -303,7 +341,8 @@ def create_agent_app(
     the party's own state on ``app.state`` there. Routes reach the agent as
     ``request.app.state.agent``. ``other_store(app)``: a second store the party keeps (the
     citizen's wallet beside its agent's), which ``/readyz`` checks too. ``direct_routes``:
-    hot routes also served by :class:`DirectRoutes` (declare each on a router as well).
+    hot routes also served by :class:`DirectRoutes` (declare each on a router as well);
+    ``admin_direct_routes`` likewise, taken only with the admin token.
     """
     token = config.admin_token or os.environ.get(ADMIN_TOKEN_ENV)
     guard = admin_guard(token, insecure=config.insecure_admin)
@@ -345,9 +384,14 @@ def create_agent_app(
         for check in checks:
             await check()
 
-    if direct_routes:
+    if direct_routes or admin_direct_routes:
         # Added before the operations middleware, so it runs inside it.
-        app.add_middleware(DirectRoutes, routes=direct_routes)
+        app.add_middleware(
+            DirectRoutes,
+            routes={**(direct_routes or {}), **(admin_direct_routes or {})},
+            admin=tuple(admin_direct_routes or ()),
+            authorize=bearer_matcher(token, insecure=config.insecure_admin),
+        )
     operations = install_operations(
         app,
         readiness=readiness,

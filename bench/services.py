@@ -31,6 +31,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -86,9 +87,23 @@ class Load:
     #: the server included: an upper bound).
     database_cpu: float = float("nan")
 
+    #: Percentiles the generator reported itself (wrk keeps no per-request list), in seconds.
+    reported: dict[float, float] | None = None
+    #: Which load generator measured this: ``wrk`` or ``asyncio``.
+    generator: str = "asyncio"
+
     def percentile(self, p: float) -> float:
+        if self.reported is not None:
+            return self.reported[p]
         index = min(len(self.latencies) - 1, max(0, int(len(self.latencies) * p / 100) - 1))
         return self.latencies[index]
+
+    #: Requests counted when there is no per-request list (wrk).
+    count: int = 0
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies) if self.reported is None else self.count
 
 
 def _request(port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
@@ -114,6 +129,101 @@ async def _client(port: int, request: bytes, until: float, seen: list[tuple[floa
     finally:
         writer.close()
         await writer.wait_closed()
+
+
+_WRK_SCRIPT = """
+wrk.method = "POST"
+local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
+wrk.body = f:read("*a")
+f:close()
+for name, value in string.gmatch(os.getenv("BENCH_HEADERS"), "([^\\n:]+): ([^\\n]+)") do
+  wrk.headers[name] = value
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRKJSON {\\"requests\\": %d, \\"duration_us\\": %d, \\"p50_us\\": %d, \\"p99_us\\": %d, "
+    .. "\\"non_2xx\\": %d, \\"socket_errors\\": %d}\\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def load_generator() -> str:
+    """``wrk`` when it is on PATH (a C load generator: about a tenth of the CPU per request
+    of the asyncio one, which matters when client and server share two cores), else
+    ``asyncio``. ``MYDATA_BENCH_LOAD=asyncio`` forces the latter."""
+    if os.environ.get("MYDATA_BENCH_LOAD") == "asyncio" or shutil.which("wrk") is None:
+        return "asyncio"
+    return "wrk"
+
+
+def load_wrk(
+    port: int,
+    path: str,
+    payload: dict[str, Any],
+    *,
+    seconds: float,
+    warmup: float = 1.0,
+    clients: int = CLIENTS,
+    headers: dict[str, str] | None = None,
+    server_pid: int | None = None,
+) -> Load:
+    """As :func:`load`, with ``wrk`` (one thread, ``clients`` keep-alive connections); its
+    CPU time is read from this process's children times."""
+    with tempfile.TemporaryDirectory() as tmp:
+        body = Path(tmp) / "body.json"
+        body.write_bytes(json.dumps(payload).encode())
+        script = Path(tmp) / "post.lua"
+        script.write_text(_WRK_SCRIPT)
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        env = {
+            **os.environ,
+            "BENCH_BODY": str(body),
+            "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in sent.items()),
+        }
+        command = ["wrk", "-t1", f"-c{clients}", "-s", str(script)]
+        url = f"http://127.0.0.1:{port}{path}"
+
+        def wrk(duration: float) -> dict[str, Any]:
+            done = subprocess.run(
+                [*command, f"-d{max(1, round(duration))}s", url],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            line = next(x for x in done.stdout.splitlines() if x.startswith("WRKJSON "))
+            stats: dict[str, Any] = json.loads(line.removeprefix("WRKJSON "))
+            return stats
+
+        def children_cpu() -> float:
+            times = os.times()
+            return times.children_user + times.children_system
+
+        wrk(warmup)
+        server_before = cpu_seconds(server_pid) if server_pid else float("nan")
+        database_before = _postgres_cpu()
+        client_before = children_cpu()
+        stats = wrk(seconds)
+        client = children_cpu() - client_before
+        server = cpu_seconds(server_pid) - server_before if server_pid else float("nan")
+        database = _postgres_cpu() - database_before
+    if stats["non_2xx"] or stats["socket_errors"]:
+        raise RuntimeError(f"wrk saw errors: {stats}")
+    done = max(1, int(stats["requests"]))
+    return Load(
+        done / (stats["duration_us"] / 1e6),
+        [],
+        {200: done},
+        server / done,
+        client / done,
+        database / done,
+        reported={50: stats["p50_us"] / 1e6, 99: stats["p99_us"] / 1e6},
+        generator="wrk",
+        count=done,
+    )
 
 
 def load(
@@ -159,6 +269,9 @@ def load(
         )
 
     return asyncio.run(main())
+
+
+_LOADERS = {"wrk": load_wrk, "asyncio": load}
 
 
 def _wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 60.0) -> float:
@@ -459,7 +572,8 @@ def _loaded_figure(
         "per_second": outcome.rate,
         "p50_ms": p50,
         "p99_ms": p99,
-        "requests": len(outcome.latencies),
+        "requests": outcome.requests,
+        "load_generator": outcome.generator,
         "server_cpu_ms": outcome.server_cpu * 1000,
         "client_cpu_ms": outcome.client_cpu * 1000,
         "postgres_cpu_ms": outcome.database_cpu * 1000,
@@ -499,7 +613,7 @@ def verifier_throughput(
             args = ["--store", site.store("verifier"), "--workers", str(workers)]
             args += ["--insecure-http-host", "127.0.0.1"]
             with start_service("verifier", args, site.env) as (port, _, process):
-                outcome = load(
+                outcome = _LOADERS[load_generator()](
                     port,
                     "/credentials/verify",
                     payload,
@@ -549,7 +663,7 @@ def issuer_scale_out(
     with tempfile.TemporaryDirectory() as tmp, _site(tmp, postgres) as site:
         for workers in worker_counts:
             with _hospital(site, workers) as (port, pid):
-                outcome = load(
+                outcome = _LOADERS[load_generator()](
                     port,
                     "/credentials/issue",
                     payload,
@@ -615,8 +729,9 @@ def status_list_sizes(
 
 def _main(argv: list[str]) -> None:
     """``python -m bench.services``: the status-list simulation; ``python -m bench.services
-    verifier [SECONDS [WORKERS,...]]``: the verifier throughput alone (b, c), printed."""
-    if not argv or argv[0] != "verifier":
+    verifier|hospital [SECONDS [WORKERS,...]]``: the verifier's throughput (b, c) or the
+    hospital's issuance by worker count alone, printed."""
+    if not argv or argv[0] not in ("verifier", "hospital"):
         for share, size in status_list_sizes().items():
             print(f"{share:6.1%} of 131,072 entries set: encodedList {size:,} bytes")
         return
@@ -626,18 +741,23 @@ def _main(argv: list[str]) -> None:
     postgres = os.environ.get("MYDATA_BENCH_POSTGRES_URL") or os.environ.get(
         "MYDATA_TEST_POSTGRES_URL"
     )
-    verifier_throughput(
-        results,
-        repeats=3,
-        min_time=0.2,
-        seconds=seconds,
-        worker_counts=counts,
-        postgres=postgres,
-    )
-    floor = results.get("verify_credential in process, CPU per verification")
-    print(f"in process: {floor.seconds * 1000:.3f} ms CPU per verification")
+    print(f"load generator: {load_generator()}")
+    if argv[0] == "hospital":
+        issuer_scale_out(results, seconds=seconds, worker_counts=counts, postgres=postgres)
+    else:
+        verifier_throughput(
+            results,
+            repeats=3,
+            min_time=0.2,
+            seconds=seconds,
+            worker_counts=counts,
+            postgres=postgres,
+        )
+        floor = results.get("verify_credential in process, CPU per verification")
+        print(f"in process: {floor.seconds * 1000:.3f} ms CPU per verification")
     for key, value in results.info.items():
-        print(key, json.dumps({k: round(v, 3) for k, v in value.items()}))
+        shown = {k: round(v, 3) if isinstance(v, float) else v for k, v in value.items()}
+        print(key, json.dumps(shown))
 
 
 if __name__ == "__main__":

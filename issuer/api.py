@@ -35,8 +35,9 @@ from fastapi.responses import JSONResponse
 
 from agent.credentials.status_list import ENTRY_TYPE, parse_status_entry
 from agent.errors import DataModelError, ErrorCode, InvalidInputError, StatusError
+from agent.jsonio import DEFAULT_MAX_BYTES, parse_json_object
 from agent.runtime import DIDCommAgent
-from agent.service import AgentServiceConfig, create_agent_app, read_json_body
+from agent.service import AgentServiceConfig, create_agent_app, read_json_body, read_json_bytes
 from agent.status.publish import SignedCache, find_list, status_list_router
 from issuer.accreditation import load_link
 from issuer.batch import BatchJobs
@@ -142,12 +143,47 @@ def _client_status(credential: Mapping[str, Any], hospital: Hospital) -> bool:
     return True
 
 
+async def issue_answer(app: Any, raw: bytes) -> Response:
+    """``POST /credentials/issue`` given the raw body (FastAPI route and direct path).
+
+    :raises HealthMyDataError: answered by the app's handler (:func:`agent.service.error_response`).
+    """
+    hospital: Hospital = app.state.hospital
+    body = parse_json_object(raw, max_bytes=DEFAULT_MAX_BYTES)
+    credential = body.get("credential")
+    if not isinstance(credential, dict):
+        raise InvalidInputError(
+            "the request needs a 'credential' object", code=ErrorCode.PARSING_ERROR
+        )
+    options = body.get("options") or {}
+    if not isinstance(options, dict):
+        raise InvalidInputError("'options' must be an object", code=ErrorCode.PARSING_ERROR)
+    cryptosuite = options.get("cryptosuite", "eddsa-jcs-2022")
+    with_status = options.get("credentialStatus", True)
+    if not isinstance(cryptosuite, str) or not isinstance(with_status, bool):
+        raise InvalidInputError(
+            "options.cryptosuite must be a string and options.credentialStatus a boolean"
+        )
+    # A credentialStatus the (admin-authenticated) client gives is kept as given, and the
+    # issuer then allocates none of its own (decision 0007).
+    given_status = _client_status(credential, hospital)
+    signed = await hospital.issue(
+        credential, cryptosuite=cryptosuite, with_status=with_status and not given_status
+    )
+    return JSONResponse({"verifiableCredential": signed}, status_code=201)
+
+
+#: The VC-API issue route, also served past FastAPI's routing (agent.service.DirectRoutes).
+ADMIN_DIRECT_ROUTES = {("POST", "/credentials/issue"): issue_answer}
+
+
 def _issue_router() -> APIRouter:
     router = APIRouter(tags=["VC-API"])
 
     @router.post(
         "/credentials/issue",
         status_code=201,
+        response_model=dict[str, Any],
         summary="Issue a credential (VC-API)",
         responses={
             400: {"description": "Malformed request (not JSON, no credential)"},
@@ -180,32 +216,11 @@ def _issue_router() -> APIRouter:
             }
         },
     )
-    async def issue(request: Request) -> dict[str, Any]:
+    async def issue(request: Request) -> Response:
         """Sign the unsigned ``credential`` (VC 2.0, or VC 1.1 input which is upgraded) as this
         hospital, with revocation and suspension status entries unless
         ``options.credentialStatus`` is false or the credential carries its own."""
-        body = await _json_body(request)
-        credential = body.get("credential")
-        if not isinstance(credential, dict):
-            raise InvalidInputError(
-                "the request needs a 'credential' object", code=ErrorCode.PARSING_ERROR
-            )
-        options = body.get("options") or {}
-        if not isinstance(options, dict):
-            raise InvalidInputError("'options' must be an object", code=ErrorCode.PARSING_ERROR)
-        cryptosuite = options.get("cryptosuite", "eddsa-jcs-2022")
-        with_status = options.get("credentialStatus", True)
-        if not isinstance(cryptosuite, str) or not isinstance(with_status, bool):
-            raise InvalidInputError(
-                "options.cryptosuite must be a string and options.credentialStatus a boolean"
-            )
-        # A credentialStatus the (admin-authenticated) client gives is kept as given, and the
-        # issuer then allocates none of its own (decision 0007).
-        given_status = _client_status(credential, _hospital(request))
-        signed = await _hospital(request).issue(
-            credential, cryptosuite=cryptosuite, with_status=with_status and not given_status
-        )
-        return {"verifiableCredential": signed}
+        return await issue_answer(request.app, await read_json_bytes(request))
 
     @router.post(
         "/credentials/status",
@@ -487,4 +502,5 @@ def create_hospital_app(
         configure=configure,
         admin_routers=[_issue_router(), offer_router()],
         public_routers=[_public_router()],
+        admin_direct_routes=ADMIN_DIRECT_ROUTES,
     )

@@ -241,6 +241,7 @@ async def verify_credential_answer(app: Any, raw: bytes) -> Response:
                 expected_proof_purpose=purpose,
                 challenge=options.get("challenge"),
                 domain=options.get("domain"),
+                depth_checked=True,  # parse_json_object refused deeper bodies
             )
         else:
             raise InvalidInputError(
@@ -280,6 +281,7 @@ async def verify_presentation_answer(app: Any, raw: bytes) -> Response:
                 trust=state.trust,
                 # Generic verification: no role policy applies here (decision 0007).
                 require_holder_binding=False,
+                depth_checked=True,  # parse_json_object refused deeper bodies
             )
         else:
             raise InvalidInputError(

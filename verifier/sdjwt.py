@@ -61,7 +61,7 @@ from agent.errors import (
     ProofError,
     StatusError,
 )
-from agent.keys.signer import KeyResolver
+from agent.keys.signer import KeyResolver, ResolvedKey
 from verifier.nonces import NonceRecord, NonceStore
 from verifier.report import Check, CheckResult, CheckStatus, VerificationReport
 from verifier.request import match_definition
@@ -452,6 +452,7 @@ async def verify_sd_jwt_presentation(
     if isinstance(kid, str) and kid.startswith("#"):
         kid = iss + kid
     signature_ok = False
+    issuer_key: ResolvedKey | None = None  # resolved once, for proof and issuer
     try:
         if not isinstance(kid, str) or not kid.startswith("did:") or "#" not in kid:
             raise CryptosuiteError(
@@ -459,10 +460,9 @@ async def verify_sd_jwt_presentation(
                 code=ErrorCode.MALFORMED_PROOF_ERROR,
                 details={"part": "issuerJwt", "reason": "kidNotDidUrl"},
             )
-        _, _, signing_input, signature = decode_jws(parsed.issuer_jwt, "issuerJwt")
-        key = await resolver.resolve_key(kid, "assertionMethod")
-        key_from_resolved(key).verify(
-            parsed.header.get("alg"), signing_input, signature, "issuerJwt"
+        issuer_key = await resolver.resolve_key(kid, "assertionMethod")
+        key_from_resolved(issuer_key).verify(
+            parsed.header.get("alg"), parsed.signing_input, parsed.signature, "issuerJwt"
         )
         signature_ok = True
         results[Check.PROOF] = CheckResult.passed(
@@ -480,7 +480,7 @@ async def verify_sd_jwt_presentation(
                     code=ErrorCode.PROOF_VERIFICATION_ERROR,
                     details={"part": "issuerJwt", "reason": "issuerKeyMismatch"},
                 )
-            key = await resolver.resolve_key(kid, "assertionMethod")
+            key = issuer_key or await resolver.resolve_key(kid, "assertionMethod")
             if key.controller != iss:
                 raise ProofError(
                     "the issuerJwt key is not controlled by the issuer DID",

@@ -171,13 +171,14 @@ async def _trust_step(
     return trust_check_result(await trust.check_issuer(issuer, role, now=now), role)
 
 
-def _require_object(document: object, kind: str) -> dict[str, Any]:
+def _require_object(document: object, kind: str, *, depth_checked: bool) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise InvalidInputError(
             f"a {kind} must be a JSON object, got a JSON {json_type(document)}",
             code=ErrorCode.PARSING_ERROR,
         )
-    check_depth(document)  # JSON-LD expansion and canonicalisation recurse per level.
+    if not depth_checked:
+        check_depth(document)  # JSON-LD expansion and canonicalisation recurse per level.
     return document
 
 
@@ -194,6 +195,7 @@ async def verify_credential(
     expected_proof_purpose: str = "assertionMethod",
     challenge: str | None = None,
     domain: str | None = None,
+    depth_checked: bool = False,
 ) -> VerificationReport:
     """Verify a W3C Verifiable Credential secured with a Data Integrity proof (or an
     ``Ed25519Signature2020`` Linked Data proof).
@@ -211,11 +213,14 @@ async def verify_credential(
     :param challenge: when given (VC-API ``options.challenge``), every Data Integrity proof
         must carry it; ``domain`` likewise (VC Data Integrity 4.3, steps on ``domain`` and
         ``challenge``); a mismatch fails ``proof``.
+    :param depth_checked: ``document`` is (part of) what :func:`agent.jsonio.parse_json`
+        returned, which refuses nesting deeper than :data:`agent.jsonio.MAX_DEPTH`: the
+        nesting walk is not repeated (a service's verify routes).
     :raises InvalidInputError: when the input is not a JSON object, nests deeper than
         :data:`agent.jsonio.MAX_DEPTH`, or a check name is unknown; every other problem is a
         failed check in the report.
     """
-    credential = _require_object(document, "credential")
+    credential = _require_object(document, "credential", depth_checked=depth_checked)
     at = now or utcnow()
     results: list[CheckResult] = []
     warnings: list[str] = []
@@ -290,6 +295,7 @@ async def verify_presentation(
     trust: TrustRegistry | None = None,
     required_role: str = DEFAULT_ROLE,
     require_holder_binding: bool = True,
+    depth_checked: bool = False,
 ) -> VerificationReport:
     """Verify a W3C Verifiable Presentation and every credential in it.
 
@@ -313,9 +319,10 @@ async def verify_presentation(
         report has a passed ``issuer`` result, ``details.reason: holderClaim``, instead of
         ``proof`` and ``issuer``). A named holder must still own the proof key. Role policies
         (emergency, insurer) keep the default, ``True``.
+    :param depth_checked: as for :func:`verify_credential`.
     :raises InvalidInputError: as :func:`verify_credential`.
     """
-    presentation = _require_object(document, "presentation")
+    presentation = _require_object(document, "presentation", depth_checked=depth_checked)
     at = now or utcnow()
     results: list[CheckResult] = []
     warnings: list[str] = []
@@ -403,6 +410,7 @@ async def verify_presentation(
                         status_checker=status_checker,
                         trust=trust,
                         required_role=required_role,
+                        depth_checked=True,  # part of the presentation, checked above
                     )
                     if isinstance(item, dict)
                     else VerificationReport(

@@ -190,6 +190,8 @@ class SdJwt:
     :param sd_alg: the hash algorithm of the digests (``_sd_alg``, default ``sha-256``).
     :param claims: the payload with every Disclosure given applied: what the Holder sees.
     :param paths: where each Disclosure sits in ``claims``, by digest.
+    :param signing_input: the Issuer-signed JWT's JWS signing input, and ``signature`` its
+        decoded signature: what a verifier checks, so that it need not decode the JWS again.
     """
 
     issuer_jwt: str
@@ -200,6 +202,8 @@ class SdJwt:
     sd_alg: str
     claims: dict[str, Any]
     paths: dict[str, tuple[str | int, ...]]
+    signing_input: bytes = b""
+    signature: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -755,7 +759,7 @@ def parse_sd_jwt(text: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> SdJwt:
     :raises ProofError: ``sdJwtDisclosureMismatch``.
     """
     issuer_jwt, encoded, kb = _split(text, max_bytes)
-    header, payload, _, _ = decode_jws(issuer_jwt, "issuerJwt")
+    header, payload, signing_input, signature = decode_jws(issuer_jwt, "issuerJwt")
     sd_alg = payload.get(_SD_ALG, _DEFAULT_SD_ALG)
     by_digest = _decode_disclosures(encoded, _hash_function(sd_alg, "issuerJwt"))
     claims, paths = _process(payload, by_digest)
@@ -771,6 +775,8 @@ def parse_sd_jwt(text: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> SdJwt:
         sd_alg=sd_alg,
         claims=claims,
         paths=paths,
+        signing_input=signing_input,
+        signature=signature,
     )
 
 

@@ -73,6 +73,8 @@ def _requests(hospital: Party, citizen: Party) -> list[Request]:
         return json.dumps(value).encode()
 
     oversized = b'{"verifiableCredential": "' + b"a" * DEFAULT_MAX_BYTES + b'"}'
+    deep = copy.deepcopy(credential)
+    deep["credentialSubject"]["nested"] = json.loads("[" * 70 + "]" * 70)
     return [
         ("POST", "/credentials/verify", body({"verifiableCredential": credential}), JSON_TYPE),
         ("POST", "/credentials/verify", body({"verifiableCredential": tampered}), JSON_TYPE),
@@ -86,6 +88,7 @@ def _requests(hospital: Party, citizen: Party) -> list[Request]:
         ("POST", "/credentials/verify", b'{"a": 1, "a": 2}', JSON_TYPE),
         ("POST", "/credentials/verify", b"[1, 2]", JSON_TYPE),
         ("POST", "/credentials/verify", oversized, JSON_TYPE),
+        ("POST", "/credentials/verify", body({"verifiableCredential": deep}), JSON_TYPE),
         ("POST", "/credentials/verify", body({"verifiableCredential": credential}), {}),
         (
             "POST",
@@ -139,7 +142,10 @@ async def test_direct_and_fastapi_paths_answer_alike(
             ]
     statuses = [status for status, _, _ in answers[True]]
     # The cases are what they claim to be: verified, refused, malformed, too large, 415, 405.
-    assert statuses == [200, 400, 400, 400, 400, 400, 413, 415, 415, 405, 200, 400, 400]
+    assert statuses == [200, 400, 400, 400, 400, 400, 413, 400, 415, 415, 405, 200, 400, 400]
+    too_deep = answers[True][7][1]["errors"][0]
+    assert too_deep["code"] == "PARSING_ERROR"
+    assert "deeper than" in too_deep["message"]
     for case, (fast, slow) in enumerate(zip(answers[True], answers[False], strict=True)):
         assert fast == slow, f"case {case}: {requests[case][:2]}"
 
