@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from enum import StrEnum
 from typing import Any
@@ -143,6 +144,12 @@ def url_problem(value: object) -> str | None:
     """
     if not isinstance(value, str):
         return f"is a JSON {json_type(value)}, not a URL string"
+    # The same URLs come back on every verification (issuers, contexts, status lists, types):
+    # short ones are answered from a bounded cache.
+    return _url_problem_cached(value) if len(value) <= 512 else _url_problem(value)
+
+
+def _url_problem(value: str) -> str | None:
     scheme, colon, rest = value.partition(":")
     if not colon or not _SCHEME.fullmatch(scheme):
         return "has no URL scheme (use an absolute URL such as https://, did: or urn:uuid:)"
@@ -164,6 +171,9 @@ def url_problem(value: object) -> str | None:
     elif lowered == "urn" and rest.lower().startswith("uuid:") and not _UUID.fullmatch(rest[5:]):
         return "is a urn:uuid: URN without a well-formed UUID"
     return None
+
+
+_url_problem_cached = functools.lru_cache(maxsize=4096)(_url_problem)
 
 
 # RFC 9110 "tchar": the characters of type, subtype and parameter names.

@@ -642,6 +642,7 @@ def check_status(
     min_entries: int = MIN_ENTRIES,
     max_bytes: int = DEFAULT_MAX_DECODED_BYTES,
     bits: Bitstring | None = None,
+    fetched_at: datetime | None = None,
 ) -> StatusResult:
     """Read an entry's status from a list credential whose proofs the caller verified.
 
@@ -658,6 +659,7 @@ def check_status(
     :param bits: the bitstring :func:`decode_list` made of this list credential's
         ``encodedList`` earlier (a verifier's cache); it is then not decoded again, but its
         length is checked against ``min_entries`` and the entry's ``statusSize`` all the same.
+    :param fetched_at: when the caller obtained the list: the result carries it and its age.
     :raises StatusError: ``STATUS_VERIFICATION_ERROR`` (not a status list, purpose mismatch,
         issuer mismatch, list id mismatch, list not valid at ``now``),
         ``STATUS_LIST_LENGTH_ERROR``, ``RANGE_ERROR``, ``MALFORMED_VALUE_ERROR``.
@@ -750,6 +752,8 @@ def check_status(
         list_url=parsed.list_url,
         list_issuer=list_issuer,
         list_valid_until=_parse_end(end),
+        fetched_at=fetched_at,
+        age=None if fetched_at is None else now - fetched_at,
     )
 
 

@@ -34,7 +34,7 @@ import asyncio
 import re
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -190,10 +190,9 @@ class StatusChecker:
                 min_entries=self._min_entries,
                 max_bytes=self._max_decoded_bytes,
                 bits=cached.bits,
+                fetched_at=cached.fetched_at,
             )
-            results.append(
-                replace(result, fetched_at=cached.fetched_at, age=now - cached.fetched_at)
-            )
+            results.append(result)
         return results
 
     async def seed(
