@@ -23,13 +23,12 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from agent.dids.document import (
-    DIDDocument,
     VerificationRelationship,
     iter_relationship,
     key_from_method,
@@ -46,11 +45,16 @@ from agent.dids.web import DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_TIMEOUT, resolve_
 from agent.errors import DIDDocumentError, DIDResolutionError, ErrorCode, InvalidInputError
 from agent.keys.signer import ResolvedKey
 
+if TYPE_CHECKING:
+    from agent.dids.document import DIDDocument
+
 __all__ = ["DIDResolver"]
 
 # DID syntax, DID Core section 3.1: "did:" method-name ":" method-specific-id.
 _DID = re.compile(r"^did:([a-z0-9]+):((?:[A-Za-z0-9._%-]*:)*[A-Za-z0-9._%-]+)$")
 _LOCAL_METHODS = frozenset({"key", "peer"})
+#: Dereferenced keys kept per cached document (a document lists a handful of keys).
+_MAX_KEYS_PER_DOCUMENT = 64
 _SUPPORTED_METHODS = frozenset({"key", "peer", "web"})
 
 
@@ -60,6 +64,10 @@ class _Entry:
     # The serialized document, kept so that dereferencing a key does not serialize it again.
     data: dict[str, Any]
     expires: float | None  # None: never expires (deterministic or seeded documents).
+    # Keys dereferenced from this document, by (DID URL, relationship): a verifier resolves
+    # the same issuer keys again and again. Kept with the entry, so a new document (a
+    # refresh, a rotation) starts empty; refusals are not kept.
+    keys: dict[tuple[str, VerificationRelationship], ResolvedKey] = field(default_factory=dict)
 
 
 def _method_of(did: str) -> str:
@@ -250,7 +258,12 @@ class DIDResolver:
         """
         did, wanted = _parse_request(verification_method, relationship)
         entry = await self._entry(did)
-        return self._dereference(entry.data, verification_method, wanted)
+        key = entry.keys.get((verification_method, wanted))
+        if key is None:
+            key = self._dereference(entry.data, verification_method, wanted)
+            if len(entry.keys) < _MAX_KEYS_PER_DOCUMENT:
+                entry.keys[verification_method, wanted] = key
+        return key
 
     def resolve_key_sync(self, verification_method: str, relationship: str) -> ResolvedKey:
         """:meth:`resolve_key` without I/O, for did:key, did:peer and cached documents.
