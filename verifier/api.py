@@ -41,7 +41,7 @@ in the VC-API shape above; admin routes use :func:`agent.service.error_response`
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -209,15 +209,27 @@ def _unknown_check(error: HealthMyDataError) -> HealthMyDataError:
     return error
 
 
+async def _vc_api_verify(
+    raw: bytes, verify: Callable[[dict[str, Any], dict[str, Any]], Awaitable[VerificationReport]]
+) -> Response:
+    """Parse the body and its options, run ``verify(body, options)``, answer in the VC-API
+    shape (module docstring); any domain error is a 400 (413 when too large)."""
+    try:
+        body = parse_json_object(raw, max_bytes=DEFAULT_MAX_BYTES)
+        report = await verify(body, _options(body))
+    except HealthMyDataError as error:
+        return _vc_api_error(_unknown_check(error))
+    return _answer(report)
+
+
 async def verify_credential_answer(app: Any, raw: bytes) -> Response:
     """``POST /credentials/verify`` given the raw body (FastAPI route and direct path)."""
     state: VerifierState = app.state.verifier
-    try:
-        body = parse_json_object(raw, max_bytes=DEFAULT_MAX_BYTES)
-        options = _options(body)
+
+    async def verify(body: dict[str, Any], options: dict[str, Any]) -> VerificationReport:
         credential = body.get("verifiableCredential")
         if isinstance(credential, str):
-            report = await verify_sd_jwt_presentation(
+            return await verify_sd_jwt_presentation(
                 credential,
                 resolver=state.resolver,
                 checks=options.get("checks"),
@@ -225,43 +237,39 @@ async def verify_credential_answer(app: Any, raw: bytes) -> Response:
                 trust=state.trust,
                 require_key_binding=False,
             )
-        elif isinstance(credential, dict):
-            purpose = options.get("expectedProofPurpose", "assertionMethod")
-            if not isinstance(purpose, str):
-                raise InvalidInputError(
-                    "options.expectedProofPurpose must be a string",
-                    code=ErrorCode.PARSING_ERROR,
-                )
-            report = await verify_credential(
-                credential,
-                resolver=state.resolver,
-                checks=options.get("checks"),
-                status_checker=state.status_checker,
-                trust=state.trust,
-                expected_proof_purpose=purpose,
-                challenge=options.get("challenge"),
-                domain=options.get("domain"),
-                depth_checked=True,  # parse_json_object refused deeper bodies
-            )
-        else:
+        if not isinstance(credential, dict):
             raise InvalidInputError(
                 "verifiableCredential must be a credential object (or an SD-JWT VC string)",
                 code=ErrorCode.PARSING_ERROR,
             )
-    except HealthMyDataError as error:
-        return _vc_api_error(_unknown_check(error))
-    return _answer(report)
+        purpose = options.get("expectedProofPurpose", "assertionMethod")
+        if not isinstance(purpose, str):
+            raise InvalidInputError(
+                "options.expectedProofPurpose must be a string", code=ErrorCode.PARSING_ERROR
+            )
+        return await verify_credential(
+            credential,
+            resolver=state.resolver,
+            checks=options.get("checks"),
+            status_checker=state.status_checker,
+            trust=state.trust,
+            expected_proof_purpose=purpose,
+            challenge=options.get("challenge"),
+            domain=options.get("domain"),
+            depth_checked=True,  # parse_json_object refused deeper bodies
+        )
+
+    return await _vc_api_verify(raw, verify)
 
 
 async def verify_presentation_answer(app: Any, raw: bytes) -> Response:
     """``POST /presentations/verify`` given the raw body (FastAPI route and direct path)."""
     state: VerifierState = app.state.verifier
-    try:
-        body = parse_json_object(raw, max_bytes=DEFAULT_MAX_BYTES)
-        options = _options(body)
+
+    async def verify(body: dict[str, Any], options: dict[str, Any]) -> VerificationReport:
         presentation = body.get("verifiablePresentation")
         if isinstance(presentation, str):
-            report = await verify_sd_jwt_presentation(
+            return await verify_sd_jwt_presentation(
                 presentation,
                 resolver=state.resolver,
                 checks=options.get("checks"),
@@ -270,27 +278,25 @@ async def verify_presentation_answer(app: Any, raw: bytes) -> Response:
                 status=state.token_status,
                 trust=state.trust,
             )
-        elif isinstance(presentation, dict):
-            report = await verify_presentation(
-                presentation,
-                resolver=state.resolver,
-                challenge=options.get("challenge"),
-                domain=options.get("domain"),
-                checks=options.get("checks"),
-                status_checker=state.status_checker,
-                trust=state.trust,
-                # Generic verification: no role policy applies here (decision 0007).
-                require_holder_binding=False,
-                depth_checked=True,  # parse_json_object refused deeper bodies
-            )
-        else:
+        if not isinstance(presentation, dict):
             raise InvalidInputError(
                 "verifiablePresentation must be a presentation object (or an SD-JWT string)",
                 code=ErrorCode.PARSING_ERROR,
             )
-    except HealthMyDataError as error:
-        return _vc_api_error(_unknown_check(error))
-    return _answer(report)
+        return await verify_presentation(
+            presentation,
+            resolver=state.resolver,
+            challenge=options.get("challenge"),
+            domain=options.get("domain"),
+            checks=options.get("checks"),
+            status_checker=state.status_checker,
+            trust=state.trust,
+            # Generic verification: no role policy applies here (decision 0007).
+            require_holder_binding=False,
+            depth_checked=True,  # parse_json_object refused deeper bodies
+        )
+
+    return await _vc_api_verify(raw, verify)
 
 
 #: The VC-API verify routes, also served past FastAPI's routing (agent.service.DirectRoutes).
