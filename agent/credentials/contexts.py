@@ -45,7 +45,7 @@ import re
 from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
-from typing import Any, cast
+from typing import Any
 
 from agent.errors import ContextError, ErrorCode
 from agent.jsonio import json_type
@@ -472,54 +472,53 @@ def _shape_key(document: JSONObject, strict: bool) -> bytes | None:
     tag = tags.append
     text = texts.append
 
-    def scalar(value: object) -> None:
+    # Values are typed Any here on purpose: ``typing.cast`` is a function call per value.
+    def scalar(value: Any) -> None:
         kind = type(value)
         if value is None or kind is bool:
             tag("n" if value is None else "t" if value else "f")
         elif kind is int:
-            if -_SAFE_INTEGER < cast(int, value) < _SAFE_INTEGER:
+            if -_SAFE_INTEGER < value < _SAFE_INTEGER:
                 tag("i")
             else:
                 tag("N")
                 text(str(value))
         elif kind is float:
-            real = cast(float, value)
-            if real - real == 0.0:
+            if value - value == 0.0:
                 tag("d")
             else:
                 tag("F")
-                text(repr(real))
+                text(repr(value))
         else:
             raise _NotCacheable
 
-    def array(node: list[object], verbatim: bool) -> None:
+    def array(node: list[Any], verbatim: bool) -> None:
         tag("[")
         for item in node:
             kind = type(item)
             if kind is str:
-                string = cast(str, item)
-                if verbatim or string in terms or string[:1] == "@":
+                if verbatim or item in terms or item[:1] == "@":
                     tag("v")
-                    text(string)
-                elif string[:2] == "_:":
+                    text(item)
+                elif item[:2] == "_:":
                     tag("B")
                 else:
-                    tag("I" if absolute(string) else "T")
+                    tag("I" if absolute(item) else "T")
             elif kind is dict:
-                obj(cast(dict[str, object], item))
+                obj(item)
             elif kind is list:
-                array(cast(list[object], item), verbatim)
+                array(item, verbatim)
             else:
                 scalar(item)
         tag("]")
 
-    def obj(node: dict[str, object]) -> None:
+    def obj(node: dict[str, Any]) -> None:
         tag("{")
         for key, value in node.items():
             tag("k")
             text(key)
             if key == "@context":
-                for entry in cast(list[object], value if type(value) is list else [value]):
+                for entry in value if type(value) is list else [value]:
                     if type(entry) is not str:
                         raise _NotCacheable
                     tag("c")
@@ -528,24 +527,23 @@ def _shape_key(document: JSONObject, strict: bool) -> bytes | None:
                 continue
             kind = type(value)
             if kind is str:
-                string = cast(str, value)
                 if (
-                    string in terms
-                    or string[:1] == "@"
+                    value in terms
+                    or value[:1] == "@"
                     or key in keyword_aliases
                     or (key[:1] == "@" and key not in _ID_OR_VALUE)
                 ):
                     tag("v")
-                    text(string)
-                elif string[:2] == "_:":
+                    text(value)
+                elif value[:2] == "_:":
                     tag("B")
                 else:
-                    tag("I" if absolute(string) else "T")
+                    tag("I" if absolute(value) else "T")
             elif kind is dict:
-                obj(cast(dict[str, object], value))
+                obj(value)
             elif kind is list:
                 verbatim = key in keyword_aliases or (key[:1] == "@" and key not in _ID_OR_VALUE)
-                array(cast(list[object], value), verbatim)
+                array(value, verbatim)
             else:
                 scalar(value)
         tag("}")
