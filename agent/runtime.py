@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -42,12 +42,9 @@ from agent.keys import AskarKeyStore, KeyType, decode_multikey
 from agent.messaging import (
     Invitation,
     KeyStoreRecipientKeys,
-    Message,
     SeenMessages,
     deliver,
-    pack_encrypted,
     parse_message,
-    unpack,
 )
 from agent.protocols import (
     ProtocolRegistry,
@@ -59,6 +56,9 @@ from agent.protocols import (
 )
 from agent.storage import Store
 from agent.types import JSONObject
+
+if TYPE_CHECKING:
+    from agent.messaging import Message
 
 __all__ = ["Connection", "DIDCommAgent"]
 
@@ -216,6 +216,9 @@ class DIDCommAgent:
         body["to"] = [connection.their_did]
         plaintext = parse_message(body)
         their_keys = await self._agreement_kids(connection.their_did)
+        # The envelope cryptography is imported with the first message, not at start-up.
+        from agent.messaging.envelope import pack_encrypted
+
         envelope = await pack_encrypted(
             plaintext,
             to=their_keys,
@@ -257,6 +260,8 @@ class DIDCommAgent:
             authenticated sender also receives a problem-report.
         """
         del media_type  # unpack detects the envelope kind itself
+        from agent.messaging.envelope import unpack  # with the first message (start-up time)
+
         result = await unpack(envelope, resolver=self.resolver, recipient_keys=self._recipient_keys)
         message = result.message
         if not result.authenticated or message.from_ is None:

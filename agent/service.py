@@ -49,10 +49,12 @@ __all__ = [
     "DirectHandler",
     "DirectRoutes",
     "admin_guard",
+    "bearer_matcher",
     "create_agent_app",
     "error_response",
     "is_json_media_type",
     "read_json_body",
+    "read_json_bytes",
     "validation_error_response",
 ]
 

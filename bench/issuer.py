@@ -2,7 +2,11 @@
 
 Each batch runs in a subprocess of its own, so its peak RSS is its own. The batch size is
 ``MYDATA_BENCH_BATCH`` (default 100,000; 2,000 with ``--quick``); PostgreSQL runs when
-``MYDATA_BENCH_POSTGRES_URL`` or ``MYDATA_TEST_POSTGRES_URL`` is set.
+``MYDATA_BENCH_POSTGRES_URL`` or ``MYDATA_TEST_POSTGRES_URL`` is set. Besides the wall time,
+each batch reports its CPU time, the batch process's and its FHIR worker's
+(``issuer.batch``) apart, and the load average before and after: on the shared 2-core machine
+the CPU time per credential is the figure to compare between runs, the wall time only on a
+quiet machine.
 
 The VC-API figure is ``POST /credentials/issue`` (revocation and suspension entries, audit
 entry, issuance record) from 8 keep-alive clients for 10 s (2 s with ``--quick``) against
@@ -37,7 +41,7 @@ SAMPLE = ROOT / "mydata" / "samples" / "ips-emergency-bundle.json"
 HOLDER_JWK = {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
 
 _WORKER = r"""
-import asyncio, json, resource, sys, time
+import asyncio, json, os, resource, sys, time
 from agent.storage import open_store, generate_raw_key, remove_store
 from issuer.hospital import Hospital
 uri, fmt, n, sample = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -51,14 +55,25 @@ async def main():
     subject = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
     item = {"subject": subject, "fhir": allergy, "holderJwk": jwk}
     patients = ((f"p{i}", item) for i in range(n))
+    load_before = os.getloadavg()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = time.process_time()
     start = time.perf_counter()
     result = await hospital.run_batch("bench", patients, credential_format=fmt)
     seconds = time.perf_counter() - start
+    cpu = time.process_time() - cpu
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    worker_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    load_after = os.getloadavg()
     await store.close()
     if uri.startswith("postgres"):
         await remove_store(uri)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "issued": result.issued, "peak_mb": peak}))
+    print(json.dumps({
+        "seconds": seconds, "cpu_seconds": cpu, "worker_cpu_seconds": worker_cpu,
+        "issued": result.issued, "peak_mb": peak, "worker_peak_mb": after.ru_maxrss / 1024,
+        "load": [load_before, load_after],
+    }))
 asyncio.run(main())
 """
 
@@ -159,10 +174,16 @@ def run(results: Results, *, repeats: int, min_time: float) -> None:
             print(f"  batch of {n:,} {fmt} on {backend} ...", flush=True)
             outcome = _batch(uri(), fmt, n)
             per = outcome["seconds"] / n
+            cpu_ms = outcome["cpu_seconds"] / n * 1000
+            worker_ms = outcome["worker_cpu_seconds"] / n * 1000
+            worker_mb = outcome["worker_peak_mb"]
+            load = outcome["load"][1][0]
             results.add(
                 Figure(
                     f"batch {fmt} on {backend}: {n:,} in {outcome['seconds']:.1f} s, "
-                    f"peak {outcome['peak_mb']:.0f} MB",
+                    f"CPU {cpu_ms:.2f} ms + worker {worker_ms:.2f} ms per credential, "
+                    f"peak {outcome['peak_mb']:.0f} MB (worker {worker_mb:.0f} MB), "
+                    f"load {load:.1f}",
                     per,
                     [per],
                     group=f"hospital batch issuance ({n:,} credentials with status)",

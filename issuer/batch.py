@@ -49,17 +49,41 @@ re-raised; running the job again resumes at the chunk that failed.
 Job states (:class:`JobState`, guarded by :data:`TRANSITIONS`): ``pending -> running ->
 done``; ``running -> failed -> running``; ``running -> running`` resumes after a crash. Running
 a ``done`` job issues nothing.
+
+FHIR work one chunk ahead (``run(..., fhir_member=...)``): validating a FHIR resource
+(fhir.resources, about a third of a credential's CPU time) and mapping it for its claims
+(:func:`issuer.templates.map_record`, with the ``record_key`` digest) are pure functions of the
+resource, so a worker process computes them for chunk k+1 while this process signs chunk k
+(:func:`issuer.fhir.using_precomputed` hands the outcomes to the unchanged ``issue_one``). It
+changes neither the results nor the crash-safety argument: the worker only computes, nothing
+is stored before the chunk's commit, and a chunk whose outcomes are missing (the worker still
+starting, or broken) is computed here as before. Memory stays bounded: one chunk is in the
+worker at a time. The worker is a plain child process (:class:`_Ahead` says why not
+:mod:`multiprocessing`); it ignores SIGINT (the parent stops it), ends when its parent dies
+(``kill -9``: its stdin reaches end of file), and is stopped when the run ends, however it
+ends. A batch of fewer than :data:`POOL_MIN_CHUNKS` chunks stays in this process: the worker
+takes about a second to start, the time two or three chunks take here.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
+import logging
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final, TypeAlias
+from typing import IO, Any, Final, TypeAlias
 
 from agent.clock import Clock, format_datetime
 from agent.errors import (
@@ -72,6 +96,8 @@ from agent.errors import (
 from agent.storage import Session, Store
 from agent.types import JSONObject
 from issuer.audit import AuditEvent, AuditLog
+from issuer.fhir import Outcome, Precomputed, using_precomputed, validate_resource
+from issuer.templates import map_record
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -79,6 +105,7 @@ __all__ = [
     "ISSUED_CATEGORY",
     "ITEMS_CATEGORY",
     "JOB_CATEGORY",
+    "POOL_MIN_CHUNKS",
     "TRANSITIONS",
     "BatchJob",
     "BatchJobs",
@@ -101,6 +128,11 @@ _MAX_KEY_LENGTH: Final = 200
 _MAX_CHUNK_SIZE: Final = 10_000
 #: The job record lists every chunk and is rewritten once per chunk, so its size must stay small.
 _MAX_CHUNKS: Final = 10_000
+#: Remaining chunks from which ``run(fhir_member=...)`` starts its worker process: it needs
+#: about a second to start (spawn, imports), during which this process issues two chunks.
+POOL_MIN_CHUNKS: Final = 4
+
+log = logging.getLogger(__name__)
 
 #: ``issue_one(patient_key, payload) -> (credential_id, credential)``; the credential is a JSON
 #: object (a W3C credential), a string (an SD-JWT) or bytes.
@@ -366,6 +398,8 @@ class BatchJobs:
         progress: Progress | None = None,
         before_chunk: BeforeChunk | None = None,
         actor: str | None = None,
+        fhir_member: str | None = None,
+        pool: bool | None = None,
     ) -> JobResult:
         """Issue the job's remaining chunks; see the module docstring for the guarantees.
 
@@ -375,6 +409,12 @@ class BatchJobs:
         :param before_chunk: awaited with the number of items before each chunk is issued
             (allocate the chunk's status indexes there).
         :param actor: who runs the job, for the audit log.
+        :param fhir_member: the payload member holding the FHIR resource that ``issue_one``
+            passes, unchanged, to :func:`issuer.fhir.validate_resource` and then to
+            :func:`issuer.templates.claims_for_resource`; when given, the validation and the
+            mapping are computed one chunk ahead in a worker process.
+        :param pool: with ``fhir_member``: ``None`` starts the worker when at least
+            :data:`POOL_MIN_CHUNKS` chunks remain; ``True`` always, ``False`` never.
         :raises StorageError: ``batchJobNotFound`` for an unknown job; the store fails.
         :raises ProtocolStateError: the job cannot be run from its state (never, as stored
             states go; a guard against corrupted records).
@@ -396,24 +436,45 @@ class BatchJobs:
             )
         issued_now = stored_chunks = 0
         skipped = sum(1 for count in job.chunk_issued if count is not None)
-        for number, count in enumerate(job.chunk_issued):
-            if count is not None:
-                continue
-            try:
-                stored = await self._run_chunk(job_id, number, issue_one, before_chunk)
-            except Exception as exc:
-                # Cancellation and KeyboardInterrupt are BaseExceptions: they leave the job
-                # running, to be resumed, as a crash would.
-                await self._set_state(job_id, JobState.FAILED, error=type(exc).__name__)
-                raise
-            if stored is None:
-                skipped += 1  # Another runner stored this chunk first.
-                continue
-            stored_chunks += 1
-            issued_now += stored.issued_in_chunk
-            job = stored.job
-            if progress is not None:
-                progress(job.done, job.total)
+        remaining = [number for number, count in enumerate(job.chunk_issued) if count is None]
+        use_pool = pool if pool is not None else len(remaining) >= POOL_MIN_CHUNKS
+        ahead = _Ahead.start(fhir_member) if fhir_member is not None and use_pool else None
+        try:
+            items: list[Any] | None = None
+            for position, number in enumerate(remaining):
+                try:
+                    if position == 0 or ahead is None:
+                        items = await self._items(job_id, number)
+                    precomputed = await ahead.take(number) if ahead is not None else []
+                    following = remaining[position + 1] if position + 1 < len(remaining) else None
+                    next_items: list[Any] | None = None
+                    if ahead is not None and following is not None:
+                        # Read ahead only: nothing is stored before the chunk's commit.
+                        next_items = await self._items(job_id, following)
+                        if next_items is not None:
+                            ahead.submit(following, next_items)
+                    stored = None
+                    if items is not None:  # None: done by another runner since we loaded it.
+                        stored = await self._run_chunk(
+                            job_id, number, items, issue_one, before_chunk, precomputed
+                        )
+                    items = next_items
+                except Exception as exc:
+                    # Cancellation and KeyboardInterrupt are BaseExceptions: they leave the job
+                    # running, to be resumed, as a crash would.
+                    await self._set_state(job_id, JobState.FAILED, error=type(exc).__name__)
+                    raise
+                if stored is None:
+                    skipped += 1  # Another runner stored this chunk first.
+                    continue
+                stored_chunks += 1
+                issued_now += stored.issued_in_chunk
+                job = stored.job
+                if progress is not None:
+                    progress(job.done, job.total)
+        finally:
+            if ahead is not None:
+                ahead.close()
         job = await self._load(job_id)
         if job.state is not JobState.DONE:
             job = await self._set_state(job_id, JobState.DONE)
@@ -429,26 +490,37 @@ class BatchJobs:
             )
         return _result(job, issued_now, skipped)
 
+    async def _items(self, job_id: str, number: int) -> list[Any] | None:
+        """The chunk's ``[patient_key, payload]`` items; ``None`` once the chunk is done."""
+        async with self._store.session(self._profile) as session:
+            record = await session.fetch(ITEMS_CATEGORY, _chunk_name(job_id, number))
+        if record is None:
+            return None
+        items: list[Any] = _object(record.json())["items"]
+        return items
+
     async def _run_chunk(
-        self, job_id: str, number: int, issue_one: IssueOne, before_chunk: BeforeChunk | None
+        self,
+        job_id: str,
+        number: int,
+        items: list[Any],
+        issue_one: IssueOne,
+        before_chunk: BeforeChunk | None,
+        precomputed: Sequence[Precomputed],
     ) -> _Stored | None:
         name = _chunk_name(job_id, number)
-        async with self._store.session(self._profile) as session:
-            record = await session.fetch(ITEMS_CATEGORY, name)
-        if record is None:
-            return None  # Done by another runner since we loaded the job.
-        items = _object(record.json())["items"]
         if before_chunk is not None:
             await before_chunk(len(items))
         credentials: list[list[Any]] = []
         failures: list[list[str]] = []
-        for patient_key, payload in items:
-            try:
-                credential_id, credential = await issue_one(patient_key, payload)
-            except HealthMyDataError as exc:
-                failures.append([patient_key, str(exc.code)])
-                continue
-            credentials.append([patient_key, str(credential_id), *_encode(credential)])
+        with using_precomputed(precomputed):
+            for patient_key, payload in items:
+                try:
+                    credential_id, credential = await issue_one(patient_key, payload)
+                except HealthMyDataError as exc:
+                    failures.append([patient_key, str(exc.code)])
+                    continue
+                credentials.append([patient_key, str(credential_id), *_encode(credential)])
         async with self._store.transaction(self._profile) as txn:
             current = await txn.get(JOB_CATEGORY, job_id, for_update=True)
             job = BatchJob.from_json(job_id, current.json())
@@ -583,6 +655,219 @@ class BatchJobs:
                 details={"jobId": job_id[:80]},
             )
         return BatchJob.from_json(job_id, record.json())
+
+
+class _Ahead:
+    """One worker process computing a chunk's FHIR outcomes while the previous one is signed.
+
+    The worker is ``python -c`` running :func:`_worker_main`, fed over its stdin and answering
+    on its stdout (length-prefixed pickles), not a :mod:`multiprocessing` pool: ``spawn`` and
+    ``forkserver`` import the parent's ``__main__`` again in the worker, so a hospital's script
+    without an ``if __name__ == "__main__"`` guard would run its batch a second time there;
+    ``fork`` copies askar's threads and locks. A plain child also ends by itself when its
+    parent dies (``kill -9``): its stdin reaches end of file. One thread of this process does
+    the pipe I/O (blocking, outside the GIL), so the worker is fed and read while this
+    process's event loop is busy signing.
+
+    At most one chunk is in the worker (:meth:`take` collects it before the next
+    :meth:`submit`). Chunks are only submitted once the worker has started (its imports take
+    about a second): until then, and for good once the worker fails (killed, say; logged
+    once), :meth:`take` returns nothing and the chunk is computed in this process, as without a
+    worker.
+    """
+
+    def __init__(self, member: str) -> None:
+        self._member = member
+        # This interpreter and a constant program: nothing from input reaches the command.
+        self._process: subprocess.Popen[bytes] | None = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-c", _WORKER_CODE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-fhir-worker")
+        self._started: Future[None] = self._io.submit(self._start, self._process, list(sys.path))
+        self._pending: tuple[int, list[dict[str, Any]], Future[list[_Outcomes]]] | None = None
+
+    @classmethod
+    def start(cls, member: str) -> _Ahead | None:
+        """A new worker; ``None`` (logged) when no process can be started here."""
+        try:
+            return cls(member)
+        except OSError as exc:
+            log.warning("no batch FHIR worker (%s); validating in process", type(exc).__name__)
+            return None
+
+    def submit(self, number: int, items: Sequence[Any]) -> None:
+        """Send chunk ``number``'s resources to the worker, if it has started."""
+        if self._process is None or not self._started.done():
+            return
+        if self._started.exception() is not None:
+            self._fail(self._started.exception())
+            return
+        resources = [
+            payload[self._member]
+            for _, payload in items
+            if isinstance(payload, dict) and isinstance(payload.get(self._member), dict)
+        ]
+        future = self._io.submit(self._exchange, self._process, resources)
+        self._pending = (number, resources, future)
+
+    async def take(self, number: int) -> list[Precomputed]:
+        """The outcomes of chunk ``number``, waiting for the worker; ``[]`` when it was not
+        submitted or the worker failed."""
+        pending, self._pending = self._pending, None
+        if pending is None or pending[0] != number:
+            return []
+        _, resources, future = pending
+        try:
+            outcomes = await asyncio.wrap_future(future)
+            if len(outcomes) != len(resources):
+                raise ValueError("the worker answered for another number of resources")
+        except Exception as exc:
+            self._fail(exc)
+            return []
+        return [
+            Precomputed(resource, validation, claims)
+            for resource, (validation, claims) in zip(resources, outcomes, strict=True)
+        ]
+
+    def close(self) -> None:
+        """Stop the worker: end of file on its stdin ends it once its chunk, if any, is read
+        back; killed if it has not ended within a few seconds."""
+        process, self._process = self._process, None
+        self._pending = None
+        if process is None:
+            return
+        assert process.stdin is not None
+        if not self._started.done():
+            process.kill()  # Still importing: it has nothing to finish.
+        with contextlib.suppress(OSError):  # It died: the broken pipe says nothing more.
+            process.stdin.close()
+        self._io.shutdown(wait=True, cancel_futures=True)
+        try:
+            process.wait(timeout=_WORKER_EXIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def _fail(self, exc: BaseException | None) -> None:
+        log.warning(
+            "batch FHIR worker failed (%s); the remaining chunks are validated in process",
+            type(exc).__name__,
+        )
+        process = self._process
+        if process is not None:
+            process.kill()
+        self.close()
+
+    @staticmethod
+    def _start(process: subprocess.Popen[bytes], path: list[str]) -> None:
+        """In the I/O thread: give the worker this process's import path, wait until ready."""
+        assert process.stdin is not None
+        assert process.stdout is not None
+        _write_frame(process.stdin, path)
+        if _read_frame(process.stdout) != _READY:
+            raise RuntimeError("the batch FHIR worker did not start")
+
+    @staticmethod
+    def _exchange(
+        process: subprocess.Popen[bytes], resources: list[dict[str, Any]]
+    ) -> list[_Outcomes]:
+        """In the I/O thread: one chunk's resources out, their outcomes back."""
+        assert process.stdin is not None
+        assert process.stdout is not None
+        _write_frame(process.stdin, resources)
+        outcomes: list[_Outcomes] = _read_frame(process.stdout)
+        return outcomes
+
+
+#: Per resource: ``validate_resource``'s verdict and ``map_record``'s outcome.
+_Outcomes: TypeAlias = tuple[Outcome | None, Outcome | None]
+_READY: Final = "ready"
+_WORKER_EXIT_SECONDS: Final = 5.0
+_WORKER_CODE: Final = "from issuer.batch import _worker_main; _worker_main()"
+_FRAME_HEADER: Final = struct.Struct(">Q")
+
+
+def _write_frame(stream: IO[bytes], value: object) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_FRAME_HEADER.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _read_frame(stream: IO[bytes]) -> Any:
+    """The next value; :class:`EOFError` at end of file (the other side is gone).
+
+    Only ever reads what this module's other process wrote (parent and worker): pickle is safe
+    here because nothing else writes to these pipes."""
+    header = stream.read(_FRAME_HEADER.size)
+    if len(header) < _FRAME_HEADER.size:
+        raise EOFError("the batch FHIR pipe closed")
+    (size,) = _FRAME_HEADER.unpack(header)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the batch FHIR pipe closed")
+    return pickle.loads(data)  # noqa: S301 (our own child or parent wrote it)
+
+
+def _worker_main() -> None:
+    """The worker: read the import path, then chunks of resources until end of file (the
+    parent closed the pipe, or died), answering each with :func:`_precompute`.
+
+    Ctrl-C is left to the parent (which closes the pipe); anything else printed goes to
+    stderr, so that only frames travel on the answer pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    requests = sys.stdin.buffer
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # Native code's prints too.
+    sys.stdout = sys.stderr
+    try:
+        sys.path[:] = _read_frame(requests)
+        _worker_ready()
+        _write_frame(answers, _READY)
+        while True:
+            resources = _read_frame(requests)
+            _write_frame(answers, _precompute(resources))
+    except (EOFError, BrokenPipeError):
+        # Done (or the parent is gone). Every answer is flushed and nothing else is held:
+        # skip the interpreter's teardown of the FHIR models, a few tenths of a second the
+        # parent would wait for.
+        os._exit(0)
+
+
+def _worker_ready() -> None:
+    """Import the FHIR models the templates map, so the first chunk does not pay for it."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    for kind in (
+        "AllergyIntolerance",
+        "Condition",
+        "Immunization",
+        "MedicationRequest",
+        "MedicationStatement",
+        "Observation",
+    ):
+        get_fhir_model_class(kind)
+
+
+def _precompute(resources: list[dict[str, Any]]) -> list[_Outcomes]:
+    """In the worker: validate each resource and, if valid, map it (:func:`map_record`).
+
+    Not the whole :class:`issuer.templates.RecordClaims`: they hold a copy of the resource,
+    which this process has already; unpickling it costs about what the mapping does."""
+    outcomes: list[_Outcomes] = []
+    for resource in resources:
+        validation = Outcome.of(validate_resource, resource)
+        claims = None
+        if validation is not None and validation.error is None:
+            claims = Outcome.of(map_record, resource)
+        outcomes.append(
+            (Outcome(error=validation.error) if validation is not None else None, claims)
+        )
+    return outcomes
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,11 +20,21 @@ References inside a bundle (FHIR R4 section 2.36 "Resolving references in Bundle
 ``fullUrl``, ``urn:uuid:``, relative ``Type/id`` and contained ``#id``) are resolved by
 :class:`BundleIndex`, for example ``MedicationStatement.medicationReference`` to the
 ``Medication`` it names.
+
+Outcomes computed in another process (:class:`Precomputed`, :func:`using_precomputed`): a
+batch (:mod:`issuer.batch`) validates the next chunk's resources (and maps them for their
+claims) in a worker process while the current chunk is signed. Inside
+``using_precomputed``, :func:`validate_resource` of one of those resource objects (the same
+object, not an equal one) returns the worker's verdict, raising the same typed error the check
+would raise here; so the batch's ``issue_one`` keeps calling ``validate_resource`` in its own
+order (its subject check first, for one) and its errors per item stay what they were.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -157,14 +167,100 @@ def validate_resource(resource: object, *, expected_type: str | None = None) -> 
     """Check that ``resource`` is a valid FHIR R4 resource (of ``expected_type`` if given).
 
     Any resource type of FHIR R4 is accepted here; which types become credentials is decided by
-    :mod:`issuer.templates`.
+    :mod:`issuer.templates`. Inside :func:`using_precomputed`, a verdict computed for this very
+    object in a worker process is used instead of checking again.
 
     :returns: the resource unchanged (the credential carries what the hospital recorded).
     :raises InvalidInputError: ``invalidFhir`` with ``details['path']`` naming the element,
         e.g. ``AllergyIntolerance.reaction[0].severity``, and ``details['reason']`` (the kind of
         error: ``missingResourceType``, ``unknownResourceType``, ``string_type``, ...).
     """
+    if expected_type is None:
+        known = precomputed(resource)
+        if known is not None and known.validation is not None:
+            known.validation.result()
+            return known.resource  # This very object (``precomputed`` matches by identity).
     return _check(resource, "", expected_type)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a pure function of a resource returned, or the :class:`InvalidInputError` it
+    raised, in a form that crosses processes (pickle): the error as message, code and details,
+    since an exception with keyword-only arguments does not unpickle.
+
+    :param value: the return value (``None`` when only the verdict matters).
+    :param error: ``(message, code, details)`` of the error raised.
+    """
+
+    value: Any = None
+    error: tuple[str, str, dict[str, Any]] | None = None
+
+    @classmethod
+    def of(cls, function: Any, *args: Any) -> Outcome | None:
+        """Call ``function(*args)``; ``None`` when it raised anything but exactly an
+        :class:`InvalidInputError`, which the caller then meets by calling it again itself
+        (so an unexpected error is raised where it was raised before, unchanged)."""
+        try:
+            return cls(value=function(*args))
+        except InvalidInputError as exc:
+            if type(exc) is not InvalidInputError:
+                return None
+            return cls(error=(exc.message, str(exc.code), exc.details))
+        except Exception:
+            return None
+
+    def result(self) -> Any:
+        """The value, or the error raised again: same class, message, code and details."""
+        if self.error is not None:
+            message, code, details = self.error
+            raise InvalidInputError(message, code=ErrorCode(code), details=dict(details))
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Precomputed:
+    """Outcomes computed for one resource in a worker process (:mod:`issuer.batch`).
+
+    :param resource: the main process's resource object; lookups match it by identity, so an
+        equal resource elsewhere, or this one after it was changed, is never confused with it
+        (the batch does not change its items).
+    :param validation: :func:`validate_resource`'s verdict (value ``None``).
+    :param claims: :func:`issuer.templates.map_record`'s outcome (its mapping, or its typed
+        error), for :func:`issuer.templates.claims_for_resource` without a bundle index;
+        ``None`` when not computed.
+    """
+
+    resource: dict[str, Any]
+    validation: Outcome | None
+    claims: Outcome | None
+
+
+_PRECOMPUTED: ContextVar[Mapping[int, Precomputed] | None] = ContextVar(
+    "issuer_fhir_precomputed", default=None
+)
+
+
+@contextmanager
+def using_precomputed(entries: Iterable[Precomputed]) -> Iterator[None]:
+    """Within the block (this context: the current task and tasks it starts),
+    :func:`validate_resource` and :func:`issuer.templates.claims_for_resource` use the
+    entries' outcomes for the entries' resources. The table holds the resources, so their ids stay
+    theirs while it is in use."""
+    token = _PRECOMPUTED.set({id(entry.resource): entry for entry in entries})
+    try:
+        yield
+    finally:
+        _PRECOMPUTED.reset(token)
+
+
+def precomputed(resource: object) -> Precomputed | None:
+    """The entry for this very object inside :func:`using_precomputed`, else ``None``."""
+    table = _PRECOMPUTED.get()
+    if table is None:
+        return None
+    found = table.get(id(resource))
+    return found if found is not None and found.resource is resource else None
 
 
 def _reference_text(reference: object) -> str | None:

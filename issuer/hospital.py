@@ -680,7 +680,14 @@ class Hospital:
             return issued.id, issued.credential
 
         result = await jobs.run(
-            job.job_id, issue_one, progress=progress, before_chunk=before_chunk, actor=self.did
+            job.job_id,
+            issue_one,
+            progress=progress,
+            before_chunk=before_chunk,
+            actor=self.did,
+            # issue_one passes payload["fhir"] unchanged to validate_resource and the
+            # template, so a worker process may validate and map the next chunk meanwhile.
+            fhir_member="fhir",
         )
         record_issuance(credential_format, result.issued_now)
         return result

@@ -40,17 +40,20 @@ from typing import Any, Final
 from agent.credentials.jcs import canonicalize
 from agent.credentials.sd_jwt import ClaimPath
 from agent.errors import ErrorCode, InvalidInputError
-from issuer.fhir import FHIR_VERSION, BundleIndex
+from issuer.fhir import FHIR_VERSION, BundleIndex, precomputed
 
 __all__ = [
     "BLOOD_TYPE_LOINC",
     "EMERGENCY_TEXT_MAX",
     "VCT_BASE",
     "CredentialKind",
+    "MappedRecord",
     "RecordClaims",
     "claim_evidence",
     "claims_for_resource",
     "emergency_summary",
+    "map_record",
+    "record_digest",
     "records_from_bundle",
 ]
 
@@ -523,10 +526,62 @@ def claims_for_resource(
 
     :param bundle_index: resolves references (``medicationReference``); without it only a
         reference's ``display`` can be used.
+    Inside :func:`issuer.fhir.using_precomputed`, and without ``bundle_index``, the mapping
+    computed for this very object in a worker process (:func:`map_record`, :mod:`issuer.batch`)
+    is used, or its typed error raised, instead of mapping the resource again.
+
     :raises InvalidInputError: ``invalidFhir`` when the type has no credential
         (``details['reason']`` ``unsupportedResourceType``) or a needed reference does not
         resolve (``unresolvedReference``), with ``details['path']``.
     """
+    if bundle_index is None:
+        known = precomputed(resource)
+        if known is not None and known.claims is not None:
+            mapped = known.claims.result()
+            if isinstance(mapped, MappedRecord):
+                return _assemble(resource, mapped, [])
+    mapped, included = _map(resource, bundle_index)
+    return _assemble(resource, mapped, included)
+
+
+@dataclass(frozen=True, slots=True)
+class MappedRecord:
+    """What :func:`claims_for_resource` derives from one resource other than the resource
+    itself: small, so that a batch's worker process can send it back cheaply (the resource is
+    already in the batch process).
+
+    :param digest: :func:`record_digest` of the resource alone, when computed with it.
+    """
+
+    kind: CredentialKind
+    name: str
+    topic: str
+    body: dict[str, Any]
+    disclosable: tuple[ClaimPath, ...]
+    digest: str | None = None
+
+
+def map_record(resource: Mapping[str, Any]) -> MappedRecord:
+    """The mapping of a validated resource without a bundle index, with its digest: what a
+    batch's worker computes for :func:`claims_for_resource` (a pure function of the resource).
+
+    :raises InvalidInputError: as :func:`claims_for_resource`.
+    """
+    mapped, _ = _map(resource, None)  # Nothing is included without a bundle index.
+    return MappedRecord(
+        mapped.kind,
+        mapped.name,
+        mapped.topic,
+        mapped.body,
+        mapped.disclosable,
+        record_digest(resource),
+    )
+
+
+def _map(
+    resource: Mapping[str, Any], bundle_index: BundleIndex | None
+) -> tuple[MappedRecord, list[dict[str, Any]]]:
+    """The claims' mapping, and the resources to include (a referenced Medication)."""
     kind_name = resource.get("resourceType")
     if kind_name not in _TOPIC_OF:
         raise InvalidInputError(
@@ -551,6 +606,14 @@ def claims_for_resource(
     else:
         body = _observation(resource)
         name = _OBSERVATION_NAMES.get(body["kind"], name)
+    disclosable = tuple(_field_paths(body, (topic,)))
+    return MappedRecord(kind, name, topic, body, disclosable), included
+
+
+def _assemble(
+    resource: Mapping[str, Any], mapped: MappedRecord, included: list[dict[str, Any]]
+) -> RecordClaims:
+    kind = mapped.kind
     # Not copied: the credential builders copy what they embed (``build_credential``'s JSON
     # round trip), so a copy here would be a second one per credential.
     subject: dict[str, Any] = {"fhirVersion": FHIR_VERSION, "fhirResource": dict(resource)}
@@ -558,18 +621,29 @@ def claims_for_resource(
         subject["fhirIncluded"] = included
     source_ids = (_source_id(resource), *(_source_id(r) for r in included))
     rid = resource.get("id")
-    content = _digest({"resource": resource, "included": included})
+    if mapped.digest is not None and not included:
+        content = mapped.digest
+    else:
+        content = record_digest(resource, included)
+    kind_name = resource.get("resourceType")
     record_key = f"{kind_name}/{rid}#{content}" if isinstance(rid, str) else f"{kind}#{content}"
     return RecordClaims(
         kind=kind,
-        name=name,
+        name=mapped.name,
         subject=subject,
-        sd_claims={topic: body},
-        disclosable=tuple(_field_paths(body, (topic,))),
+        sd_claims={mapped.topic: mapped.body},
+        disclosable=mapped.disclosable,
         vct=kind.vct,
         source_ids=source_ids,
         record_key=record_key,
     )
+
+
+def record_digest(resource: Mapping[str, Any], included: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The content digest ending a single-topic ``record_key``: SHA-256 over the JCS of the
+    resource and the resources included with it (a pure function of them, which a batch
+    computes in its worker process)."""
+    return _digest({"resource": resource, "included": list(included)})
 
 
 def _is_void(resource: Mapping[str, Any]) -> bool:

@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib.metadata import entry_points
 
 import typer
-from rich.markup import escape
-
-from agent.console import error_console
 
 __all__ = ["build_app", "main"]
 
@@ -39,6 +35,10 @@ def build_app(*, serve_only: bool = False) -> typer.Typer:
         root.callback()(lambda: None)
         register_serve(root)
         return root
+    # Imported here, not at the top: ``mydata serve`` needs neither the entry points (their
+    # metadata scan) nor the other commands (start-up time, docs/performance.md).
+    from importlib.metadata import entry_points
+
     for entry in sorted(entry_points(group="mydata.commands"), key=lambda e: e.name):
         register = entry.load()
         register(root)
@@ -51,6 +51,20 @@ def build_app(*, serve_only: bool = False) -> typer.Typer:
     return root
 
 
+def _skip_httpx_command_line() -> None:
+    """Keep httpx from importing its own command-line client (``httpx._main``).
+
+    ``import httpx`` imports ``httpx._main`` only to offer ``httpx.main``, the ``httpx``
+    console script, and that module imports click, rich (its progress bars, tables and syntax
+    highlighting) and pygments: about 200 M instructions, 5 % of a service's start-up, for a
+    function this program never calls. Marked as absent, the import fails and httpx falls back
+    to its own stub ``main`` (what it does when its ``cli`` extra is not installed); nothing
+    else in httpx changes. Done only before httpx is first imported.
+    """
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
 def main() -> None:
     """Console-script entry point: no command ends in a traceback.
 
@@ -58,15 +72,21 @@ def main() -> None:
     the user named that cannot be read or written becomes the same kind of line (exit 2), and
     anything else a short message (exit 70) with the traceback only under ``MYDATA_DEBUG=1``.
     """
+    _skip_httpx_command_line()
     try:
         build_app(serve_only=sys.argv[1:2] == ["serve"])()
     except OSError as exc:
+        # rich is imported only when there is an error to print (start-up time).
+        from agent.console import error_console, escape
+
         target = f" {exc.filename}" if exc.filename else ""
         error_console().print(f"[red]error:[/] {escape(exc.strerror or str(exc))}{escape(target)}")
         sys.exit(2)
     except Exception:
         if os.environ.get("MYDATA_DEBUG"):
             raise
+        from agent.console import error_console
+
         error_console().print(
             "[red]error:[/] an internal error stopped the command; run it again with "
             "MYDATA_DEBUG=1 to see where, and report it"

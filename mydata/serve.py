@@ -21,7 +21,6 @@ from typing import Annotated, Any
 
 import typer
 
-from agent.console import error_console, print_error
 from agent.errors import HealthMyDataError
 from agent.observability import (
     GracefulServer,
@@ -32,9 +31,13 @@ from agent.observability import (
 )
 from agent.service import ADMIN_TOKEN_ENV, AgentServiceConfig
 from agent.storeconfig import resolve_store, store_key
-from wallet.vault import DEFAULT_MAX_BLOB_BYTES, create_vault_app
 
 __all__ = ["register"]
+
+#: ``wallet.vault.DEFAULT_MAX_BLOB_BYTES``, the default of ``--vault-max-bytes``: written out
+#: here because importing :mod:`wallet.vault` for it would load the wallet's modules into every
+#: role's start-up (tests/startup checks that the two agree).
+VAULT_MAX_BYTES_DEFAULT = 64 * 1024 * 1024
 
 
 class Role(StrEnum):
@@ -117,7 +120,7 @@ def register(app: typer.Typer) -> None:
         ] = 300,
         vault_max_bytes: Annotated[
             int, typer.Option(min=1, help="vault: the largest backup accepted, in bytes.")
-        ] = DEFAULT_MAX_BLOB_BYTES,
+        ] = VAULT_MAX_BYTES_DEFAULT,
         ssl_certfile: Annotated[
             Path | None, typer.Option(help="Serve HTTPS with this certificate (PEM).")
         ] = None,
@@ -198,6 +201,8 @@ def register(app: typer.Typer) -> None:
                     ),
                 )
             elif role is Role.VAULT:
+                from wallet.vault import create_vault_app
+
                 service = create_vault_app(config, max_blob_bytes=vault_max_bytes)
             elif role is Role.OPERATOR:
                 from governance.api import create_operator_app
@@ -210,9 +215,13 @@ def register(app: typer.Typer) -> None:
                     config, insecure_http_hosts=insecure_hosts, status_max_age=status_max_age
                 )
         except HealthMyDataError as exc:
+            from agent.console import error_console, print_error  # rich: only for an error
+
             print_error(error_console(), exc)
             raise typer.Exit(1) from None
         except ValueError as exc:  # no admin token and no insecure mode
+            from agent.console import error_console
+
             error_console().print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from None
         if workers > 1:
@@ -267,7 +276,9 @@ def _serve_workers(
 
     Forking after the imports shares the interpreter's pages between workers (copy-on-write)
     and costs no second start-up; nothing has opened a store or a thread yet (the lifespan
-    runs in each worker).
+    runs in each worker). Nothing before the fork may draw from askar's random generator
+    either: it is per thread and fork copies it, so every worker would draw the same keys and
+    nonces (a new store's key comes from :mod:`secrets`, see ``generate_raw_key``).
     """
     config = service_config(
         service,

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-import segno
-
 from agent.credentials.emergency_qr import (
     EMERGENCY_SUMMARY_VCT,
     MAX_CARD_LIFETIME,
@@ -237,6 +235,8 @@ def emergency_card(
     digits = len(payload) - len(PREFIX)
     if digits > MAX_DIGITS:
         raise _too_large(digits, None, chosen)
+    import segno  # with the first card drawn, not with the wallet service's start-up
+
     # segno's annotations know neither a list of segments nor that version is an int here.
     qr: Any = segno.make(cast(Any, qr_segments(payload)), error="l", micro=False, boost_error=True)
     if qr.version > MAX_QR_VERSION:  # pragma: no cover - MAX_DIGITS always fits version 22

@@ -8,11 +8,13 @@
 - :mod:`agent.dids.resolver`: :class:`DIDResolver`, the cached resolver and
   :class:`agent.keys.signer.KeyResolver` every verifier uses.
 
-Resolved documents are :class:`pydid.DIDDocument` values with absolute ids.
+Resolved documents are :class:`pydid.DIDDocument` values with absolute ids. pydid is imported
+on the first document parsed (start-up time), so ``DIDDocument`` is looked up only when used.
 """
 
+import typing
+
 from agent.dids.document import (
-    DIDDocument,
     VerificationRelationship,
     key_from_method,
     parse_document,
@@ -40,6 +42,18 @@ from agent.dids.web import (
     did_web_to_url,
     resolve_did_web,
 )
+
+if typing.TYPE_CHECKING:
+    from agent.dids.document import DIDDocument
+else:
+
+    def __getattr__(name: str) -> typing.Any:
+        if name == "DIDDocument":
+            from agent.dids import document
+
+            return document.DIDDocument
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DIDDocument",

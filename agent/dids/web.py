@@ -17,11 +17,12 @@ import asyncio
 import ipaddress
 import re
 from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from agent.dids.document import DID_CONTEXT, MULTIKEY_CONTEXT, DIDDocument, parse_document
+from agent.dids.document import DID_CONTEXT, MULTIKEY_CONTEXT, parse_document
 from agent.errors import (
     DIDDocumentError,
     DIDResolutionError,
@@ -32,6 +33,9 @@ from agent.errors import (
 from agent.jsonio import parse_json_object
 from agent.keys.multikey import KeyType, encode_multikey
 from agent.types import JSONObject
+
+if TYPE_CHECKING:
+    from agent.dids.document import DIDDocument
 
 __all__ = [
     "DEFAULT_MAX_DOCUMENT_BYTES",

@@ -24,33 +24,86 @@ The cryptography is aries-askar's, behind :mod:`agent.messaging._askar` (STYLE 1
 Routing (``forward``) is not implemented: every party here has a directly reachable endpoint.
 """
 
-from agent.messaging.envelope import (
-    Layer,
-    UnpackResult,
-    pack_encrypted,
-    pack_plaintext,
-    pack_signed,
-    unpack,
-)
-from agent.messaging.jwe import ContentEncryption, KeyWrapping
-from agent.messaging.keys import (
-    DIDCommResolver,
-    InMemorySecrets,
-    JwkKey,
-    KeyStoreRecipientKeys,
-    RecipientKeys,
-)
-from agent.messaging.message import Message, parse_message
-from agent.messaging.oob import INVITATION_TYPE, Invitation, invitation_qr, parse_invitation_url
-from agent.messaging.transport import (
-    ENCRYPTED_MEDIA_TYPE,
-    MAX_MESSAGE_BYTES,
-    PLAIN_MEDIA_TYPE,
-    SIGNED_MEDIA_TYPE,
-    SeenMessages,
-    deliver,
-    inbound_router,
-)
+import typing
+
+if typing.TYPE_CHECKING:
+    from agent.messaging.envelope import (
+        Layer,
+        UnpackResult,
+        pack_encrypted,
+        pack_plaintext,
+        pack_signed,
+        unpack,
+    )
+    from agent.messaging.jwe import ContentEncryption, KeyWrapping
+    from agent.messaging.keys import (
+        DIDCommResolver,
+        InMemorySecrets,
+        JwkKey,
+        KeyStoreRecipientKeys,
+        RecipientKeys,
+    )
+    from agent.messaging.message import Message, parse_message
+    from agent.messaging.oob import INVITATION_TYPE, Invitation, invitation_qr, parse_invitation_url
+    from agent.messaging.transport import (
+        ENCRYPTED_MEDIA_TYPE,
+        MAX_MESSAGE_BYTES,
+        PLAIN_MEDIA_TYPE,
+        SIGNED_MEDIA_TYPE,
+        SeenMessages,
+        deliver,
+        inbound_router,
+    )
+else:
+    import importlib
+
+    # Each name is imported from its module on first use (PEP 562), so that a service that
+    # needs only the transport and invitations (``agent.service``) does not load the envelope
+    # cryptography and the QR code writer at start-up (docs/performance.md).
+    _SOURCES = {
+        "envelope": (
+            "Layer",
+            "UnpackResult",
+            "pack_encrypted",
+            "pack_plaintext",
+            "pack_signed",
+            "unpack",
+        ),
+        "jwe": ("ContentEncryption", "KeyWrapping"),
+        "keys": (
+            "DIDCommResolver",
+            "InMemorySecrets",
+            "JwkKey",
+            "KeyStoreRecipientKeys",
+            "RecipientKeys",
+        ),
+        "message": ("Message", "parse_message"),
+        "oob": ("INVITATION_TYPE", "Invitation", "invitation_qr", "parse_invitation_url"),
+        "transport": (
+            "ENCRYPTED_MEDIA_TYPE",
+            "MAX_MESSAGE_BYTES",
+            "PLAIN_MEDIA_TYPE",
+            "SIGNED_MEDIA_TYPE",
+            "SeenMessages",
+            "deliver",
+            "inbound_router",
+        ),
+    }
+    _MODULE_OF = {name: module for module, names in _SOURCES.items() for name in names}
+
+    def __getattr__(name: str) -> typing.Any:
+        if name in _SOURCES:  # a submodule not imported yet
+            return importlib.import_module(f"{__name__}.{name}")
+        module = _MODULE_OF.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        globals()[name] = value  # later lookups are plain attribute reads
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *_MODULE_OF})
+
 
 __all__ = [
     "ENCRYPTED_MEDIA_TYPE",

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import segno
-
 from agent.errors import ErrorCode, HealthMyDataError, MessagingError
 from agent.jsonio import parse_json_object
 from agent.messaging.message import Message, parse_message
@@ -121,6 +119,8 @@ def parse_invitation_url(url: str) -> Invitation:
 
 def invitation_qr(url: str, *, kind: str = "svg", scale: int = 4) -> bytes | str:
     """A QR code of the invitation URL: SVG or PNG bytes, or ``kind="text"`` for a terminal."""
+    import segno  # here, not at the top: a service draws no QR code before it is asked to
+
     code = segno.make(url, error="m", micro=False)
     if kind == "text":
         out = io.StringIO()

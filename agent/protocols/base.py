@@ -267,20 +267,26 @@ class RecordRepository:
         *,
         clock: Clock = utcnow,
     ) -> None:
-        if machines is None:
-            # Imported here: the protocol modules import this one.
-            from agent.protocols._machines import builtin_machines
-
-            machines = builtin_machines()
         self._store = store
         self._clock = clock
-        self._machines: dict[tuple[str, str], StateMachine] = {
-            (machine.protocol, machine.role): machine for machine in machines
-        }
+        # None: the built-in machines, looked up on first use. Their modules import this one,
+        # and a service that runs none of those protocols (the vault) never loads them.
+        self._machines: dict[tuple[str, str], StateMachine] | None = (
+            None
+            if machines is None
+            else {(machine.protocol, machine.role): machine for machine in machines}
+        )
 
     @property
     def clock(self) -> Clock:
         return self._clock
+
+    def _machines_by_key(self) -> dict[tuple[str, str], StateMachine]:
+        if self._machines is None:
+            from agent.protocols._machines import builtin_machines
+
+            self._machines = {(m.protocol, m.role): m for m in builtin_machines()}
+        return self._machines
 
     def machine(self, protocol: str, role: str) -> StateMachine:
         """The state machine of ``role`` in ``protocol``.
@@ -288,7 +294,7 @@ class RecordRepository:
         :raises ProtocolStateError: ``reason=unknownRole`` when none was registered.
         """
         try:
-            return self._machines[(protocol, role)]
+            return self._machines_by_key()[(protocol, role)]
         except KeyError:
             raise ProtocolStateError(
                 f"no state machine for role {role!r} of {protocol}; pass it to RecordRepository",

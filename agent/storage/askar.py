@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from types import TracebackType
 from typing import Any, Final, Literal, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
+import base58
 from aries_askar import AskarError, AskarErrorCode
 from aries_askar import Store as _AskarStore
 
@@ -81,8 +83,16 @@ def generate_raw_key(seed: bytes | None = None) -> str:
     keys held by an OS keychain or an HSM, and tests. With ``seed`` the key is derived
     deterministically from it (tests only; a seed is as secret as the key).
 
+    The random key comes from the OS (:mod:`secrets`), not from askar: askar draws from a
+    generator per thread, which ``os.fork()`` copies. A key made this way in the parent of
+    pre-forked workers (``mydata serve --workers N`` writes a new store's key file before it
+    forks) would leave every worker drawing the same random stream, so the same keys, nonces
+    and ephemeral keys in each. It is askar's own form: 32 random bytes, base58.
+
     :raises StorageError: ``invalidInput`` when askar rejects the seed.
     """
+    if seed is None:
+        return base58.b58encode(secrets.token_bytes(32)).decode("ascii")
     try:
         return str(_AskarStore.generate_raw_key(seed))
     except AskarError as exc:
