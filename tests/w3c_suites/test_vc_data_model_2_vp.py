@@ -273,24 +273,30 @@ def test_contexts_vp_subsequent_items(
     Context.\""""
     run = Run(verifier, mode)
     # presentation-context-combo1-ok.json is not stored in the index (SOURCE.md).
-    run.accepts(
+    accepted = run.accepts(
         create_vp(FIXTURES["presentation-context-combo2-ok.json"], suite_key),
         "Failed to support objects in the `@context` Array in a VP.",
     )
+    assert accepted.data["verified"] is True, accepted
     vp = create_vp(FIXTURES["presentation-vc-ok.json"], suite_key)
     # JS `vp['@context'][1] = ...` on a one-item array appends
     vp["@context"].append("https ://not-a-url/contexts/example/v1")
-    run.rejects(vp, "Failed to reject a VP with an invalid `@context` URL.")
+    bad_url = run.rejects(vp, "Failed to reject a VP with an invalid `@context` URL.")
     vp["@context"][1] = 123192875
-    run.rejects(vp, "Failed to reject a VP with an unsupported `@context` value type (number).")
+    bad_type = run.rejects(
+        vp, "Failed to reject a VP with an unsupported `@context` value type (number)."
+    )
+    for refused in (bad_url, bad_type):
+        assert refused.data["verified"] is False, refused
 
 
 @pytest.mark.parametrize("mode", list(MODES))
 def test_types_vp_must_contain_type(verifier: dict[str, Endpoint], mode: str) -> None:
     """Verifiable presentations MUST contain a type property with an associated value."""
-    Run(verifier, mode).rejects(
+    refused = Run(verifier, mode).rejects(
         FIXTURES["presentation-no-type-fail.json"], "Failed to reject a VP without a type."
     )
+    assert refused.data["verified"] is False, refused
 
 
 @pytest.mark.parametrize("mode", list(MODES))
@@ -299,14 +305,16 @@ def test_types_vp_objects_must_have_type(
 ) -> None:
     """Verifiable Presentation objects MUST have a type specified."""
     run = Run(verifier, mode)
-    run.accepts(
+    accepted = run.accepts(
         create_vp(FIXTURES["presentation-optional-type-ok.json"], suite_key),
         "Failed to accept VP with `@context` mapped type.",
     )
-    run.rejects(
+    assert accepted.data["verified"] is True, accepted
+    refused = run.rejects(
         FIXTURES["presentation-missing-required-type-fail.json"],
         "Failed to reject VP missing `VerifiableCredential` type.",
     )
+    assert refused.data["verified"] is False, refused
 
 
 @pytest.mark.parametrize("mode", list(MODES))
@@ -314,10 +322,11 @@ def test_vp_id(verifier: dict[str, Endpoint], suite_key: SuiteKey, mode: str) ->
     """If [the `id` field is] present, the normative guidance in Section 4.4 Identifiers MUST
     be followed."""
     run = Run(verifier, mode)
-    run.accepts(
+    accepted = run.accepts(
         create_vp(FIXTURES["presentation-id-ok.json"], suite_key),
         "Expected verifier to verify a VP with a valid id.",
     )
+    assert accepted.data["verified"] is True, accepted
 
 
 @pytest.mark.parametrize("mode", list(MODES))
@@ -332,10 +341,11 @@ def test_vp_id(verifier: dict[str, Endpoint], suite_key: SuiteKey, mode: str) ->
 )
 def test_vp_type(verifier: dict[str, Endpoint], suite_key: SuiteKey, title: str, mode: str) -> None:
     run = Run(verifier, mode)
-    run.accepts(
+    accepted = run.accepts(
         create_vp(FIXTURES["presentation-ok.json"], suite_key),
         "Expected verifier to verify a VP with initial type VerifiablePresentation.",
     )
+    assert accepted.data["verified"] is True, accepted
 
 
 @pytest.mark.parametrize("mode", list(MODES))
@@ -346,10 +356,11 @@ def test_vp_verifiable_credential(
     verifiable credential and/or enveloped verifiable credential objects (the values MUST NOT
     be non-object values such as numbers, strings, or URLs)."""
     run = Run(verifier, mode)
-    run.accepts(
+    accepted = run.accepts(
         create_vp(FIXTURES["presentation-multiple-vc-ok.json"], suite_key),
         "Failed to verify a valid VP.",
     )
+    assert accepted.data["verified"] is True, accepted
 
 
 @pytest.mark.parametrize("mode", list(MODES))
@@ -357,14 +368,12 @@ def test_vp_holder(verifier: dict[str, Endpoint], suite_key: SuiteKey, mode: str
     """If present (holder), the value MUST be either a URL or an object containing an id
     property."""
     run = Run(verifier, mode)
-    run.accepts(
-        create_vp(FIXTURES["presentation-holder-ok.json"], suite_key),
-        "Failed to verify a valid VP with holder.",
-    )
-    run.accepts(
-        create_vp(FIXTURES["presentation-holder-object-ok.json"], suite_key),
-        "Failed to verify a valid VP with holder object.",
-    )
+    for name, message in (
+        ("presentation-holder-ok.json", "Failed to verify a valid VP with holder."),
+        ("presentation-holder-object-ok.json", "Failed to verify a valid VP with holder object."),
+    ):
+        accepted = run.accepts(create_vp(FIXTURES[name], suite_key), message)
+        assert accepted.data["verified"] is True, accepted
     # Our RDFC signer refuses to sign a relative `holder.id` (PROOF_TRANSFORMATION_ERROR), so
     # the VP is signed with the fixture's holder as a DID and the bad id is put back after.
     invalid = copy.deepcopy(FIXTURES["presentation-holder-object-fail.json"])
@@ -372,7 +381,8 @@ def test_vp_holder(verifier: dict[str, Endpoint], suite_key: SuiteKey, mode: str
     invalid["holder"] = {"id": SUITE_DID}
     vp = create_vp(invalid, suite_key)
     vp["holder"] = bad_holder
-    run.rejects(vp, "Failed to reject a VP with an invalid holder.")
+    refused = run.rejects(vp, "Failed to reject a VP with an invalid holder.")
+    assert refused.data["verified"] is False, refused
 
 
 @pytest.mark.parametrize("mode", list(MODES))
