@@ -55,7 +55,7 @@ if typing.TYPE_CHECKING:
         inbound_router,
     )
 else:
-    import importlib
+    from agent.lazy import lazy_exports as _lazy_exports
 
     # Each name is imported from its module on first use (PEP 562), so that a service that
     # needs only the transport and invitations (``agent.service``) does not load the envelope
@@ -89,20 +89,7 @@ else:
             "inbound_router",
         ),
     }
-    _MODULE_OF = {name: module for module, names in _SOURCES.items() for name in names}
-
-    def __getattr__(name: str) -> typing.Any:
-        if name in _SOURCES:  # a submodule not imported yet
-            return importlib.import_module(f"{__name__}.{name}")
-        module = _MODULE_OF.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-        globals()[name] = value  # later lookups are plain attribute reads
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *_MODULE_OF})
+    __getattr__, __dir__ = _lazy_exports(__name__, globals(), _SOURCES)
 
 
 __all__ = [

@@ -140,7 +140,9 @@ def test_the_vault_size_default_is_the_vaults_own() -> None:
 @pytest.mark.parametrize("package", ["agent.messaging", "agent.protocols"])
 def test_a_lazy_package_resolves_every_public_name_to_its_module(package: str) -> None:
     module = importlib.import_module(package)
-    sources: dict[str, str] = module._MODULE_OF
+    sources: dict[str, str] = {
+        name: source for source, names in module._SOURCES.items() for name in names
+    }
     assert set(sources) == set(module.__all__)
     # A public name that is also a submodule's name (``wallet.backup``, the function) would be
     # replaced by the submodule once something imports it: such a package cannot be lazy.
