@@ -39,8 +39,9 @@ from agent.credentials import (
     validate_presentation,
     verify_proofs,
 )
-from agent.dids import DIDResolver, build_did_web_document, did_key_from_public, did_web_from_url
+from agent.dids import DIDResolver, build_did_web_document
 from agent.errors import DIDError, ErrorCode, InvalidInputError, ProofError
+from agent.identity import create_identity
 from agent.keys import AskarKeyStore, AskarSigner, KeyType, decode_multikey
 from agent.status import StatusListAllocator
 from agent.storage import Store
@@ -253,35 +254,16 @@ class Operator:
         existing = await cls.load(store, clock=clock, insecure_http_hosts=insecure_http_hosts)
         if existing is not None:
             return existing
-        if did_method not in {"web", "key"}:
-            raise InvalidInputError(
-                f"unsupported DID method {did_method!r} for the operator; use 'key' or 'web'"
-            )
         _check_name(name)
-        keys = AskarKeyStore(store)
-        multikey = await keys.create_key(KeyType.ED25519_PUB)
-        if did_method == "web":
-            did = did_web_from_url(base_url, insecure_http_hosts=insecure_http_hosts)
-        else:
-            did = did_key_from_public(KeyType.ED25519_PUB, decode_multikey(multikey)[1])
-        await keys.bind(
-            multikey,
-            did=did,
-            verification_method=f"{did}#{multikey}",
-            relationships=["assertionMethod", "authentication"],
+        did, multikey = await create_identity(
+            store,
+            _IDENTITY,
+            party="the operator",
+            base_url=base_url,
+            did_method=did_method,
+            insecure_http_hosts=insecure_http_hosts,
+            extra={"name": name, "jurisdiction": jurisdiction, "created": format_datetime(clock())},
         )
-        identity = {
-            "did": did,
-            "method": did_method,
-            "base_url": base_url.rstrip("/"),
-            "name": name,
-            "jurisdiction": jurisdiction,
-            "active_key": multikey,
-            "created": format_datetime(clock()),
-        }
-        async with store.transaction() as txn:
-            await txn.insert(*_IDENTITY, identity)
-            await txn.commit()
         operator = cls(
             store,
             did=did,

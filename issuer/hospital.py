@@ -46,8 +46,9 @@ from agent.credentials.token_status_list import (
     referenced_status_claim,
     status_list_token,
 )
-from agent.dids import build_did_web_document, did_key_from_public, did_web_from_url
+from agent.dids import build_did_web_document
 from agent.errors import DataModelError, ErrorCode, InvalidInputError, KeyMaterialError
+from agent.identity import create_identity
 from agent.keys import AskarKeyStore, AskarSigner, KeyType, decode_multikey
 from agent.observability import record_issuance
 from agent.status import ReservedIndexes, StatusListAllocator
@@ -187,33 +188,15 @@ class Hospital:
         existing = await cls.load(store, clock=clock, insecure_http_hosts=insecure_http_hosts)
         if existing is not None:
             return existing
-        if did_method not in {"web", "key"}:
-            raise InvalidInputError(
-                f"unsupported DID method {did_method!r} for a hospital; use 'web' or 'key'"
-            )
-        keys = AskarKeyStore(store)
-        multikey = await keys.create_key(KeyType.ED25519_PUB)
-        if did_method == "web":
-            did = did_web_from_url(base_url, insecure_http_hosts=insecure_http_hosts)
-        else:
-            did = did_key_from_public(KeyType.ED25519_PUB, decode_multikey(multikey)[1])
-        await keys.bind(
-            multikey,
-            did=did,
-            verification_method=f"{did}#{multikey}",
-            relationships=["assertionMethod", "authentication"],
+        did, multikey = await create_identity(
+            store,
+            _IDENTITY,
+            party="a hospital",
+            base_url=base_url,
+            did_method=did_method,
+            insecure_http_hosts=insecure_http_hosts,
+            extra={"name": name, "created": clock().isoformat()},
         )
-        identity = {
-            "did": did,
-            "method": did_method,
-            "base_url": base_url.rstrip("/"),
-            "name": name,
-            "active_key": multikey,
-            "created": clock().isoformat(),
-        }
-        async with store.transaction() as txn:
-            await txn.insert(*_IDENTITY, identity)
-            await txn.commit()
         hospital = cls(
             store, did=did, base_url=base_url, clock=clock, insecure_http_hosts=insecure_http_hosts
         )
