@@ -123,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     results.info["quick"] = args.quick
     results.info["clock"] = args.clock
     use_clock(args.clock)
+    # In-process figures run askar as the mydata command does (one runtime thread).
+    from agent.storage import configure_runtime
+
+    results.info["askar_runtime_threads"] = configure_runtime()
     for name, run in runners.items():
         print(f"running {name} ...", flush=True)
         run(results, repeats=repeats, min_time=min_time)

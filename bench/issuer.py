@@ -42,8 +42,9 @@ HOLDER_JWK = {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPa
 
 _WORKER = r"""
 import asyncio, json, os, resource, sys, time
-from agent.storage import open_store, generate_raw_key, remove_store
+from agent.storage import configure_runtime, open_store, generate_raw_key, remove_store
 from issuer.hospital import Hospital
+configure_runtime()  # as the mydata command does
 uri, fmt, n, sample = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 jwk = json.loads(sys.argv[5])
 async def main():

@@ -13,8 +13,10 @@
   credentials); a batch allocates each chunk's indexes at once;
 - an **issuance record** per credential (its id, type, status entries, key, time: identifiers
   only, never the health data the credential carries), so that it can be revoked by id. The
-  record and its ``credential.issued`` audit entry commit in one transaction, shared by the
-  requests that arrive meanwhile (:class:`issuer.group_commit.GroupCommit`).
+  records and ``credential.issued`` audit entries of the requests that arrive meanwhile commit
+  in one transaction (:class:`issuer.group_commit.GroupCommit`), as one askar record each
+  (an issuance group, found by any of its credential ids, and an audit page): a record
+  operation costs about as much CPU as a signature, so one per group, not per credential.
 
 Everything here is a library; the HTTP service (:mod:`issuer.api`) and the CLI only carry it.
 Several replicas may share one PostgreSQL store: the identity and key records are written once
@@ -47,7 +49,13 @@ from agent.credentials.token_status_list import (
     status_list_token,
 )
 from agent.dids import build_did_web_document
-from agent.errors import DataModelError, ErrorCode, InvalidInputError, KeyMaterialError
+from agent.errors import (
+    DataModelError,
+    ErrorCode,
+    InvalidInputError,
+    KeyMaterialError,
+    StorageError,
+)
 from agent.identity import create_identity
 from agent.keys import AskarKeyStore, AskarSigner, KeyType, decode_multikey
 from agent.observability import record_issuance
@@ -66,6 +74,14 @@ __all__ = ["FORMATS", "Hospital", "IssuedCredential", "IssuedRecord", "StatusAct
 FORMATS = frozenset({"vc", "sd-jwt"})
 
 _IDENTITY = ("hospital", "identity")
+#: Issuance records, one askar record per group of concurrent issuances: an askar record
+#: operation costs about as much CPU as signing a credential (FFI and thread hand-offs), so
+#: one per group rather than one per credential. Each is found by its ``credential_id`` tag,
+#: which has every id of the group.
+_ISSUED_GROUP = "issued-credential-group"
+_ID_TAG = "credential_id"
+#: Issuance records as earlier versions wrote them, one per credential named by its id: still
+#: found by :meth:`Hospital.issued`, never written.
 _ISSUED = "issued-credential-record"
 _SUITES = frozenset({"eddsa-jcs-2022", "eddsa-rdfc-2022"})
 #: The status entries every credential gets, in this order.
@@ -113,6 +129,7 @@ class _Issued:
 
     record: IssuedRecord
     credential_format: str
+    new_id: bool = False
 
     def audit_entry(self) -> tuple[str, dict[str, str | int | bool | None]]:
         return (
@@ -125,18 +142,52 @@ class _Issued:
         )
 
 
-async def _insert_record(txn: Session, record: IssuedRecord) -> None:
+def _record_json(record: IssuedRecord) -> dict[str, Any]:
+    return {
+        "credential_id": record.credential_id,
+        "types": list(record.types),
+        "issued": record.issued,
+        "key": record.key,
+        "status": list(record.status),
+    }
+
+
+def _record_of(data: Mapping[str, Any]) -> IssuedRecord:
+    return IssuedRecord(
+        credential_id=data["credential_id"],
+        types=tuple(data["types"]),
+        issued=data["issued"],
+        key=data["key"],
+        status=tuple(data["status"]),
+    )
+
+
+async def _insert_records(
+    txn: Session, records: Sequence[IssuedRecord], *, check: Sequence[str]
+) -> None:
+    """One record holding the issuance records of a group, findable by each credential id.
+
+    Call it after the audit head is locked in ``txn`` (:meth:`AuditLog.append_in`): that lock
+    serialises every issuance transaction, across replicas too, so no other group can commit
+    one of the ``check`` ids between the look-up below and this transaction's commit.
+
+    :param check: the ids to look up among earlier issuances (those a client gave).
+    :raises StorageError: ``storeDuplicate`` when one of the ``check`` ids was issued before,
+        or an id occurs twice in the group; nothing is written then.
+    """
+    ids = [record.credential_id for record in records]
+    taken = check and await txn.fetch_all(_ISSUED_GROUP, {_ID_TAG: {"$in": list(check)}}, limit=1)
+    if taken or len(set(ids)) < len(ids):
+        raise StorageError(
+            "a credential with that id was issued before; give a new id, or none",
+            code=ErrorCode.STORE_DUPLICATE,
+            details={"category": _ISSUED_GROUP},
+        )
     await txn.insert(
-        _ISSUED,
-        record.credential_id,
-        {
-            "credential_id": record.credential_id,
-            "types": list(record.types),
-            "issued": record.issued,
-            "key": record.key,
-            "status": list(record.status),
-        },
-        tags={"~issued": record.issued},
+        _ISSUED_GROUP,
+        str(uuid.uuid4()),
+        {"records": [_record_json(record) for record in records]},
+        tags={_ID_TAG: ids},
     )
 
 
@@ -370,7 +421,9 @@ class Hospital:
             document["credentialStatus"] = await self.status_entries()
         signer = await self.active_signer()
         signed = add_proof(document, signer, created=self.clock(), cryptosuite=cryptosuite)
-        await self.record_issued(signed, key=signer.verification_method)
+        await self.record_issued(
+            signed, key=signer.verification_method, new_id="id" not in credential
+        )
         return signed
 
     async def status_entries(self) -> list[dict[str, Any]]:
@@ -387,11 +440,19 @@ class Hospital:
         return [(await self.indexes.take(purpose))[0] for purpose in _PURPOSES]
 
     async def record_issued(
-        self, credential: Mapping[str, Any], *, key: str, credential_format: str = "vc"
+        self,
+        credential: Mapping[str, Any],
+        *,
+        key: str,
+        credential_format: str = "vc",
+        new_id: bool = False,
     ) -> IssuedRecord:
         """Remember an issued credential by id (identifiers only) so it can be revoked, and
         audit it; both commit together with those of concurrent requests.
 
+        :param new_id: the id was made here at random (a UUID v4, 122 random bits, or a digest
+            of the signed credential), so it is not looked up among earlier issuances (a store
+            operation per group); an id a client gave always is.
         :raises agent.errors.StorageError: ``storeDuplicate`` when a credential with that id
             was issued before; the store fails.
         """
@@ -404,43 +465,47 @@ class Hospital:
             key=key,
             status=tuple(status if isinstance(status, list) else [status]),
         )
-        await self._issued.submit(_Issued(record, credential_format))
+        await self._issued.submit(_Issued(record, credential_format, new_id))
         record_issuance(credential_format)
         return record
 
     async def _write_issued(self, items: Sequence[_Issued]) -> None:
-        """Issuance records and their audit entries, all in one transaction."""
+        """A group's audit entries and issuance records, all in one transaction: the audit
+        head first (its lock orders the group after any other, see :func:`_insert_records`)."""
         async with self.store.transaction() as txn:
-            for item in items:
-                await _insert_record(txn, item.record)
             await self.audit.append_in(txn, [item.audit_entry() for item in items])
+            await _insert_records(
+                txn,
+                [item.record for item in items],
+                check=[item.record.credential_id for item in items if not item.new_id],
+            )
             await txn.commit()
 
     async def _write_issued_one(self, item: _Issued) -> None:
-        """One issuance record, then its audit entry (which retries on contention)."""
-        async with self.store.transaction() as txn:
-            await _insert_record(txn, item.record)
-            await txn.commit()
-        await self.audit.append_many([item.audit_entry()])
+        """One issuance, after its group failed: the error raised is this item's own."""
+        await self._write_issued([item])
 
     async def issued(self, credential_id: str) -> IssuedRecord:
         """:raises InvalidInputError: ``notFound`` when no credential with that id was issued."""
         async with self.store.session() as session:
-            record = await session.fetch(_ISSUED, credential_id)
-        if record is None:
+            groups = await session.fetch_all(_ISSUED_GROUP, {_ID_TAG: credential_id}, limit=1)
+            legacy = None if groups else await session.fetch(_ISSUED, credential_id)
+        for group in groups:
+            value = group.json()
+            records = value.get("records", []) if isinstance(value, dict) else []
+            for data in records:
+                if data.get("credential_id") == credential_id:
+                    return _record_of(data)
+        if legacy is None:
             raise InvalidInputError(
                 "no credential with that id was issued here",
                 code=ErrorCode.NOT_FOUND,
                 details={"credentialId": credential_id[:100]},
             )
-        data = record.json()
-        return IssuedRecord(
-            credential_id=data["credential_id"],
-            types=tuple(data["types"]),
-            issued=data["issued"],
-            key=data["key"],
-            status=tuple(data["status"]),
-        )
+        data = legacy.json()
+        if not isinstance(data, dict):
+            raise StorageError(f"the issuance record {_ISSUED}/… is not a JSON object")
+        return _record_of(data)
 
     async def update_status(self, credential_id: str, action: str) -> dict[str, bool]:
         """Revoke, suspend, or reinstate (``active``) a credential issued here.
@@ -605,6 +670,7 @@ class Hospital:
                 },
                 key=signer.verification_method,
                 credential_format=credential_format,
+                new_id=True,  # a UUID v4 (W3C) or a digest of the SD-JWT, made above
             )
         return IssuedCredential(
             str(claims.kind), credential_format, credential_id, signed, claims.record_key

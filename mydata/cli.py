@@ -65,6 +65,21 @@ def _skip_httpx_command_line() -> None:
         sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
+def _configure_store_runtime() -> None:
+    """One askar runtime thread (:func:`agent.storage.configure_runtime`), or a clear error
+    for a bad ``TOKIO_WORKER_THREADS`` instead of askar aborting the process later."""
+    from agent.errors import InvalidInputError
+    from agent.storage import configure_runtime
+
+    try:
+        configure_runtime()
+    except InvalidInputError as exc:
+        from agent.console import error_console, print_error
+
+        print_error(error_console(), exc)
+        sys.exit(2)
+
+
 def main() -> None:
     """Console-script entry point: no command ends in a traceback.
 
@@ -73,6 +88,7 @@ def main() -> None:
     anything else a short message (exit 70) with the traceback only under ``MYDATA_DEBUG=1``.
     """
     _skip_httpx_command_line()
+    _configure_store_runtime()
     try:
         build_app(serve_only=sys.argv[1:2] == ["serve"])()
     except OSError as exc:

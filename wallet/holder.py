@@ -59,7 +59,7 @@ from agent.errors import ErrorCode, InvalidInputError, StorageError
 from agent.jsonio import parse_json_object
 from agent.keys import AskarKeyStore, AskarSigner, KeyResolver, KeyType, decode_multikey
 from agent.keys.convert import public_key_to_jwk
-from agent.storage import Store, open_store
+from agent.storage import Store, open_store, single_valued
 from wallet import shc
 from wallet._extract import fhir_codes, words_of
 from wallet.errors import CredentialImportError, CredentialNotFoundError, DuplicateCredentialError
@@ -705,7 +705,10 @@ class Wallet:
         return SearchIndex(
             (
                 _index_entry(
-                    r.name, StoredCredential.from_json(r.json()), r.tags, words.get(r.name, {})
+                    r.name,
+                    StoredCredential.from_json(r.json()),
+                    single_valued(r.tags),
+                    single_valued(words.get(r.name, {})),
                 )
                 for r in metas
             ),

@@ -423,7 +423,7 @@ def _pair_type(key_type: KeyType) -> KeyType:
         ) from None
 
 
-def _entry_tags(key_type: KeyType, tags: Tags | None) -> dict[str, str]:
+def _entry_tags(key_type: KeyType, tags: Tags | None) -> dict[str, str | list[str]]:
     extra = dict(tags or {})
     clash = _RESERVED_TAGS.intersection(extra)
     if clash:

@@ -5,25 +5,31 @@ together in :meth:`Store.transaction`. See :mod:`agent.storage.askar` for the pi
 """
 
 from agent.storage.askar import (
+    RUNTIME_THREADS,
     KeyEntry,
     Record,
     Session,
     Store,
     TagFilter,
     Tags,
+    configure_runtime,
     generate_raw_key,
     open_store,
     remove_store,
+    single_valued,
 )
 
 __all__ = [
+    "RUNTIME_THREADS",
     "KeyEntry",
     "Record",
     "Session",
     "Store",
     "TagFilter",
     "Tags",
+    "configure_runtime",
     "generate_raw_key",
     "open_store",
     "remove_store",
+    "single_valued",
 ]

@@ -50,20 +50,26 @@ from agent.errors import ErrorCode, InvalidInputError, StorageError
 from agent.types import JSON
 
 __all__ = [
+    "RUNTIME_THREADS",
     "KeyEntry",
     "Record",
     "Session",
     "Store",
     "TagFilter",
     "Tags",
+    "configure_runtime",
     "generate_raw_key",
     "open_store",
     "remove_store",
+    "single_valued",
 ]
 
 #: Record tags. Names starting with ``~`` are stored in plaintext (needed for range and
 #: ``$like`` queries); all others are encrypted and support only equality, ``$in``, ``$exist``.
-Tags: TypeAlias = Mapping[str, str]
+#: A tag given a list of values has them all: ``{"id": ["a", "b"]}`` matches ``{"id": "b"}``
+#: (one record findable under many names, e.g. a group of issuance records); it reads back
+#: as a sorted list (a list of one value as that value).
+Tags: TypeAlias = Mapping[str, str | list[str]]
 #: A WQL tag query, e.g. ``{"status": {"$in": ["active", "suspended"]}}``.
 TagFilter: TypeAlias = Mapping[str, Any]
 
@@ -74,6 +80,40 @@ RAW_KEY_METHOD: Final = "raw"
 
 _RANGE_OPERATORS: Final = frozenset({"$gt", "$gte", "$lt", "$lte", "$like"})
 _Operation = Literal["open", "session", "record", "query", "key", "profile", "close"]
+
+
+#: Worker threads of askar's async (tokio) runtime in this project's processes.
+RUNTIME_THREADS: Final = 1
+_RUNTIME_THREADS_VARIABLE: Final = "TOKIO_WORKER_THREADS"
+
+
+def configure_runtime(threads: int = RUNTIME_THREADS) -> int:
+    """Give askar's async runtime ``threads`` worker threads, unless ``TOKIO_WORKER_THREADS``
+    is set already; returns the number in force. Call it before the first store operation
+    (askar starts its runtime then, once per process); ``mydata`` does so at start.
+
+    Why one: askar hands every store operation from the Python thread to a runtime worker,
+    which hands it on to sqlx's SQLite thread and back through a callback. With a worker per
+    core (tokio's default) those hand-offs wake more threads, and on these machines the
+    context switches cost more than the work: one worker took the CPU time of an issued
+    credential from 1.53 to 1.07 ms and of a record insert by a fifth (docs/performance.md).
+    A Python process cannot use more: its calls into askar are serialised by the GIL.
+
+    :raises InvalidInputError: ``TOKIO_WORKER_THREADS`` is set but not a positive integer
+        (askar would abort the process on it, with a Rust panic).
+    """
+    value = os.environ.get(_RUNTIME_THREADS_VARIABLE)
+    if value is None:
+        os.environ[_RUNTIME_THREADS_VARIABLE] = str(threads)
+        return threads
+    if not value.strip().isdigit() or int(value) < 1:
+        raise InvalidInputError(
+            f"{_RUNTIME_THREADS_VARIABLE}={value[:20]!r} is not a positive integer; unset it "
+            f"(this program then uses {RUNTIME_THREADS}) or set it to the number of threads "
+            "askar's runtime should have",
+            details={"variable": _RUNTIME_THREADS_VARIABLE},
+        )
+    return int(value)
 
 
 def generate_raw_key(seed: bytes | None = None) -> str:
@@ -112,7 +152,7 @@ class Record:
     category: str
     name: str
     value: bytes = field(repr=False)
-    tags: dict[str, str]
+    tags: dict[str, str | list[str]]
 
     def json(self) -> JSON:
         """The value parsed as JSON, for records inserted with a JSON-serialisable value.
@@ -694,8 +734,21 @@ def _encode_value(value: JSON | bytes, category: str, name: str) -> bytes:
         ) from exc
 
 
-def _tags(tags: Tags | None) -> dict[str, str] | None:
+def _tags(tags: Tags | None) -> dict[str, str | list[str]] | None:
     return None if tags is None else dict(tags)
+
+
+def single_valued(tags: Mapping[str, str | list[str]]) -> dict[str, str]:
+    """The tags that have one value each: all of a record written without list-valued tags."""
+    return {name: value for name, value in tags.items() if isinstance(value, str)}
+
+
+def _read_tags(tags: Mapping[str, Any]) -> dict[str, str | list[str]]:
+    # askar returns a multi-valued tag as a set; a sorted list is JSON and compares stably.
+    return {
+        name: sorted(value) if isinstance(value, set | frozenset | list) else str(value)
+        for name, value in tags.items()
+    }
 
 
 def _filter(tag_filter: TagFilter | None) -> dict[str, Any] | None:
@@ -738,7 +791,7 @@ def _record(entry: Any) -> Record:
         category=str(entry.category),
         name=str(entry.name),
         value=bytes(entry.value),
-        tags=dict(entry.tags),
+        tags=_read_tags(entry.tags),
     )
 
 

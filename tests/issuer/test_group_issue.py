@@ -11,10 +11,11 @@ import asyncio
 import copy
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
-from agent.errors import ErrorCode, StorageError
+from agent.errors import ErrorCode, InvalidInputError, StorageError
 from agent.storage import Store
 from issuer.audit import AuditEvent
 from issuer.group_commit import GroupCommit
@@ -177,3 +178,77 @@ def test_group_commit_needs_a_positive_group_size() -> None:
     sink = _Sink()
     with pytest.raises(ValueError, match="max_group"):
         GroupCommit[int](sink.write_group, sink.write_one, max_group=0)
+
+
+async def _group_records(store: Store) -> list[list[str]]:
+    """The credential ids of each issuance-group record, as stored."""
+    async with store.session() as session:
+        groups = await session.fetch_all("issued-credential-group")
+    values: list[Any] = [group.json() for group in groups]
+    return [[record["credential_id"] for record in value["records"]] for value in values]
+
+
+async def test_a_group_of_issuances_is_one_record_found_by_each_id(store: Store) -> None:
+    hospital = await _hospital(store)
+    issued = await asyncio.gather(
+        *(hospital.issue(copy.deepcopy(UNSIGNED_ALLERGY)) for _ in range(24))
+    )
+    groups = await _group_records(store)
+    stored = [credential_id for group in groups for credential_id in group]
+    assert sorted(stored) == sorted(credential["id"] for credential in issued)
+    assert len(groups) < len(issued)  # concurrent requests shared records
+    for credential in issued:
+        record = await hospital.issued(credential["id"])
+        assert (record.credential_id, list(record.status)) == (
+            credential["id"],
+            credential["credentialStatus"],
+        )
+    with pytest.raises(InvalidInputError) as caught:
+        await hospital.issued("urn:uuid:never-issued")
+    assert caught.value.code is ErrorCode.NOT_FOUND
+
+
+async def test_the_same_new_id_twice_in_one_group_is_issued_once(store: Store) -> None:
+    hospital = await _hospital(store)
+    requests = [copy.deepcopy(UNSIGNED_ALLERGY) for _ in range(6)]
+    for request in requests[2:4]:
+        request["id"] = "https://hospital.example/credentials/twin"
+    outcomes = await asyncio.gather(
+        *(hospital.issue(request) for request in requests), return_exceptions=True
+    )
+    failed = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(failed) == 1
+    assert isinstance(failed[0], StorageError)
+    assert failed[0].code is ErrorCode.STORE_DUPLICATE
+    stored = [credential_id for group in await _group_records(store) for credential_id in group]
+    assert stored.count("https://hospital.example/credentials/twin") == 1
+    assert len(stored) == 5
+    events = Counter(entry.event for entry in await hospital.audit.entries(limit=100))
+    assert events[AuditEvent.CREDENTIAL_ISSUED] == 5  # the refused one left no entry
+    assert (await hospital.audit.verify()).ok
+
+
+async def test_a_record_written_one_per_credential_by_earlier_versions_is_still_found(
+    store: Store,
+) -> None:
+    hospital = await _hospital(store)
+    credential = await hospital.issue(copy.deepcopy(UNSIGNED_ALLERGY))
+    record = await hospital.issued(credential["id"])
+    async with store.transaction() as txn:  # the layout before issuance groups
+        for group in await txn.fetch_all("issued-credential-group"):
+            await txn.remove("issued-credential-group", group.name)
+        await txn.insert(
+            "issued-credential-record",
+            credential["id"],
+            {
+                "credential_id": record.credential_id,
+                "types": list(record.types),
+                "issued": record.issued,
+                "key": record.key,
+                "status": list(record.status),
+            },
+            tags={"~issued": record.issued},
+        )
+        await txn.commit()
+    assert await hospital.issued(credential["id"]) == record
+    assert await hospital.update_status(credential["id"], "revoked") == {"revocation": True}
