@@ -32,6 +32,7 @@ input askar rejects ``invalidInput`` and everything else ``storeBackendError``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -636,8 +637,13 @@ async def open_store(
         else:
             inner = await _AskarStore.open(askar_uri, key_method, pass_key)
     except AskarError as exc:
-        secret = "passphrase" if passphrase is not None else "raw key"
-        raise _translate(exc, "open", opened_with=secret, uri=display_uri) from exc
+        retried = None
+        if create and exc.code in (AskarErrorCode.BACKEND, AskarErrorCode.BUSY):
+            retried = await _open_provisioned_elsewhere(askar_uri, key_method, pass_key)
+        if retried is None:
+            secret = "passphrase" if passphrase is not None else "raw key"
+            raise _translate(exc, "open", opened_with=secret, uri=display_uri) from exc
+        inner = retried
     store = Store(inner, display_uri=display_uri, profile=profile)
     if profile is not None:
         try:
@@ -655,6 +661,29 @@ async def open_store(
             await store.close()
             raise
     return store
+
+
+async def _open_provisioned_elsewhere(askar_uri: str, key_method: str, pass_key: str) -> Any:
+    """The store another process provisioned while this one tried to, or ``None``.
+
+    Two processes creating one new store at once (the workers of ``mydata serve --workers N``
+    on their first start, replicas on a new database) race: the loser's provisioning fails
+    with "table config already exists" (SQLite) or a duplicate key (PostgreSQL). Once the
+    winner has committed, the store opens normally; this tries for about 0.6 s (a store that
+    cannot be created at all, in a missing directory say, fails that much later).
+    """
+    for attempt in range(5):
+        await asyncio.sleep(0.02 * 2**attempt)
+        try:
+            return await _AskarStore.open(askar_uri, key_method, pass_key)
+        except AskarError as exc:
+            if exc.code not in (
+                AskarErrorCode.BACKEND,
+                AskarErrorCode.BUSY,
+                AskarErrorCode.NOT_FOUND,
+            ):
+                return None  # e.g. a wrong key: the first error says it better
+    return None
 
 
 async def remove_store(uri: str | os.PathLike[str]) -> bool:
