@@ -148,7 +148,7 @@ def register(app: typer.Typer) -> None:
             # The wallet's own store is the citizen's (passphrase); its agent has a store beside.
             # Each role imports only its own party's modules (start-up time).
             if role is Role.WALLET:
-                from wallet.cli import agent_store_uri
+                from wallet.api import agent_store_uri  # not wallet.cli (rich, the commands)
 
                 agent_uri = agent_store_uri(uri, agent_store)
             else:
@@ -164,22 +164,26 @@ def register(app: typer.Typer) -> None:
                 insecure_admin=admin_insecure_mode,
             )
             if role is Role.WALLET:
-                from wallet.api import WalletOpenArgs, create_wallet_app
-                from wallet.cli import PASSPHRASE_ENV
+                from wallet.api import (
+                    PASSPHRASE_ENV,
+                    WalletOpenArgs,
+                    WalletOpening,
+                    create_wallet_app,
+                )
 
                 passphrase = os.environ.get(PASSPHRASE_ENV) or typer.prompt(
                     "Wallet passphrase", hide_input=True
                 )
-                service = create_wallet_app(
-                    config,
-                    WalletOpenArgs(
-                        uri=uri,
-                        passphrase=passphrase,
-                        profile=profile,
-                        insecure_http_hosts=insecure_hosts,
-                        auto_accept=auto_accept,
-                    ),
+                wallet_args = WalletOpenArgs(
+                    uri=uri,
+                    passphrase=passphrase,
+                    profile=profile,
+                    insecure_http_hosts=insecure_hosts,
+                    auto_accept=auto_accept,
                 )
+                # Argon2 (half a second) runs while the app is built and uvicorn starts.
+                opening = WalletOpening(wallet_args)
+                service = create_wallet_app(config, wallet_args, opening=opening)
             elif role is Role.VERIFIER:
                 from agent.trustsync import sources_from
                 from verifier.api import VerifierSettings, create_verifier_app

@@ -40,12 +40,16 @@ accepts a hospital's invitation URL.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import concurrent.futures
 import re
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -58,7 +62,8 @@ from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError, Protoc
 from agent.jsonio import parse_json_object
 from agent.runtime import DIDCommAgent
 from agent.service import AgentServiceConfig, create_agent_app, error_response
-from agent.storage import Store
+from agent.storage import Store, open_store
+from agent.storeconfig import resolve_store
 from agent.types import JSONObject
 from wallet.consent import ConsentRecord, ConsentStatus, get_consent, list_consents
 from wallet.didcomm import (
@@ -78,12 +83,18 @@ from wallet.holder import CredentialFormat, StoredCredential, Wallet, open_walle
 from wallet.trust import WalletTrust
 
 __all__ = [
+    "PASSPHRASE_ENV",
     "WalletOpenArgs",
+    "WalletOpening",
+    "agent_store_uri",
     "consent_to_json",
     "create_wallet_app",
     "make_emergency_card",
     "parse_lifetime",
 ]
+
+#: The wallet store's passphrase (else it is asked for).
+PASSPHRASE_ENV = "MYDATA_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
 
 #: The largest credential ``POST /wallet/import`` reads.
 MAX_IMPORT_BYTES: Final = 2 * 1024 * 1024
@@ -125,6 +136,73 @@ class WalletOpenArgs:
     create: bool = False
     insecure_http_hosts: frozenset[str] = frozenset()
     auto_accept: bool = False
+
+
+class WalletOpening:
+    """The wallet store being opened on a thread of its own, begun before the service is built.
+
+    Why: a passphrase store opens through Argon2i (``kdf:argon2i:mod``, about half a second,
+    by design), and the service cannot answer before its wallet is open. Begun here, while
+    the main thread still imports and builds the app and uvicorn starts, the derivation
+    (askar's native code, outside the GIL) overlaps that work instead of following it
+    (docs/performance.md, "Start-up and idle memory"). The thread runs the open on an event
+    loop of its own; the store it returns is used from the service's loop (askar binds each
+    call to the loop running it, not the store). :meth:`store` raises what
+    :func:`agent.storage.open_store` raised, so a wrong passphrase still fails the service's
+    start-up, at the same point. Not a daemon thread: a process that exits before the service
+    starts waits for askar to finish rather than leave it calling back into a finalising
+    interpreter.
+    """
+
+    def __init__(self, args: WalletOpenArgs) -> None:
+        self._args = args
+        self._future: concurrent.futures.Future[Store] = concurrent.futures.Future()
+        self._taken = False
+        threading.Thread(target=self._open, name="wallet-open").start()
+
+    def _open(self) -> None:
+        args = self._args
+        try:
+            store = asyncio.run(
+                open_store(
+                    args.uri,
+                    passphrase=args.passphrase,
+                    raw_key=args.raw_key,
+                    profile=args.profile,
+                    create=args.create,
+                )
+            )
+        except BaseException as exc:  # handed to the service's start-up, which raises it
+            self._future.set_exception(exc)
+        else:
+            self._future.set_result(store)
+
+    async def store(self) -> Store | None:
+        """The opened store, once: ``None`` when it was taken already (a second start-up of
+        the same app opens the wallet again, as one without an opening does).
+
+        :raises agent.errors.StorageError: as :func:`agent.storage.open_store`.
+        """
+        if self._taken:
+            return None
+        self._taken = True
+        return await asyncio.wrap_future(self._future)
+
+
+def agent_store_uri(wallet_uri: str, agent_store: str | None = None) -> str:
+    """The wallet service's DIDComm agent store: ``agent_store``, or beside a SQLite wallet
+    (``X.sqlite`` -> ``X.agent.sqlite``).
+
+    :raises InvalidInputError: a PostgreSQL wallet and no ``agent_store``.
+    """
+    if agent_store:
+        return resolve_store(agent_store, "wallet-agent")
+    if not wallet_uri.startswith("sqlite://") or wallet_uri == "sqlite://:memory:":
+        raise InvalidInputError(
+            "give the agent's store with --agent-store: it cannot be derived from this wallet store"
+        )
+    path = Path(wallet_uri.removeprefix("sqlite://"))
+    return f"sqlite://{path.with_name(path.stem + '.agent' + path.suffix)}"
 
 
 def parse_lifetime(value: str | int) -> timedelta:
@@ -419,10 +497,17 @@ def _error(exc: Exception) -> JSONResponse:
     return JSONResponse(exc.to_dict(), status_code=code)
 
 
-def create_wallet_app(config: AgentServiceConfig, wallet_args: WalletOpenArgs) -> FastAPI:
+def create_wallet_app(
+    config: AgentServiceConfig,
+    wallet_args: WalletOpenArgs,
+    *,
+    opening: WalletOpening | None = None,
+) -> FastAPI:
     """The wallet service: the DIDComm agent on ``config``'s store, the wallet on
     ``wallet_args``'s (opened at start-up, closed at shutdown).
 
+    :param opening: the wallet store's opening begun already (on ``wallet_args``), which the
+        first start-up takes instead of opening the store itself: ``mydata serve wallet``.
     :raises ValueError: no admin token and no insecure mode (as :func:`create_agent_app`).
     """
 
@@ -430,17 +515,33 @@ def create_wallet_app(config: AgentServiceConfig, wallet_args: WalletOpenArgs) -
         resolver = DIDResolver(
             http_client=agent.http, insecure_http_hosts=wallet_args.insecure_http_hosts
         )
-        wallet = await open_wallet(
-            wallet_args.uri,
-            passphrase=wallet_args.passphrase,
-            raw_key=wallet_args.raw_key,
-            profile=wallet_args.profile,
-            create=wallet_args.create,
-            resolver=resolver,
-            http_client=agent.http,
-            clock=agent.clock,
-            search_index=True,  # a long-lived process: searches answer from memory
-        )
+        opened = None if opening is None else await opening.store()
+        if opened is None:
+            wallet = await open_wallet(
+                wallet_args.uri,
+                passphrase=wallet_args.passphrase,
+                raw_key=wallet_args.raw_key,
+                profile=wallet_args.profile,
+                create=wallet_args.create,
+                resolver=resolver,
+                http_client=agent.http,
+                clock=agent.clock,
+                search_index=True,  # a long-lived process: searches answer from memory
+            )
+        else:  # as open_wallet does with a store it opened
+            wallet = Wallet(
+                opened,
+                profile=wallet_args.profile,
+                resolver=resolver,
+                http_client=agent.http,
+                clock=agent.clock,
+                close_store=True,
+            )
+            try:
+                await wallet.load_search_index()
+            except BaseException:
+                await wallet.close()
+                raise
         await wallet.holder_did()  # the identity exists before the first offer
         app.state.wallet = wallet
         trust = await WalletTrust.from_store(

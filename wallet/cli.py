@@ -40,12 +40,18 @@ from rich.table import Table
 from agent.cliutil import run_command
 from agent.console import error_console, escape, stdout_console
 from agent.dids import DIDResolver
-from agent.errors import ErrorCode, InvalidInputError, StorageError
+from agent.errors import ErrorCode, StorageError
 from agent.service import ADMIN_TOKEN_ENV
 from agent.storage import open_store
 from agent.storeconfig import resolve_store, store_key
 from agent.trustsync import LOOPBACK_HOSTS, OperatorSource, sources_from
-from wallet.api import consent_to_json, make_emergency_card, parse_lifetime
+from wallet.api import (
+    PASSPHRASE_ENV,
+    agent_store_uri,
+    consent_to_json,
+    make_emergency_card,
+    parse_lifetime,
+)
 from wallet.backup import backup, generate_recovery_phrase, restore
 from wallet.consent import list_consents
 from wallet.holder import StoredCredential, Wallet, open_wallet
@@ -60,11 +66,11 @@ from wallet.vault import (
     vault_slot,
 )
 
+#: PASSPHRASE_ENV and agent_store_uri are the service's (wallet.api), re-exported: ``mydata
+#: serve wallet`` takes them from there without loading this module (rich, the commands).
 __all__ = ["PASSPHRASE_ENV", "SERVICE_ENV", "agent_store_uri", "register"]
 
 
-#: The wallet store's passphrase (else it is asked for).
-PASSPHRASE_ENV = "MYDATA_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
 #: The running wallet service's URL.
 SERVICE_ENV = "MYDATA_WALLET_URL"
 _DEFAULT_SERVICE = "http://127.0.0.1:8000"
@@ -98,22 +104,6 @@ InsecureHosts = Annotated[
         help="A host whose did:web is served over plain http (local testing only).",
     ),
 ]
-
-
-def agent_store_uri(wallet_uri: str, agent_store: str | None = None) -> str:
-    """The wallet service's DIDComm agent store: ``agent_store``, or beside a SQLite wallet
-    (``X.sqlite`` -> ``X.agent.sqlite``).
-
-    :raises InvalidInputError: a PostgreSQL wallet and no ``agent_store``.
-    """
-    if agent_store:
-        return resolve_store(agent_store, "wallet-agent")
-    if not wallet_uri.startswith("sqlite://") or wallet_uri == "sqlite://:memory:":
-        raise InvalidInputError(
-            "give the agent's store with --agent-store: it cannot be derived from this wallet store"
-        )
-    path = Path(wallet_uri.removeprefix("sqlite://"))
-    return f"sqlite://{path.with_name(path.stem + '.agent' + path.suffix)}"
 
 
 def _passphrase(new: bool) -> str:
