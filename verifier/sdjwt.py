@@ -88,7 +88,12 @@ SD_JWT_CHECKS: tuple[Check, ...] = (
     Check.FIELDS,
     Check.PURPOSE,
 )
-_HASHES: Final = {"sha-256": "sha256", "sha-384": "sha384", "sha-512": "sha512"}
+# The constructors themselves: hashlib.new(name) looks the name up on every call.
+_HASHES: Final[Mapping[str, Callable[[bytes], Any]]] = {
+    "sha-256": hashlib.sha256,
+    "sha-384": hashlib.sha384,
+    "sha-512": hashlib.sha512,
+}
 _STATUS_JWT_MEDIA: Final = "application/statuslist+jwt"
 
 
@@ -230,7 +235,12 @@ def _numeric(payload: Mapping[str, Any], name: str) -> float | None:
     value = payload.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    kind = type(value)
+    if (
+        kind is not int
+        and kind is not float
+        and (kind is bool or not isinstance(value, int | float))
+    ):
         raise CryptosuiteError(
             f"the issuerJwt {name} is not a NumericDate",
             code=ErrorCode.MALFORMED_PROOF_ERROR,
@@ -241,7 +251,7 @@ def _numeric(payload: Mapping[str, Any], name: str) -> float | None:
 
 def _check_validity(payload: Mapping[str, Any], now: datetime, skew: timedelta) -> str:
     at, allowance = now.timestamp(), skew.total_seconds()
-    exp, nbf, iat = (_numeric(payload, n) for n in ("exp", "nbf", "iat"))
+    exp, nbf, iat = _numeric(payload, "exp"), _numeric(payload, "nbf"), _numeric(payload, "iat")
     if exp is not None and at - allowance > exp:
         raise CredentialError(
             "the SD-JWT has expired; ask the issuer for a new one",
@@ -303,7 +313,8 @@ def _check_key_binding(
             details={"part": part, "reason": "header"},
         )
     holder_key.verify(algorithm, signing_input, signature, part)
-    iat, aud, nonce, sd_hash = (claims.get(n) for n in ("iat", "aud", "nonce", "sd_hash"))
+    iat, aud, nonce = claims.get("iat"), claims.get("aud"), claims.get("nonce")
+    sd_hash = claims.get("sd_hash")
     if (
         type(iat) is not int
         or not isinstance(aud, str)
@@ -315,33 +326,29 @@ def _check_key_binding(
             code=ErrorCode.MALFORMED_PROOF_ERROR,
             details={"part": part, "reason": "missingClaim"},
         )
-    at = now.timestamp()
-    if at + skew.total_seconds() < iat:
+    at, allowance = now.timestamp(), skew.total_seconds()
+    if at + allowance < iat:
         raise ProofError(
             "the Key Binding JWT claims to be made in the future; check the clocks",
             code=ErrorCode.INVALID_PROOF_DATETIME,
             details={"part": part, "reason": "issuedInFuture"},
         )
-    if at - skew.total_seconds() - max_age.total_seconds() > iat:
+    if at - allowance - max_age.total_seconds() > iat:
         raise ProofError(
             "the Key Binding JWT is too old; ask the holder for a new presentation",
             code=ErrorCode.INVALID_PROOF_DATETIME,
             details={"part": part, "reason": "stale"},
         )
     exp = claims.get("exp")
-    if (
-        isinstance(exp, int | float)
-        and not isinstance(exp, bool)
-        and at - skew.total_seconds() > exp
-    ):
+    if isinstance(exp, int | float) and not isinstance(exp, bool) and at - allowance > exp:
         raise CredentialError(
             "the holder's Key Binding JWT has expired (the card's expiry set by the holder)",
             code=ErrorCode.RANGE_ERROR,
             details={"part": part, "claim": "exp", "reason": "expired"},
         )
-    hash_name = _HASHES.get(parsed.sd_alg, "sha256")
     covered = text[: len(text) - len(kb)].encode("ascii")
-    if b64url_encode(hashlib.new(hash_name, covered).digest()) != sd_hash:
+    # parse_sd_jwt refused any other _sd_alg.
+    if b64url_encode(_HASHES[parsed.sd_alg](covered).digest()) != sd_hash:
         raise ProofError(
             "the Key Binding JWT's sd_hash does not cover this presentation: Disclosures were "
             "added, removed or reordered after the holder signed",
@@ -402,7 +409,11 @@ async def verify_sd_jwt_presentation(
     at = now or utcnow()
     results: dict[Check, CheckResult] = {}
     warnings: list[str] = []
-    algorithms = frozenset(accepted_algorithms)
+    algorithms = (
+        accepted_algorithms
+        if type(accepted_algorithms) is frozenset
+        else frozenset(accepted_algorithms)
+    )
 
     def skip_all(message: str) -> VerificationReport:
         for check in selected:
@@ -625,7 +636,7 @@ def _report(
 ) -> VerificationReport:
     return VerificationReport(
         "sd-jwt",
-        tuple(results[c] for c in selected if c in results),
+        tuple([results[c] for c in selected if c in results]),
         tuple(warnings),
         claims=claims,
         issuer=issuer,

@@ -38,6 +38,7 @@ __all__ = [
     "JwsKey",
     "b64url_decode",
     "b64url_encode",
+    "b64url_json",
     "decode_jws",
     "key_from_jwk",
     "key_from_resolved",
@@ -56,7 +57,10 @@ ALGORITHM_KEY_TYPES: Final[Mapping[str, KeyType]] = {
 # Padding that completes unpadded base64 of each length modulo 4 (1 is never valid, and
 # binascii refuses it).
 _PADDING: Final = (b"", b"", b"==", b"=")
-_TO_STANDARD_ALPHABET: Final = bytes.maketrans(b"-_", b"+/")
+# base64url to the standard alphabet in one pass; the standard alphabet's own ``+``, ``/`` and
+# ``=`` become ``!``, which strict binascii refuses, so that one ``translate`` does both the
+# mapping and the alphabet check (no scan of the text per refused character).
+_FROM_URL_ALPHABET: Final = bytes.maketrans(b"-_+/=", b"+/!!!")
 _TO_URL_ALPHABET: Final = bytes.maketrans(b"+/", b"-_")
 _ECDSA_SHA256: Final = ec.ECDSA(hashes.SHA256())
 _SIGNATURE_LENGTH: Final = 64
@@ -72,29 +76,36 @@ def b64url_encode(data: bytes) -> str:
     )
 
 
-def b64url_decode(text: str, part: str) -> bytes:
-    """Decode unpadded base64url strictly: only the URL-safe alphabet, no padding, no spaces.
-
-    ``binascii`` in strict mode refuses anything outside the standard alphabet once ``-_`` are
-    mapped to ``+/``; the characters of the standard alphabet that base64url does not use
-    (``+``, ``/``, ``=``) are refused first. Cheaper than a regular expression per part.
-
-    :raises CryptosuiteError: ``MALFORMED_PROOF_ERROR`` for anything else.
-    """
-    if "+" not in text and "/" not in text and "=" not in text and text.isascii():
-        try:
-            return binascii.a2b_base64(
-                text.encode("ascii").translate(_TO_STANDARD_ALPHABET) + _PADDING[len(text) % 4],
-                strict_mode=True,
-            )
-        except binascii.Error:
-            pass
-    raise CryptosuiteError(
+def _not_base64url(part: str) -> CryptosuiteError:
+    return CryptosuiteError(
         f"the {part} is not unpadded base64url (RFC 7515, section 2); was it copied with "
         "line breaks, padding or a different alphabet?",
         code=ErrorCode.MALFORMED_PROOF_ERROR,
         details={"part": part, "reason": "notBase64url"},
     )
+
+
+def _b64url_bytes(data: bytes) -> bytes:
+    """Decode ASCII unpadded base64url; ``binascii.Error`` for anything else."""
+    return binascii.a2b_base64(
+        data.translate(_FROM_URL_ALPHABET) + _PADDING[len(data) & 3], strict_mode=True
+    )
+
+
+def b64url_decode(text: str, part: str) -> bytes:
+    """Decode unpadded base64url strictly: only the URL-safe alphabet, no padding, no spaces.
+
+    ``binascii`` in strict mode refuses anything outside the standard alphabet once ``-_`` are
+    mapped to ``+/``; the characters of the standard alphabet that base64url does not use
+    (``+``, ``/``, ``=``) are mapped to a character it refuses in the same ``translate``, and
+    non-ASCII text fails to encode. Cheaper than a regular expression per part.
+
+    :raises CryptosuiteError: ``MALFORMED_PROOF_ERROR`` for anything else.
+    """
+    try:
+        return _b64url_bytes(text.encode("ascii"))
+    except (UnicodeEncodeError, binascii.Error):
+        raise _not_base64url(part) from None
 
 
 class _DuplicateMemberError(ValueError):
@@ -154,6 +165,41 @@ def loads_json(data: bytes, part: str) -> Any:
     ) from error
 
 
+def _b64url_json(data: bytes, part: str) -> tuple[Any, str]:
+    """base64url-decode ASCII ``data`` and parse the JSON strictly: the value and the JSON text.
+
+    One pass, without a Python call between the C functions, for the usual case; anything
+    unusual (bad base64url or JSON, surrounding whitespace) takes the checked path, which
+    raises the errors of :func:`b64url_decode` and :func:`loads_json`, or accepts it.
+    """
+    try:
+        text = _b64url_bytes(data).decode("utf-8")
+        value, end = _SCAN(text, 0)
+        if end == len(text):
+            return value, text
+    except (ValueError, StopIteration, RecursionError):  # binascii.Error is a ValueError.
+        pass
+    try:
+        raw = _b64url_bytes(data)
+    except binascii.Error:
+        raise _not_base64url(part) from None
+    return loads_json(raw, part), raw.decode("utf-8")
+
+
+def b64url_json(text: str, part: str) -> tuple[Any, str]:
+    """:func:`b64url_decode` then :func:`loads_json` in one step: the value and its JSON text.
+
+    The text lets a caller look for a substring without walking the value.
+
+    :raises CryptosuiteError: ``MALFORMED_PROOF_ERROR`` as those two functions.
+    """
+    try:
+        data = text.encode("ascii")
+    except UnicodeEncodeError:
+        raise _not_base64url(part) from None
+    return _b64url_json(data, part)
+
+
 def _dumps(value: Mapping[str, Any]) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -186,30 +232,64 @@ def sign_jws(header: Mapping[str, Any], payload: Mapping[str, Any], signer: Sign
     return f"{signing_input}.{b64url_encode(signature)}"
 
 
+# JOSE headers repeat: every credential of an issuer, every KB-JWT of an algorithm has the same
+# one. Decoded headers whose members are all strings, keyed on their exact base64url bytes; a
+# copy is handed out, so a caller cannot change what the next one gets. Bounded: once full, it
+# starts again empty.
+_HEADERS: Final[dict[bytes, dict[str, str]]] = {}
+_MAX_HEADERS: Final = 256
+_MAX_HEADER_BYTES: Final = 1024
+
+
+def _decode_header(data: bytes, part: str) -> Any:
+    cached = _HEADERS.get(data)
+    if cached is not None:
+        return cached.copy()
+    header = _b64url_json(data, part)[0]
+    if (
+        type(header) is dict
+        and len(data) <= _MAX_HEADER_BYTES
+        and all(type(value) is str for value in header.values())
+    ):
+        if len(_HEADERS) >= _MAX_HEADERS:
+            _HEADERS.clear()  # Simpler than LRU, and safe with threads; headers are few.
+        _HEADERS[data] = header.copy()
+    return header
+
+
 def decode_jws(token: str, part: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
     """Split a compact JWS into header, payload, signing input and signature, without verifying.
+
+    The token is encoded to bytes once; the signing input is a slice of those bytes, and each
+    part is decoded from them.
 
     :raises CryptosuiteError: ``MALFORMED_PROOF_ERROR`` when it is not three base64url parts
         whose first two are JSON objects.
     """
-    pieces = token.split(".")
-    if len(pieces) != 3:
+    if token.count(".") != 2:
         raise CryptosuiteError(
             f"the {part} is not a compact JWS (three base64url parts separated by '.')",
             code=ErrorCode.MALFORMED_PROOF_ERROR,
             details={"part": part, "reason": "notCompactJws"},
         )
-    header = loads_json(b64url_decode(pieces[0], part), part)
-    payload = loads_json(b64url_decode(pieces[1], part), part)
-    if not isinstance(header, dict) or not isinstance(payload, dict):
+    try:
+        data = token.encode("ascii")
+    except UnicodeEncodeError:
+        raise _not_base64url(part) from None
+    head, body, tail = data.split(b".")
+    header = _decode_header(head, part)
+    payload = _b64url_json(body, part)[0]
+    if type(header) is not dict or type(payload) is not dict:
         raise CryptosuiteError(
             f"the {part} header and payload must be JSON objects",
             code=ErrorCode.MALFORMED_PROOF_ERROR,
             details={"part": part, "reason": "notJsonObject"},
         )
-    signature = b64url_decode(pieces[2], part)
-    signing_input = token[: len(pieces[0]) + 1 + len(pieces[1])].encode("ascii")
-    return header, payload, signing_input, signature
+    try:
+        signature = _b64url_bytes(tail)
+    except binascii.Error:
+        raise _not_base64url(part) from None
+    return header, payload, data[: len(head) + 1 + len(body)], signature
 
 
 class JwsKey:
@@ -298,7 +378,8 @@ def key_from_jwk(jwk: object, part: str) -> JwsKey:
         private key; ``unsupportedCryptosuite`` for other key types.
     :raises agent.errors.KeyMaterialError: for a malformed key (bad coordinates).
     """
-    if not isinstance(jwk, Mapping) or "d" in jwk:
+    # The exact-type test first: a JWK parsed from JSON is a dict, and an ABC check costs more.
+    if not (type(jwk) is dict or isinstance(jwk, Mapping)) or "d" in jwk:
         raise CryptosuiteError(
             f"the {part} key must be a public JWK object (without 'd')",
             code=ErrorCode.MALFORMED_PROOF_ERROR,

@@ -58,18 +58,17 @@ import secrets
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, NoReturn, TypeAlias, cast
+from typing import Any, Final, NamedTuple, NoReturn, TypeAlias, cast
 
 from agent.clock import DEFAULT_MAX_CLOCK_SKEW
 from agent.credentials.jose import (
     ALGORITHM_KEY_TYPES,
     JwsKey,
-    b64url_decode,
     b64url_encode,
+    b64url_json,
     decode_jws,
     key_from_jwk,
     key_from_resolved,
-    loads_json,
     sign_jws,
 )
 from agent.errors import (
@@ -118,6 +117,7 @@ KB_JWT_TYPE: Final = "kb+jwt"
 DEFAULT_ALGORITHMS: Final = frozenset(ALGORITHM_KEY_TYPES)
 #: How old a Key Binding JWT may be by default (section 7.3, step 5.5).
 DEFAULT_MAX_KB_AGE: Final = timedelta(minutes=5)
+_NO_TIME: Final = timedelta(0)
 
 _SD: Final = "_sd"
 _ELLIPSIS: Final = "..."
@@ -160,9 +160,11 @@ def _random_salt() -> bytes:
 # --- results ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Disclosure:
+class Disclosure(NamedTuple):
     """One Disclosure (section 4.2), decoded.
+
+    Immutable, as the other results; a named tuple because a parse builds one per Disclosure and
+    a tuple costs less than half of a frozen dataclass to build.
 
     :param encoded: the base64url string as it travels; its digest is taken over these bytes.
     :param digest: base64url of the hash of ``encoded`` (section 4.2.3).
@@ -188,7 +190,9 @@ class SdJwt:
     :param disclosures: the Disclosures in the order they came.
     :param key_binding_jwt: the KB-JWT, or ``None`` for a plain SD-JWT.
     :param sd_alg: the hash algorithm of the digests (``_sd_alg``, default ``sha-256``).
-    :param claims: the payload with every Disclosure given applied: what the Holder sees.
+    :param claims: the payload with every Disclosure given applied: what the Holder sees. A
+        disclosed object or array that holds no digests is the same object as its
+        :attr:`Disclosure.value` (not copied).
     :param paths: where each Disclosure sits in ``claims``, by digest.
     :param signing_input: the Issuer-signed JWT's JWS signing input, and ``signature`` its
         decoded signature: what a verifier checks, so that it need not decode the JWS again.
@@ -533,9 +537,13 @@ def _split(text: object, max_bytes: int) -> tuple[str, list[str], str | None]:
     return parts[0], parts[1:-1], (kb or None)
 
 
-# A decoded Disclosure on the hot path: (claim name or None, value, salt, encoded). Plain tuples
-# cost a fraction of a frozen dataclass; parse_sd_jwt builds Disclosure objects from them.
-_Decoded: TypeAlias = tuple[str | None, Any, str, str]
+# A decoded Disclosure on the hot path: (claim name or None, value, salt, encoded, plain). Plain
+# tuples cost a fraction of a frozen dataclass; parse_sd_jwt builds Disclosure objects from them.
+# ``plain`` is true when the Disclosure's JSON holds no ``_sd``, no ``...`` and no backslash:
+# then no string in its value can be ``_sd`` or ``...`` (a JSON string can only spell them
+# literally or with an escape), so the value holds no digests and needs no processing.
+_Decoded: TypeAlias = tuple[str | None, Any, str, str, bool]
+_CONTAINERS: Final = (dict, list)
 
 
 def _decode_disclosures(
@@ -550,7 +558,7 @@ def _decode_disclosures(
                 "empty",
                 index=index,
             )
-        content = loads_json(b64url_decode(text, "disclosure"), "disclosure")
+        content, json_text = b64url_json(text, "disclosure")
         if (
             type(content) is not list
             or len(content) not in (2, 3)
@@ -572,6 +580,7 @@ def _decode_disclosures(
                 "reservedClaimName",
                 index=index,
             )
+        # b64url_json accepted it, so it is ASCII.
         digest = b64url_encode(hash_fn(text.encode("ascii")))
         if digest in by_digest:
             raise ProofError(
@@ -580,7 +589,11 @@ def _decode_disclosures(
                 code=ErrorCode.SD_JWT_DISCLOSURE_MISMATCH,
                 details={"part": "disclosure", "reason": "duplicate", "index": index},
             )
-        by_digest[digest] = (name, content[-1], content[0], text)
+        value = content[-1]
+        plain = type(value) not in _CONTAINERS or (
+            "_sd" not in json_text and "..." not in json_text and "\\" not in json_text
+        )
+        by_digest[digest] = (name, value, content[0], text, plain)
     return by_digest
 
 
@@ -604,13 +617,46 @@ class _Processor:
             path=_pointer(path),
         )
 
-    def value(self, value: Any, path: tuple[str | int, ...]) -> Any:
+    def disclosed(self, disclosure: _Decoded, path: tuple[str | int, ...]) -> Any:
+        """A disclosed value, processed unless it cannot hold digests (``plain``)."""
+        value = disclosure[1]
+        if disclosure[4]:
+            return value
         kind = type(value)
         if kind is dict:
             return self.object(value, path)
         if kind is list:
             return self.array(value, path)
         return value
+
+    def _check_digests(self, digests: Any, path: tuple[str | int, ...]) -> None:
+        """``_sd`` is an array of strings, none seen before in this SD-JWT (section 7.1)."""
+        if type(digests) is not list:
+            _malformed(
+                f"_sd at {_pointer(path)} is not an array of digests",
+                "issuerJwt",
+                "invalidSd",
+                path=_pointer(path),
+            )
+        seen = self.seen
+        before = len(seen)
+        # One C-level pass for the usual case; the loop below finds and names a problem.
+        if set(map(type, digests)) <= {str}:
+            seen.update(digests)
+            if len(seen) != before + len(digests):
+                self._repeated(path)  # Twice in this _sd, or seen elsewhere already.
+            return
+        for digest in digests:
+            if type(digest) is not str:
+                _malformed(
+                    f"_sd at {_pointer(path)} holds a non-string digest",
+                    "issuerJwt",
+                    "invalidSd",
+                    path=_pointer(path),
+                )
+            if digest in seen:
+                self._repeated(path)
+            seen.add(digest)
 
     def object(self, obj: dict[str, Any], path: tuple[str | int, ...]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -635,28 +681,11 @@ class _Processor:
                     out[key] = item
         if digests is None:
             return out
-        if type(digests) is not list:
-            _malformed(
-                f"_sd at {_pointer(path)} is not an array of digests",
-                "issuerJwt",
-                "invalidSd",
-                path=_pointer(path),
-            )
-        seen, by_digest = self.seen, self.by_digest
-        for digest in digests:
-            if type(digest) is not str:
-                _malformed(
-                    f"_sd at {_pointer(path)} holds a non-string digest",
-                    "issuerJwt",
-                    "invalidSd",
-                    path=_pointer(path),
-                )
-            if digest in seen:
-                self._repeated(path)
-            seen.add(digest)
-            disclosure = by_digest.get(digest)
-            if disclosure is None:
-                continue  # Undisclosed or a decoy.
+        self._check_digests(digests, path)
+        by_digest = self.by_digest
+        # The others are undisclosed or decoys; filter skips them without a Python step each.
+        for digest in filter(by_digest.__contains__, digests):
+            disclosure = by_digest[digest]
             name = disclosure[0]
             if name is None:
                 _malformed(
@@ -674,7 +703,7 @@ class _Processor:
                     path=_pointer(child),
                 )
             self.paths[digest] = child
-            out[name] = self.value(disclosure[1], child)
+            out[name] = self.disclosed(disclosure, child)
         return out
 
     def array(self, items: list[Any], path: tuple[str | int, ...]) -> list[Any]:
@@ -706,7 +735,7 @@ class _Processor:
                     )
                 child = (*path, len(out))
                 self.paths[digest] = child
-                out.append(self.value(disclosure[1], child))
+                out.append(self.disclosed(disclosure, child))
             elif kind is dict:
                 out.append(self.object(item, (*path, len(out))))
             elif kind is list:
@@ -768,8 +797,10 @@ def parse_sd_jwt(text: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> SdJwt:
         header=header,
         payload=payload,
         disclosures=tuple(
-            Disclosure(encoded, digest, salt, name, value)
-            for digest, (name, value, salt, encoded) in by_digest.items()
+            [
+                Disclosure(encoded, digest, salt, name, value)
+                for digest, (name, value, salt, encoded, _) in by_digest.items()
+            ]
         ),
         key_binding_jwt=kb,
         sd_alg=sd_alg,
@@ -844,6 +875,18 @@ def present(
 # --- verifier (sections 7.1 and 7.3) ---------------------------------------------------------
 
 
+def _algorithms(accepted: Collection[str]) -> frozenset[str]:
+    """``accepted`` as a frozenset, checked to be a non-empty subset of the default."""
+    if accepted is DEFAULT_ALGORITHMS:
+        return DEFAULT_ALGORITHMS
+    algorithms = frozenset(accepted)
+    if not algorithms or not algorithms <= DEFAULT_ALGORITHMS:
+        raise InvalidInputError(
+            f"accepted_algorithms must be a non-empty subset of {sorted(DEFAULT_ALGORITHMS)}"
+        )
+    return algorithms
+
+
 def _media_type(value: object) -> object:
     """``typ`` without the optional ``application/`` prefix (RFC 7515, section 4.1.9)."""
     if isinstance(value, str) and value[:12].lower() == "application/":
@@ -853,7 +896,8 @@ def _media_type(value: object) -> object:
 
 def _check_header(
     header: dict[str, Any], part: str, types: Collection[str], algorithms: Collection[str]
-) -> str:
+) -> tuple[str, str]:
+    """``typ`` (explicit typing), ``alg`` (allow-list) and no ``crit``; the alg and the typ."""
     typ = _media_type(header.get("typ"))
     if typ not in types:
         _malformed(
@@ -877,7 +921,7 @@ def _check_header(
             part,
             "unsupportedCrit",
         )
-    return cast(str, algorithm)
+    return cast(str, algorithm), cast(str, typ)
 
 
 async def _issuer_key(
@@ -976,9 +1020,10 @@ def _check_key_binding(
         )
     holder_key = key_from_jwk(cnf["jwk"], part)
     header, claims, signing_input, signature = decode_jws(kb, part)
-    algorithm = _check_header(header, part, (KB_JWT_TYPE,), algorithms)
+    algorithm = _check_header(header, part, (KB_JWT_TYPE,), algorithms)[0]
     holder_key.verify(algorithm, signing_input, signature, part)
-    iat, aud, nonce, sd_hash = (claims.get(n) for n in ("iat", "aud", "nonce", "sd_hash"))
+    iat, aud, nonce = claims.get("iat"), claims.get("aud"), claims.get("nonce")
+    sd_hash = claims.get("sd_hash")
     if (
         type(iat) is not int
         or not isinstance(aud, str)
@@ -1068,13 +1113,9 @@ async def verify_sd_jwt(
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise InvalidInputError("now must be a timezone-aware datetime")
-    if max_clock_skew < timedelta(0) or max_kb_age < timedelta(0):
+    if max_clock_skew < _NO_TIME or max_kb_age < _NO_TIME:
         raise InvalidInputError("max_clock_skew and max_kb_age must not be negative")
-    algorithms = frozenset(accepted_algorithms)
-    if not algorithms or not algorithms <= DEFAULT_ALGORITHMS:
-        raise InvalidInputError(
-            f"accepted_algorithms must be a non-empty subset of {sorted(DEFAULT_ALGORITHMS)}"
-        )
+    algorithms = _algorithms(accepted_algorithms)
     if require_key_binding and (expected_aud is None or expected_nonce is None):
         raise InvalidInputError(
             "Key Binding is required, so pass expected_aud and expected_nonce (or set "
@@ -1089,15 +1130,13 @@ async def verify_sd_jwt(
             details={"part": "keyBindingJwt", "reason": "absent"},
         )
     header, payload, signing_input, signature = decode_jws(issuer_jwt, "issuerJwt")
-    algorithm = _check_header(header, "issuerJwt", accepted_types, algorithms)
+    algorithm, typ = _check_header(header, "issuerJwt", accepted_types, algorithms)
     iss = payload.get("iss")
     if iss is not None and not isinstance(iss, str):
         _malformed("the issuerJwt iss is not a string", "issuerJwt", "invalidIss")
     key = await _issuer_key(issuer_key_resolver, iss, header)
     key.verify(algorithm, signing_input, signature, "issuerJwt")
-    if _media_type(header.get("typ")) in SD_JWT_VC_TYPES and not isinstance(
-        payload.get("vct"), str
-    ):
+    if typ in SD_JWT_VC_TYPES and type(payload.get("vct")) is not str:
         _malformed(
             "an SD-JWT VC must carry vct in the Issuer-signed JWT (draft-ietf-oauth-sd-jwt-vc)",
             "issuerJwt",
