@@ -80,6 +80,7 @@ from prometheus_client.process_collector import ProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.errors import HealthMyDataError
+from agent.servenames import LogFormat
 from agent.status import HEAD_CATEGORY
 from agent.storage import Store
 
@@ -153,13 +154,6 @@ def redact(text: str) -> str:
 
 
 # --- logging -----------------------------------------------------------------------------------
-
-
-class LogFormat(StrEnum):
-    """How :func:`configure_logging` writes log records."""
-
-    JSON = "json"
-    TEXT = "text"
 
 
 #: Libraries whose chatty levels would log what a service must not, kept at WARNING or above:

@@ -41,6 +41,7 @@ from agent.jsonio import DEFAULT_MAX_BYTES, parse_json_object
 from agent.messaging import inbound_router, invitation_qr, parse_invitation_url
 from agent.observability import METRICS_TOKEN_ENV, install_operations, store_readiness
 from agent.runtime import DIDCommAgent
+from agent.servenames import ADMIN_TOKEN_ENV
 from agent.storage import Store, open_store
 
 __all__ = [
@@ -60,8 +61,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The environment variable that holds the admin bearer token.
-ADMIN_TOKEN_ENV = "MYDATA_ADMIN_TOKEN"  # noqa: S105 - a variable name, not a secret
 
 _STATUS_BY_CODE: dict[str, int] = {
     str(ErrorCode.INVALID_INPUT): 422,

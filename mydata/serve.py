@@ -17,20 +17,16 @@ import time
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from agent.errors import HealthMyDataError
-from agent.observability import (
-    GracefulServer,
-    LogFormat,
-    configure_logging,
-    run_service,
-    service_config,
-)
-from agent.service import ADMIN_TOKEN_ENV, AgentServiceConfig
+from agent.servenames import ADMIN_TOKEN_ENV, WALLET_PASSPHRASE_ENV, LogFormat
 from agent.storeconfig import resolve_store, store_key
+
+if TYPE_CHECKING:
+    from agent.storage.opening import StoreOpening
 
 __all__ = ["register"]
 
@@ -139,8 +135,21 @@ def register(app: typer.Typer) -> None:
         """Run a party's HTTP service (VC-API, DIDComm, status lists, did:web; the wallet's
         API on 127.0.0.1, its passphrase from MYDATA_PASSPHRASE or asked for; the backup vault,
         which keeps only ciphertext)."""
-        configure_logging(log_level, log_format)
         uri = resolve_store(store, role.value)
+        opening: StoreOpening | None = None
+        if role is Role.WALLET and workers == 1:
+            # Begun before the service's modules load (FastAPI, uvicorn, the wallet's): the
+            # passphrase's Argon2i (half a second) runs meanwhile (agent.storage.opening).
+            from agent.storage.opening import StoreOpening
+
+            passphrase = os.environ.get(WALLET_PASSPHRASE_ENV) or typer.prompt(
+                "Wallet passphrase", hide_input=True
+            )
+            opening = StoreOpening(uri, passphrase=passphrase, profile=profile, create=False)
+        from agent.observability import configure_logging, run_service
+        from agent.service import AgentServiceConfig
+
+        configure_logging(log_level, log_format)
         insecure_hosts = frozenset(insecure_http_host or ())
         try:
             if workers > 1 and role is Role.WALLET:
@@ -164,16 +173,9 @@ def register(app: typer.Typer) -> None:
                 insecure_admin=admin_insecure_mode,
             )
             if role is Role.WALLET:
-                from wallet.api import (
-                    PASSPHRASE_ENV,
-                    WalletOpenArgs,
-                    WalletOpening,
-                    create_wallet_app,
-                )
+                from wallet.api import WalletOpenArgs, create_wallet_app
 
-                passphrase = os.environ.get(PASSPHRASE_ENV) or typer.prompt(
-                    "Wallet passphrase", hide_input=True
-                )
+                assert opening is not None  # one worker (checked above)
                 wallet_args = WalletOpenArgs(
                     uri=uri,
                     passphrase=passphrase,
@@ -181,8 +183,6 @@ def register(app: typer.Typer) -> None:
                     insecure_http_hosts=insecure_hosts,
                     auto_accept=auto_accept,
                 )
-                # Argon2 (half a second) runs while the app is built and uvicorn starts.
-                opening = WalletOpening(wallet_args)
                 service = create_wallet_app(config, wallet_args, opening=opening)
             elif role is Role.VERIFIER:
                 from agent.trustsync import sources_from
@@ -284,6 +284,8 @@ def _serve_workers(
     either: it is per thread and fork copies it, so every worker would draw the same keys and
     nonces (a new store's key comes from :mod:`secrets`, see ``generate_raw_key``).
     """
+    from agent.observability import GracefulServer, service_config
+
     config = service_config(
         service,
         host=host,

@@ -40,11 +40,8 @@ accepts a hospital's invitation URL.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import concurrent.futures
 import re
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -61,8 +58,10 @@ from agent.dids import DIDResolver
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError, ProtocolStateError
 from agent.jsonio import parse_json_object
 from agent.runtime import DIDCommAgent
+from agent.servenames import WALLET_PASSPHRASE_ENV
 from agent.service import AgentServiceConfig, create_agent_app, error_response
-from agent.storage import Store, open_store
+from agent.storage import Store
+from agent.storage.opening import StoreOpening
 from agent.storeconfig import resolve_store
 from agent.types import JSONObject
 from wallet.consent import ConsentRecord, ConsentStatus, get_consent, list_consents
@@ -94,7 +93,7 @@ __all__ = [
 ]
 
 #: The wallet store's passphrase (else it is asked for).
-PASSPHRASE_ENV = "MYDATA_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
+PASSPHRASE_ENV = WALLET_PASSPHRASE_ENV
 
 #: The largest credential ``POST /wallet/import`` reads.
 MAX_IMPORT_BYTES: Final = 2 * 1024 * 1024
@@ -138,55 +137,20 @@ class WalletOpenArgs:
     auto_accept: bool = False
 
 
-class WalletOpening:
-    """The wallet store being opened on a thread of its own, begun before the service is built.
-
-    Why: a passphrase store opens through Argon2i (``kdf:argon2i:mod``, about half a second,
-    by design), and the service cannot answer before its wallet is open. Begun here, while
-    the main thread still imports and builds the app and uvicorn starts, the derivation
-    (askar's native code, outside the GIL) overlaps that work instead of following it
-    (docs/performance.md, "Start-up and idle memory"). The thread runs the open on an event
-    loop of its own; the store it returns is used from the service's loop (askar binds each
-    call to the loop running it, not the store). :meth:`store` raises what
-    :func:`agent.storage.open_store` raised, so a wrong passphrase still fails the service's
-    start-up, at the same point. Not a daemon thread: a process that exits before the service
-    starts waits for askar to finish rather than leave it calling back into a finalising
-    interpreter.
-    """
+class WalletOpening(StoreOpening):
+    """The wallet store of ``args`` being opened on a thread of its own
+    (:class:`agent.storage.opening.StoreOpening`, which ``mydata serve wallet`` begins before
+    this module is even imported)."""
 
     def __init__(self, args: WalletOpenArgs) -> None:
-        self._args = args
-        self._future: concurrent.futures.Future[Store] = concurrent.futures.Future()
-        self._taken = False
-        threading.Thread(target=self._open, name="wallet-open").start()
-
-    def _open(self) -> None:
-        args = self._args
-        try:
-            store = asyncio.run(
-                open_store(
-                    args.uri,
-                    passphrase=args.passphrase,
-                    raw_key=args.raw_key,
-                    profile=args.profile,
-                    create=args.create,
-                )
-            )
-        except BaseException as exc:  # handed to the service's start-up, which raises it
-            self._future.set_exception(exc)
-        else:
-            self._future.set_result(store)
-
-    async def store(self) -> Store | None:
-        """The opened store, once: ``None`` when it was taken already (a second start-up of
-        the same app opens the wallet again, as one without an opening does).
-
-        :raises agent.errors.StorageError: as :func:`agent.storage.open_store`.
-        """
-        if self._taken:
-            return None
-        self._taken = True
-        return await asyncio.wrap_future(self._future)
+        super().__init__(
+            args.uri,
+            passphrase=args.passphrase,
+            raw_key=args.raw_key,
+            profile=args.profile,
+            create=args.create,
+            name="wallet-open",
+        )
 
 
 def agent_store_uri(wallet_uri: str, agent_store: str | None = None) -> str:
@@ -501,7 +465,7 @@ def create_wallet_app(
     config: AgentServiceConfig,
     wallet_args: WalletOpenArgs,
     *,
-    opening: WalletOpening | None = None,
+    opening: StoreOpening | None = None,
 ) -> FastAPI:
     """The wallet service: the DIDComm agent on ``config``'s store, the wallet on
     ``wallet_args``'s (opened at start-up, closed at shutdown).

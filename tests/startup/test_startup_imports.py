@@ -131,6 +131,27 @@ def test_a_service_answers_before_loading_what_it_defers(role: str, tmp_path: Pa
     assert "typer" in loaded  # the probe ran the real command line
 
 
+def test_reading_the_serve_command_line_loads_no_web_framework() -> None:
+    """``mydata serve wallet`` begins opening the passphrase store (Argon2i) while FastAPI and
+    uvicorn load, so nothing before its ``serve`` function may import them; the names it needs
+    to read its options come from agent.servenames, and are the services' own."""
+    probe = (
+        "import sys, mydata.cli, mydata.serve; mydata.cli.build_app(serve_only=True); "
+        "print(sorted(m for m in ('fastapi', 'uvicorn', 'starlette', 'wallet') "
+        "if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
+    assert loaded == "[]"
+    from agent import observability, servenames, service
+    from wallet import api
+
+    assert observability.LogFormat is servenames.LogFormat
+    assert service.ADMIN_TOKEN_ENV == servenames.ADMIN_TOKEN_ENV == "MYDATA_ADMIN_TOKEN"
+    assert api.PASSPHRASE_ENV == servenames.WALLET_PASSPHRASE_ENV == "MYDATA_PASSPHRASE"
+
+
 def test_the_vault_size_default_is_the_vaults_own() -> None:
     """``mydata serve`` writes the default out so as not to import wallet.vault for it."""
     from mydata.serve import VAULT_MAX_BYTES_DEFAULT

@@ -1,0 +1,23 @@
+"""Names ``mydata serve`` needs while it reads its command line, before a service's modules
+(FastAPI, uvicorn: a third of a second) are imported: so that work which must precede the
+service, such as opening a passphrase store (:mod:`agent.storage.opening`), can begin first.
+:mod:`agent.observability` and :mod:`agent.service` re-export them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["ADMIN_TOKEN_ENV", "WALLET_PASSPHRASE_ENV", "LogFormat"]
+
+#: The environment variable that holds the admin bearer token.
+ADMIN_TOKEN_ENV = "MYDATA_ADMIN_TOKEN"  # noqa: S105 - a variable name, not a secret
+#: The wallet store's passphrase (else it is asked for); ``wallet.api.PASSPHRASE_ENV``.
+WALLET_PASSPHRASE_ENV = "MYDATA_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
+
+
+class LogFormat(StrEnum):
+    """How :func:`agent.observability.configure_logging` writes log records."""
+
+    JSON = "json"
+    TEXT = "text"
