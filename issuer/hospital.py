@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -80,6 +81,10 @@ _IDENTITY = ("hospital", "identity")
 #: which has every id of the group.
 _ISSUED_GROUP = "issued-credential-group"
 _ID_TAG = "credential_id"
+_ID_TAKEN = "credentialIdTaken"
+#: Attempts at one issuance's write when the store is busy or a concurrent writer took the
+#: audit head or page name first (the group path's fallback; as AuditLog.append_many).
+_WRITE_ATTEMPTS = 20
 #: Issuance records as earlier versions wrote them, one per credential named by its id: still
 #: found by :meth:`Hospital.issued`, never written.
 _ISSUED = "issued-credential-record"
@@ -153,13 +158,17 @@ def _record_json(record: IssuedRecord) -> dict[str, Any]:
 
 
 def _record_of(data: Mapping[str, Any]) -> IssuedRecord:
-    return IssuedRecord(
-        credential_id=data["credential_id"],
-        types=tuple(data["types"]),
-        issued=data["issued"],
-        key=data["key"],
-        status=tuple(data["status"]),
-    )
+    """:raises StorageError: the stored record lacks a member (it was altered)."""
+    try:
+        return IssuedRecord(
+            credential_id=str(data["credential_id"]),
+            types=tuple(data["types"]),
+            issued=str(data["issued"]),
+            key=str(data["key"]),
+            status=tuple(data["status"]),
+        )
+    except (KeyError, TypeError) as exc:
+        raise StorageError("an issuance record lacks a member or has a bad type") from exc
 
 
 async def _insert_records(
@@ -171,17 +180,23 @@ async def _insert_records(
     serialises every issuance transaction, across replicas too, so no other group can commit
     one of the ``check`` ids between the look-up below and this transaction's commit.
 
-    :param check: the ids to look up among earlier issuances (those a client gave).
-    :raises StorageError: ``storeDuplicate`` when one of the ``check`` ids was issued before,
-        or an id occurs twice in the group; nothing is written then.
+    :param check: the ids to look up among earlier issuances (those a client gave), in
+        issuance groups and among the records earlier versions wrote one per credential.
+    :raises StorageError: ``storeDuplicate`` (reason ``credentialIdTaken``) when one of the
+        ``check`` ids was issued before, or an id occurs twice in the group; nothing is
+        written then.
     """
     ids = [record.credential_id for record in records]
-    taken = check and await txn.fetch_all(_ISSUED_GROUP, {_ID_TAG: {"$in": list(check)}}, limit=1)
+    taken = bool(check) and bool(
+        await txn.fetch_all(_ISSUED_GROUP, {_ID_TAG: {"$in": list(check)}}, limit=1)
+    )
+    for credential_id in check:
+        taken = taken or await txn.fetch(_ISSUED, credential_id) is not None
     if taken or len(set(ids)) < len(ids):
         raise StorageError(
             "a credential with that id was issued before; give a new id, or none",
             code=ErrorCode.STORE_DUPLICATE,
-            details={"category": _ISSUED_GROUP},
+            details={"category": _ISSUED_GROUP, "reason": _ID_TAKEN},
         )
     await txn.insert(
         _ISSUED_GROUP,
@@ -482,8 +497,22 @@ class Hospital:
             await txn.commit()
 
     async def _write_issued_one(self, item: _Issued) -> None:
-        """One issuance, after its group failed: the error raised is this item's own."""
-        await self._write_issued([item])
+        """One issuance, after its group failed: the error raised is this item's own.
+
+        Contention (a busy SQLite store, a concurrent writer's head or page first) is retried
+        with a short random back-off; a taken credential id is not.
+        """
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            try:
+                await self._write_issued([item])
+                return
+            except StorageError as exc:
+                contention = exc.details.get("askarCode") == "BUSY" or (
+                    exc.code is ErrorCode.STORE_DUPLICATE and exc.details.get("reason") != _ID_TAKEN
+                )
+                if not contention or attempt == _WRITE_ATTEMPTS:
+                    raise
+            await asyncio.sleep(random.random() * min(0.002 * attempt, 0.05))  # noqa: S311
 
     async def issued(self, credential_id: str) -> IssuedRecord:
         """:raises InvalidInputError: ``notFound`` when no credential with that id was issued."""
@@ -492,7 +521,9 @@ class Hospital:
             legacy = None if groups else await session.fetch(_ISSUED, credential_id)
         for group in groups:
             value = group.json()
-            records = value.get("records", []) if isinstance(value, dict) else []
+            records = value.get("records") if isinstance(value, dict) else None
+            if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+                raise StorageError(f"the issuance record {_ISSUED_GROUP}/… is not a group")
             for data in records:
                 if data.get("credential_id") == credential_id:
                     return _record_of(data)

@@ -65,20 +65,14 @@ def _skip_httpx_command_line() -> None:
         sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
-def _configure_store_runtime(argv: list[str]) -> None:
+def _configure_store_runtime() -> None:
     """One askar runtime thread (:func:`agent.storage.configure_runtime`), or a clear error
-    for a bad ``TOKIO_WORKER_THREADS`` instead of askar aborting the process later.
-
-    ``serve wallet`` gets two: askar derives the wallet passphrase's key (Argon2i, half a
-    second) on a runtime thread, and with one thread the agent store's opening, and every
-    other store operation of the start-up, would wait behind it.
-    """
+    for a bad ``TOKIO_WORKER_THREADS`` instead of askar aborting the process later."""
     from agent.errors import InvalidInputError
-    from agent.storage import RUNTIME_THREADS, configure_runtime
+    from agent.storage import configure_runtime
 
-    threads = 2 if argv[:2] == ["serve", "wallet"] else RUNTIME_THREADS
     try:
-        configure_runtime(threads)
+        configure_runtime()
     except InvalidInputError as exc:
         from agent.console import error_console, print_error
 
@@ -94,7 +88,7 @@ def main() -> None:
     anything else a short message (exit 70) with the traceback only under ``MYDATA_DEBUG=1``.
     """
     _skip_httpx_command_line()
-    _configure_store_runtime(sys.argv[1:])
+    _configure_store_runtime()
     try:
         build_app(serve_only=sys.argv[1:2] == ["serve"])()
     except OSError as exc:

@@ -348,7 +348,7 @@ def _check_key_binding(
         )
     covered = text[: len(text) - len(kb)].encode("ascii")
     # parse_sd_jwt refused any other _sd_alg.
-    if b64url_encode(_HASHES[parsed.sd_alg](covered).digest()) != sd_hash:
+    if b64url_encode(_HASHES.get(parsed.sd_alg, hashlib.sha256)(covered).digest()) != sd_hash:
         raise ProofError(
             "the Key Binding JWT's sd_hash does not cover this presentation: Disclosures were "
             "added, removed or reordered after the holder signed",

@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -107,7 +108,7 @@ def configure_runtime(threads: int = RUNTIME_THREADS) -> int:
     if value is None:
         os.environ[_RUNTIME_THREADS_VARIABLE] = str(threads)
         return threads
-    if not value.strip().isdigit() or int(value) < 1:
+    if not re.fullmatch(r"[0-9]{1,6}", value) or int(value) < 1:
         raise InvalidInputError(
             f"{_RUNTIME_THREADS_VARIABLE}={value[:20]!r} is not a positive integer; unset it "
             f"(this program then uses {RUNTIME_THREADS}) or set it to the number of threads "
@@ -638,7 +639,7 @@ async def open_store(
             inner = await _AskarStore.open(askar_uri, key_method, pass_key)
     except AskarError as exc:
         retried = None
-        if create and exc.code in (AskarErrorCode.BACKEND, AskarErrorCode.BUSY):
+        if create and exc.code not in _DEFINITE_OPEN_ERRORS:
             retried = await _open_provisioned_elsewhere(askar_uri, key_method, pass_key)
         if retried is None:
             secret = "passphrase" if passphrase is not None else "raw key"
@@ -663,12 +664,21 @@ async def open_store(
     return store
 
 
+#: Errors opening a store that no retry mends: a wrong key, bad input, an unsupported backend.
+#: Any other may be a race with another process provisioning the same store, including the
+#: code-less error askar reports when concurrent calls overwrite its last-error slot.
+_DEFINITE_OPEN_ERRORS: Final = frozenset(
+    {AskarErrorCode.ENCRYPTION, AskarErrorCode.INPUT, AskarErrorCode.UNSUPPORTED}
+)
+
+
 async def _open_provisioned_elsewhere(askar_uri: str, key_method: str, pass_key: str) -> Any:
     """The store another process provisioned while this one tried to, or ``None``.
 
     Two processes creating one new store at once (the workers of ``mydata serve --workers N``
     on their first start, replicas on a new database) race: the loser's provisioning fails
-    with "table config already exists" (SQLite) or a duplicate key (PostgreSQL). Once the
+    with "table config already exists" (SQLite), a duplicate key (PostgreSQL) or an error
+    without a code (askar's last-error slot overwritten by the concurrent call). Once the
     winner has committed, the store opens normally; this tries for about 0.6 s (a store that
     cannot be created at all, in a missing directory say, fails that much later).
     """
@@ -677,11 +687,7 @@ async def _open_provisioned_elsewhere(askar_uri: str, key_method: str, pass_key:
         try:
             return await _AskarStore.open(askar_uri, key_method, pass_key)
         except AskarError as exc:
-            if exc.code not in (
-                AskarErrorCode.BACKEND,
-                AskarErrorCode.BUSY,
-                AskarErrorCode.NOT_FOUND,
-            ):
+            if exc.code in _DEFINITE_OPEN_ERRORS:
                 return None  # e.g. a wrong key: the first error says it better
     return None
 

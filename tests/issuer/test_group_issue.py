@@ -251,4 +251,65 @@ async def test_a_record_written_one_per_credential_by_earlier_versions_is_still_
         )
         await txn.commit()
     assert await hospital.issued(credential["id"]) == record
+    # Its id is still taken for a client that gives it again.
+    again = {**copy.deepcopy(UNSIGNED_ALLERGY), "id": credential["id"]}
+    with pytest.raises(StorageError) as caught:
+        await hospital.issue(again)
+    assert caught.value.code is ErrorCode.STORE_DUPLICATE
+    assert caught.value.details["reason"] == "credentialIdTaken"
     assert await hospital.update_status(credential["id"], "revoked") == {"revocation": True}
+
+
+async def test_an_altered_issuance_group_is_a_storage_error_not_a_crash(store: Store) -> None:
+    hospital = await _hospital(store)
+    credential = await hospital.issue(copy.deepcopy(UNSIGNED_ALLERGY))
+    async with store.transaction() as txn:
+        (group,) = await txn.fetch_all("issued-credential-group")
+        await txn.replace(
+            "issued-credential-group", group.name, {"records": [{"x": 1}, 7]}, tags=group.tags
+        )
+        await txn.commit()
+    with pytest.raises(StorageError):
+        await hospital.issued(credential["id"])
+    async with store.transaction() as txn:
+        await txn.replace(
+            "issued-credential-group",
+            group.name,
+            {"records": [{"credential_id": credential["id"]}]},
+            tags=group.tags,
+        )
+        await txn.commit()
+    with pytest.raises(StorageError):
+        await hospital.issued(credential["id"])
+
+
+async def test_two_replicas_given_one_new_id_at_once_issue_it_once(
+    store_uri: str, raw_key: str
+) -> None:
+    from agent.storage import open_store
+
+    first_store = await open_store(store_uri, raw_key=raw_key)
+    second_store = await open_store(store_uri, raw_key=raw_key, create=False)
+    try:
+        first = await _hospital(first_store)
+        second = await Hospital.load(second_store)
+        assert second is not None
+        for round_number in range(5):
+            same = f"https://hospital.example/credentials/raced-{round_number}"
+            requests = [
+                replica.issue({**copy.deepcopy(UNSIGNED_ALLERGY), "id": same})
+                for replica in (first, second, first, second)
+            ] + [replica.issue(copy.deepcopy(UNSIGNED_ALLERGY)) for replica in (first, second)]
+            outcomes = await asyncio.gather(*requests, return_exceptions=True)
+            issued = [o for o in outcomes[:4] if isinstance(o, dict)]
+            refused = [o for o in outcomes[:4] if isinstance(o, StorageError)]
+            assert len(issued) == 1, outcomes
+            assert len(refused) == 3
+            assert all(e.code is ErrorCode.STORE_DUPLICATE for e in refused)
+            assert all(isinstance(o, dict) for o in outcomes[4:])
+        stored = [c for group in await _group_records(first_store) for c in group]
+        assert len(stored) == len(set(stored)) == 5 * 3
+        assert (await first.audit.verify()).ok
+    finally:
+        await second_store.close()
+        await first_store.close()

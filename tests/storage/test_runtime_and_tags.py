@@ -27,7 +27,7 @@ def test_a_value_the_operator_set_is_kept(monkeypatch: pytest.MonkeyPatch) -> No
     assert os.environ[VARIABLE] == "3"
 
 
-@pytest.mark.parametrize("value", ["", "0", "-1", "two", "1.5"])
+@pytest.mark.parametrize("value", ["", "0", "-1", "two", "1.5", " 2", "2\n", "\u00b2", "9999999"])
 def test_a_bad_value_is_refused_before_askar_aborts_on_it(
     monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
