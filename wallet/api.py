@@ -60,7 +60,7 @@ from agent.jsonio import parse_json_object
 from agent.runtime import DIDCommAgent
 from agent.servenames import WALLET_PASSPHRASE_ENV
 from agent.service import AgentServiceConfig, create_agent_app, error_response
-from agent.storage import Store
+from agent.storage import Store, open_store
 from agent.storage.opening import StoreOpening
 from agent.storeconfig import resolve_store
 from agent.types import JSONObject
@@ -78,7 +78,7 @@ from wallet.didcomm import (
 )
 from wallet.emergency import EmergencyCard, emergency_card, emergency_sections
 from wallet.errors import CredentialNotFoundError, WalletError
-from wallet.holder import CredentialFormat, StoredCredential, Wallet, open_wallet
+from wallet.holder import CredentialFormat, StoredCredential, Wallet, wallet_on
 from wallet.trust import WalletTrust
 
 __all__ = [
@@ -479,33 +479,23 @@ def create_wallet_app(
         resolver = DIDResolver(
             http_client=agent.http, insecure_http_hosts=wallet_args.insecure_http_hosts
         )
-        opened = None if opening is None else await opening.store()
-        if opened is None:
-            wallet = await open_wallet(
+        store = None if opening is None else await opening.store()
+        if store is None:
+            store = await open_store(
                 wallet_args.uri,
                 passphrase=wallet_args.passphrase,
                 raw_key=wallet_args.raw_key,
                 profile=wallet_args.profile,
                 create=wallet_args.create,
-                resolver=resolver,
-                http_client=agent.http,
-                clock=agent.clock,
-                search_index=True,  # a long-lived process: searches answer from memory
             )
-        else:  # as open_wallet does with a store it opened
-            wallet = Wallet(
-                opened,
-                profile=wallet_args.profile,
-                resolver=resolver,
-                http_client=agent.http,
-                clock=agent.clock,
-                close_store=True,
-            )
-            try:
-                await wallet.load_search_index()
-            except BaseException:
-                await wallet.close()
-                raise
+        wallet = await wallet_on(
+            store,
+            profile=wallet_args.profile,
+            resolver=resolver,
+            http_client=agent.http,
+            clock=agent.clock,
+            search_index=True,  # a long-lived process: searches answer from memory
+        )
         await wallet.holder_did()  # the identity exists before the first offer
         app.state.wallet = wallet
         trust = await WalletTrust.from_store(

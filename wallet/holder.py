@@ -79,6 +79,7 @@ __all__ = [
     "StoredCredential",
     "Wallet",
     "open_wallet",
+    "wallet_on",
 ]
 
 #: The record category of credentials as received.
@@ -790,6 +791,32 @@ async def open_wallet(
     store = await open_store(
         uri, passphrase=passphrase, raw_key=raw_key, profile=profile, create=create
     )
+    return await wallet_on(
+        store,
+        profile=profile,
+        resolver=resolver,
+        http_client=http_client,
+        clock=clock,
+        sd_jwt_issuer_key=sd_jwt_issuer_key,
+        search_index=search_index,
+    )
+
+
+async def wallet_on(
+    store: Store,
+    *,
+    profile: str | None = None,
+    resolver: KeyResolver | None = None,
+    http_client: httpx.AsyncClient | None = None,
+    clock: Clock = utcnow,
+    sd_jwt_issuer_key: IssuerKeyCallback | None = None,
+    search_index: bool = False,
+) -> Wallet:
+    """The wallet on a store opened already (as :func:`open_wallet` opens it), which it then
+    owns: :meth:`Wallet.close` closes it, and so does a failure here.
+
+    :raises agent.errors.StorageError: loading the search index failed.
+    """
     wallet = Wallet(
         store,
         profile=profile,
