@@ -20,8 +20,8 @@ from typing import Any, Final
 
 from agent.clock import Clock, format_datetime, utcnow
 from agent.credentials import canonicalize
-from agent.errors import ErrorCode, InvalidInputError, StorageError
-from agent.storage import Store
+from agent.errors import InvalidInputError, StorageError
+from agent.storage import Store, is_contention
 
 __all__ = ["GENESIS", "AuditEntry", "AuditVerification", "OperatorAudit", "OperatorEvent"]
 
@@ -102,10 +102,7 @@ class OperatorAudit:
             try:
                 return await self._append_once(event, fields)
             except StorageError as exc:
-                contention = (
-                    exc.code is ErrorCode.STORE_DUPLICATE or exc.details.get("askarCode") == "BUSY"
-                )
-                if attempt == _MAX_ATTEMPTS or not contention:
+                if attempt == _MAX_ATTEMPTS or not is_contention(exc):
                     raise
             await asyncio.sleep(random.random() * min(0.002 * attempt, 0.05))  # noqa: S311
         raise AssertionError("unreachable")  # pragma: no cover

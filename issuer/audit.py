@@ -94,7 +94,7 @@ from typing import Any, Final, TypeAlias
 from agent.clock import Clock, format_datetime
 from agent.credentials.jcs import canonicalize
 from agent.errors import ErrorCode, InvalidInputError, StorageError
-from agent.storage import Record, Session, Store
+from agent.storage import Record, Session, Store, is_contention
 from agent.types import JSONObject
 
 __all__ = [
@@ -316,7 +316,7 @@ class AuditLog:
                     await txn.commit()
                 return entries
             except StorageError as exc:
-                if number == _MAX_ATTEMPTS or not _is_contention(exc):
+                if number == _MAX_ATTEMPTS or not is_contention(exc):
                     raise
             await asyncio.sleep(self._rng.random() * min(0.002 * number, 0.05))
         raise AssertionError("unreachable")  # pragma: no cover
@@ -643,8 +643,3 @@ def _check_slot(slot: _Slot, seq: int, prev_hash: str, *, alone: bool) -> tuple[
     if entry.prev_hash != prev_hash:
         return "chainBroken", entry.hash
     return None, entry.hash
-
-
-def _is_contention(exc: StorageError) -> bool:
-    """A lost race to create the head or insert an entry, or a busy SQLite database."""
-    return exc.code is ErrorCode.STORE_DUPLICATE or exc.details.get("askarCode") == "BUSY"

@@ -61,7 +61,7 @@ from agent.identity import create_identity
 from agent.keys import AskarKeyStore, AskarSigner, KeyType, decode_multikey
 from agent.observability import record_issuance
 from agent.status import ReservedIndexes, StatusListAllocator
-from agent.storage import Session, Store
+from agent.storage import Session, Store, is_contention
 from issuer.audit import AuditEvent, AuditLog
 from issuer.batch import BatchJobs, JobResult
 from issuer.fhir import validate_resource
@@ -507,9 +507,7 @@ class Hospital:
                 await self._write_issued([item])
                 return
             except StorageError as exc:
-                contention = exc.details.get("askarCode") == "BUSY" or (
-                    exc.code is ErrorCode.STORE_DUPLICATE and exc.details.get("reason") != _ID_TAKEN
-                )
+                contention = is_contention(exc) and exc.details.get("reason") != _ID_TAKEN
                 if not contention or attempt == _WRITE_ATTEMPTS:
                     raise
             await asyncio.sleep(random.random() * min(0.002 * attempt, 0.05))  # noqa: S311

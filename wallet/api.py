@@ -84,7 +84,6 @@ from wallet.trust import WalletTrust
 __all__ = [
     "PASSPHRASE_ENV",
     "WalletOpenArgs",
-    "WalletOpening",
     "agent_store_uri",
     "consent_to_json",
     "create_wallet_app",
@@ -135,22 +134,6 @@ class WalletOpenArgs:
     create: bool = False
     insecure_http_hosts: frozenset[str] = frozenset()
     auto_accept: bool = False
-
-
-class WalletOpening(StoreOpening):
-    """The wallet store of ``args`` being opened on a thread of its own
-    (:class:`agent.storage.opening.StoreOpening`, which ``mydata serve wallet`` begins before
-    this module is even imported)."""
-
-    def __init__(self, args: WalletOpenArgs) -> None:
-        super().__init__(
-            args.uri,
-            passphrase=args.passphrase,
-            raw_key=args.raw_key,
-            profile=args.profile,
-            create=args.create,
-            name="wallet-open",
-        )
 
 
 def agent_store_uri(wallet_uri: str, agent_store: str | None = None) -> str:
@@ -470,8 +453,9 @@ def create_wallet_app(
     """The wallet service: the DIDComm agent on ``config``'s store, the wallet on
     ``wallet_args``'s (opened at start-up, closed at shutdown).
 
-    :param opening: the wallet store's opening begun already (on ``wallet_args``), which the
-        first start-up takes instead of opening the store itself: ``mydata serve wallet``.
+    :param opening: the wallet store's opening begun already with ``wallet_args``'s uri,
+        secret and profile (``mydata serve wallet``, before this module is even imported),
+        which the first start-up takes instead of opening the store itself.
     :raises ValueError: no admin token and no insecure mode (as :func:`create_agent_app`).
     """
 

@@ -101,8 +101,8 @@ from agent.credentials.status_list import (
     status_entry,
     status_list_credential,
 )
-from agent.errors import ErrorCode, InvalidInputError, StorageError
-from agent.storage import Session, Store
+from agent.errors import InvalidInputError, StorageError
+from agent.storage import Session, Store, is_contention
 from agent.types import JSONObject
 
 __all__ = [
@@ -325,7 +325,7 @@ class StatusListAllocator:
             try:
                 return await attempt()
             except StorageError as exc:
-                if number == _MAX_ATTEMPTS or not _is_contention(exc):
+                if number == _MAX_ATTEMPTS or not is_contention(exc):
                     raise
             await asyncio.sleep(self._rng.random() * min(0.002 * number, 0.05))
         raise AssertionError("unreachable")  # pragma: no cover
@@ -531,11 +531,6 @@ def _check_list_purpose(meta: Any, list_id: str, purpose: str) -> None:
             f"list {list_id} is a {meta.get('purpose')} list, not a {purpose} list",
             details={"listId": list_id, "statusPurpose": purpose},
         )
-
-
-def _is_contention(exc: StorageError) -> bool:
-    """A lost race (duplicate insert of a new head or list id) or a busy SQLite database."""
-    return exc.code is ErrorCode.STORE_DUPLICATE or exc.details.get("askarCode") == "BUSY"
 
 
 def _choose(head: _Head, k: int, rng: random.Random) -> list[int]:

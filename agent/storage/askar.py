@@ -61,6 +61,7 @@ __all__ = [
     "Tags",
     "configure_runtime",
     "generate_raw_key",
+    "is_contention",
     "open_store",
     "remove_store",
     "single_valued",
@@ -771,6 +772,14 @@ def _encode_value(value: JSON | bytes, category: str, name: str) -> bytes:
 
 def _tags(tags: Tags | None) -> dict[str, str | list[str]] | None:
     return None if tags is None else dict(tags)
+
+
+def is_contention(exc: StorageError) -> bool:
+    """A lost race or a busy database, worth running the transaction again after a short
+    random back-off: ``storeDuplicate`` (another writer inserted the same record first, e.g. a
+    new head row) or SQLite's ``BUSY``. A caller whose own duplicates are final (a taken
+    credential id) marks them in ``details`` and tells them apart."""
+    return exc.code is ErrorCode.STORE_DUPLICATE or exc.details.get("askarCode") == "BUSY"
 
 
 def single_valued(tags: Mapping[str, str | list[str]]) -> dict[str, str]:

@@ -69,6 +69,8 @@ class StoreOpening:
             self._future.set_exception(exc)
         else:
             self._future.set_result(store)
+        finally:
+            self._passphrase = self._raw_key = None  # not kept once used
 
     async def store(self) -> Store | None:
         """The opened store, once; ``None`` when it was taken already (a second start-up of

@@ -49,8 +49,19 @@ async def test_the_race_is_won_every_time_on_sqlite(tmp_path: Path) -> None:
     for round_number in range(15):
         key = generate_raw_key()
         stores = await _open_together(f"sqlite://{tmp_path / f'{round_number}.db'}", key, 4)
-        for store in stores:
-            await store.close()
+        try:
+            assert len(stores) == 4
+            async with stores[0].transaction() as txn:
+                await txn.insert("round", "n", {"n": round_number})
+                await txn.commit()
+            for store in stores[1:]:  # one store, not four
+                async with store.session() as session:
+                    record = await session.fetch("round", "n")
+                assert record is not None
+                assert record.json() == {"n": round_number}
+        finally:
+            for store in stores:
+                await store.close()
 
 
 async def test_a_wrong_key_is_still_refused_at_once(tmp_path: Path) -> None:

@@ -69,3 +69,13 @@ async def test_a_list_valued_tag_finds_the_record_by_each_value(store: Store) ->
     assert one is not None
     assert one.tags == {"id": ["a", "b", "c"], "kind": "x"}
     assert single_valued(one.tags) == {"kind": "x"}
+
+
+def test_contention_is_a_lost_race_or_a_busy_store_and_nothing_else() -> None:
+    from agent.errors import ErrorCode, StorageError
+    from agent.storage import is_contention
+
+    assert is_contention(StorageError("taken first", code=ErrorCode.STORE_DUPLICATE))
+    assert is_contention(StorageError("busy", details={"askarCode": "BUSY"}))
+    assert not is_contention(StorageError("wrong key", code=ErrorCode.STORE_WRONG_KEY))
+    assert not is_contention(StorageError("backend", details={"askarCode": "BACKEND"}))

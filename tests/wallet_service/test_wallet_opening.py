@@ -1,6 +1,7 @@
-"""The wallet store's opening begun before the service starts (``wallet.api.WalletOpening``,
-what ``mydata serve wallet`` does to overlap Argon2 with its start-up): the service it feeds
-is the one that opens the store itself, and a wrong passphrase still stops the start-up."""
+"""The wallet store's opening begun before the service starts
+(``agent.storage.opening.StoreOpening``, what ``mydata serve wallet`` does to overlap Argon2
+with its start-up): the service it feeds is the one that opens the store itself, and a wrong
+passphrase still stops the start-up."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import pytest
 from agent.errors import ErrorCode, StorageError
 from agent.service import AgentServiceConfig
 from agent.storage import generate_raw_key
+from agent.storage.opening import StoreOpening
 from tests.conftest import MYDATA, free_port, mydata
-from wallet.api import WalletOpenArgs, WalletOpening, create_wallet_app
+from wallet.api import WalletOpenArgs, create_wallet_app
 from wallet.holder import open_wallet
 
 TOKEN = "wallet-opening-admin-token"
@@ -53,13 +55,18 @@ async def _identity(app: object) -> str:
     return holder
 
 
+def _opening(args: WalletOpenArgs) -> StoreOpening:
+    """What ``mydata serve wallet`` begins before loading the service."""
+    return StoreOpening(args.uri, passphrase=args.passphrase, profile=args.profile, create=False)
+
+
 async def test_the_opened_store_serves_once_then_the_service_opens_its_own(
     tmp_path: Path,
 ) -> None:
     uri = f"sqlite://{tmp_path / 'wallet.sqlite'}"
     holder = await _holder_in_store(uri)
     args = WalletOpenArgs(uri=uri, passphrase=PASSPHRASE)
-    opening = WalletOpening(args)
+    opening = _opening(args)
     app = create_wallet_app(_config(tmp_path), args, opening=opening)
     for _ in range(2):  # the second start-up has no opening left: it opens the store itself
         async with app.router.lifespan_context(app):
@@ -71,7 +78,7 @@ async def test_a_wrong_passphrase_fails_the_start_up_from_the_opening(tmp_path: 
     uri = f"sqlite://{tmp_path / 'wallet.sqlite'}"
     await _holder_in_store(uri)
     args = WalletOpenArgs(uri=uri, passphrase="not the passphrase")
-    app = create_wallet_app(_config(tmp_path), args, opening=WalletOpening(args))
+    app = create_wallet_app(_config(tmp_path), args, opening=_opening(args))
     with pytest.raises(StorageError) as caught:
         async with app.router.lifespan_context(app):
             pytest.fail("the service started with a wrong passphrase")
