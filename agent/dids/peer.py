@@ -46,7 +46,6 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-import base58
 import did_peer_4
 
 from agent.dids.document import (
@@ -65,7 +64,12 @@ from agent.errors import (
     KeyMaterialError,
 )
 from agent.jsonio import parse_json
-from agent.keys.multikey import KeyType, decode_multikey, encode_multikey
+from agent.keys.multikey import (
+    KeyType,
+    decode_multikey,
+    encode_multibase_base58btc,
+    encode_multikey,
+)
 from agent.types import JSONObject
 
 if TYPE_CHECKING:
@@ -237,7 +241,7 @@ def did_peer_2_to_3(did: str) -> str:
     ``did:peer:3`` + ``z`` + base58btc(multihash sha2-256 of everything after ``did:peer:2``).
     """
     digest = hashlib.sha256(did[len("did:peer:2") :].encode("utf-8")).digest()
-    return "did:peer:3z" + base58.b58encode(b"\x12\x20" + digest).decode("ascii")
+    return "did:peer:3" + encode_multibase_base58btc(b"\x12\x20" + digest)
 
 
 def _decode_services(did: str, encoded: str) -> list[JSONObject]:
