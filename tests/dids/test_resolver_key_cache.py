@@ -9,7 +9,7 @@ import pytest
 from nacl.signing import SigningKey
 
 from agent.dids import DIDResolver
-from agent.errors import DIDDocumentError, DIDResolutionError, ErrorCode
+from agent.errors import DIDDocumentError, DIDResolutionError, ErrorCode, InvalidInputError
 from agent.keys.multikey import KeyType, encode_multikey
 
 DID = "did:web:hospital.example"
@@ -67,3 +67,26 @@ async def test_forgetting_the_document_forgets_its_keys() -> None:
     with pytest.raises(DIDResolutionError) as gone:  # no HTTP client: cannot fetch did:web
         await resolver.resolve_key(URL, "assertionMethod")
     assert gone.value.code is ErrorCode.METHOD_NOT_SUPPORTED
+
+
+async def test_a_known_key_is_served_only_for_what_was_checked() -> None:
+    # Once a key is known, the fast path must not answer inputs that were never checked:
+    # another relationship name, a non-string relationship, a URL of the same DID with
+    # another fragment, or a non-string URL all take the checking path and fail as before.
+    resolver = DIDResolver()
+    public = _public()
+    resolver.add_document(_document(public))
+    key = await resolver.resolve_key(URL, "assertionMethod")
+    assert (await resolver.resolve_key(URL, "assertionMethod")) is key
+    with pytest.raises(InvalidInputError):
+        await resolver.resolve_key(URL, "signing")
+    with pytest.raises(InvalidInputError):
+        await resolver.resolve_key(URL, ["assertionMethod"])  # type: ignore[arg-type]
+    with pytest.raises(DIDDocumentError) as other:
+        await resolver.resolve_key(f"{DID}#key-2", "assertionMethod")
+    assert other.value.code is ErrorCode.KEY_NOT_FOUND
+    with pytest.raises(DIDResolutionError) as not_a_url:
+        await resolver.resolve_key(DID, "assertionMethod")
+    assert not_a_url.value.code is ErrorCode.INVALID_DID_URL
+    with pytest.raises(DIDResolutionError):
+        await resolver.resolve_key(None, "assertionMethod")  # type: ignore[arg-type]
