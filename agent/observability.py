@@ -752,6 +752,54 @@ def install_operations(
 # --- serving -----------------------------------------------------------------------------------
 
 
+class StartupReport:
+    """The ASGI wrapper every served app runs in: a start-up that fails with a typed error
+    (a store that does not open, a party not initialised, a wrong store key) is logged as one
+    line, its code and what to do next, instead of Starlette's traceback. Any other start-up
+    failure is a bug and keeps its traceback.
+
+    Starlette sends ``lifespan.startup.failed`` (with the traceback as its message) and then
+    re-raises; the message is held here until the exception shows what failed.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    @property
+    def state(self) -> Any:
+        """The wrapped app's state (:func:`operations_of` finds its operations there)."""
+        return getattr(self.app, "state", None)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+
+        async def hold_failure(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                held.append(message)
+            else:
+                await send(message)
+
+        try:
+            await self.app(scope, receive, hold_failure)
+        except HealthMyDataError as exc:
+            if held:
+                held[:] = [{"type": "lifespan.startup.failed", "message": startup_failure(exc)}]
+            raise
+        finally:
+            # Replaced above for a typed error; as Starlette sent it for anything else.
+            for message in held:
+                await send(message)
+
+
+def startup_failure(exc: HealthMyDataError) -> str:
+    """The one log line of a start-up refused with a typed error (its message says what to
+    do; no value of a secret is ever in it)."""
+    return f"the service did not start: {exc}"
+
+
 class GracefulServer(uvicorn.Server):
     """A uvicorn server whose stop signal first turns the app's readiness to ``shuttingDown``.
 
@@ -802,7 +850,7 @@ def service_config(
     :class:`OperationsMiddleware` writes the access log without query strings or client
     addresses), graceful shutdown, HTTPS when given a certificate and key."""
     return uvicorn.Config(
-        app,
+        StartupReport(app),
         host=host,
         port=port,
         log_level=log_level,

@@ -309,19 +309,57 @@ def _serve_workers(
             code = 0
             try:
                 GracefulServer(config).run(sockets=[sock])
+            except SystemExit as exc:  # uvicorn's start-up failure (3), already logged
+                code = exc.code if isinstance(exc.code, int) else 1
             except BaseException:
                 logging.getLogger(__name__).exception("worker %d failed", os.getpid())
                 code = 1
             os._exit(code)
         children.append(pid)
     sock.close()
+    code = _supervise(children)
+    if code:
+        raise SystemExit(code)
+
+
+def _supervise(children: list[int]) -> int:
+    """Forward SIGTERM/SIGINT to the workers and wait for all of them; returns the exit code
+    of the service: 0, or the first failed worker's (1 for one killed by another signal).
+
+    A worker that ends stops the others. One that fails (its start-up refused, a crash, the
+    OOM killer) makes the service exit non-zero, so that its supervisor (systemd, Kubernetes)
+    restarts it whole, rather than it serving on with fewer workers than configured and no
+    sign of it but a log line. A worker ending by SIGTERM or SIGINT was told to stop (uvicorn
+    re-raises the signal after its graceful shutdown): not a failure.
+    """
+    log = logging.getLogger(__name__)
+    stopping = False
 
     def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
         for pid in children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    for pid in children:
-        os.waitpid(pid, 0)
+    failed = 0
+    waiting = set(children)
+    while waiting:
+        pid, status = os.wait()
+        if pid not in waiting:
+            continue
+        waiting.discard(pid)
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, -signal.SIGTERM, -signal.SIGINT) and not failed:
+            failed = code if code > 0 else 1
+            log.error(
+                "worker %d exited with %s; stopping the other workers (exit code %d)",
+                pid,
+                code if code > 0 else f"signal {-code}",
+                failed,
+            )
+        if not stopping:
+            forward(signal.SIGTERM, None)
+    return failed

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agent.storage import generate_raw_key
 from tests.conftest import MYDATA, free_port, wait_healthy
 
 TOKEN = "workers-admin-token-for-tests"
@@ -128,3 +129,36 @@ def test_the_wallet_refuses_several_workers(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "one worker" in result.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_a_dead_worker_stops_the_service_with_a_failure_code(tmp_path: Path) -> None:
+    # Serving on with one worker fewer than configured would show only in a log line; the
+    # service stops instead, non-zero, so its supervisor restarts it whole.
+    with _two_workers(tmp_path) as (_, process, workers, log):
+        os.kill(min(workers), signal.SIGKILL)
+        assert process.wait(timeout=60) == 1
+        assert _all_gone(workers)
+        assert "stopping the other workers" in log.read_text()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_refused_start_up_is_one_clear_line_and_exit_code_3(tmp_path: Path, workers: int) -> None:
+    # A hospital service on a store where no hospital was initialised: a typed error at
+    # start-up, reported as its code and what to do, not as a traceback; with two workers
+    # the parent too exits 3 (it exited 0 before).
+    store = f"sqlite://{tmp_path}/not-a-hospital.sqlite"
+    command = [MYDATA, "serve", "hospital", "--port", str(free_port()), "--store", store]
+    result = subprocess.run(
+        [*command, "--workers", str(workers)],
+        env={**_env(tmp_path), "MYDATA_STORE_KEY": generate_raw_key()},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 3, output
+    assert "the service did not start: storeNotFound" in output
+    assert "run 'mydata hospital init' first" in output
+    assert "Traceback" not in output
