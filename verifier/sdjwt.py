@@ -12,8 +12,9 @@ first failure where a later check can still say something):
 ``validity``   ``exp``, ``nbf`` and ``iat`` against the clock, with skew
 ``status``     the Token Status List entry (``status.status_list``) via
                :class:`TokenStatusCache`: valid, else revoked or suspended; offline the age
-``holder``     the KB-JWT: signed by ``cnf.jwk``, ``typ`` ``kb+jwt``, fresh ``iat``, and
-               ``sd_hash`` over exactly these Disclosures
+``holder``     the KB-JWT: signed by ``cnf.jwk``, ``typ`` ``kb+jwt``, fresh ``iat``,
+               ``sd_hash`` over exactly these Disclosures, ``exp`` (if any) not passed;
+               the same check as ``verify_sd_jwt``'s (``agent.credentials.sd_jwt``)
 ``challenge``  KB-JWT ``aud`` is this verifier, ``nonce`` issued here and consumed now
                (single use, :class:`verifier.nonces.NonceStore`)
 ``fields``     the presentation definition's required fields are disclosed; anything
@@ -27,7 +28,6 @@ without the holder key cannot burn other people's nonces.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,16 +39,15 @@ import httpx
 from agent.clock import DEFAULT_MAX_CLOCK_SKEW, Clock, format_datetime, parse_datetime, utcnow
 from agent.credentials.jose import (
     ALGORITHM_KEY_TYPES,
-    b64url_encode,
     decode_jws,
-    key_from_jwk,
     key_from_resolved,
 )
 from agent.credentials.sd_jwt import (
     DEFAULT_MAX_KB_AGE,
-    KB_JWT_TYPE,
     SD_JWT_VC_TYPES,
+    KeyBinding,
     SdJwt,
+    check_key_binding,
     parse_sd_jwt,
 )
 from agent.credentials.token_status_list import TokenStatus, check_token_status
@@ -88,12 +87,6 @@ SD_JWT_CHECKS: tuple[Check, ...] = (
     Check.FIELDS,
     Check.PURPOSE,
 )
-# The constructors themselves: hashlib.new(name) looks the name up on every call.
-_HASHES: Final[Mapping[str, Callable[[bytes], Any]]] = {
-    "sha-256": hashlib.sha256,
-    "sha-384": hashlib.sha384,
-    "sha-512": hashlib.sha512,
-}
 _STATUS_JWT_MEDIA: Final = "application/statuslist+jwt"
 
 
@@ -249,8 +242,7 @@ def _numeric(payload: Mapping[str, Any], name: str) -> float | None:
     return float(value)
 
 
-def _check_validity(payload: Mapping[str, Any], now: datetime, skew: timedelta) -> str:
-    at, allowance = now.timestamp(), skew.total_seconds()
+def _check_validity(payload: Mapping[str, Any], at: float, allowance: float) -> str:
     exp, nbf, iat = _numeric(payload, "exp"), _numeric(payload, "nbf"), _numeric(payload, "iat")
     if exp is not None and at - allowance > exp:
         raise CredentialError(
@@ -271,91 +263,6 @@ def _check_validity(payload: Mapping[str, Any], now: datetime, skew: timedelta) 
             details={"claim": "iat", "reason": "issuedInFuture"},
         )
     return "within its validity period" if exp is not None else "valid (it has no exp)"
-
-
-@dataclass(frozen=True, slots=True)
-class _Binding:
-    aud: str
-    nonce: str
-
-
-def _check_key_binding(
-    parsed: SdJwt,
-    text: str,
-    now: datetime,
-    skew: timedelta,
-    max_age: timedelta,
-    algorithms: Collection[str],
-) -> _Binding:
-    """RFC 9901 section 7.3 step 5, apart from ``aud`` and ``nonce`` (the challenge check)."""
-    part = "keyBindingJwt"
-    kb = parsed.key_binding_jwt
-    if kb is None:
-        raise ProofError(
-            "the presentation has no Key Binding JWT, so nothing shows the holder presented it",
-            code=ErrorCode.SD_JWT_KEY_BINDING_MISSING,
-            details={"part": part, "reason": "absent"},
-        )
-    cnf = parsed.claims.get("cnf")
-    if not isinstance(cnf, dict) or "jwk" not in cnf:
-        raise ProofError(
-            "the SD-JWT has no holder key (cnf.jwk), so its Key Binding JWT cannot be checked",
-            code=ErrorCode.SD_JWT_KEY_BINDING_MISSING,
-            details={"part": "issuerJwt", "reason": "noHolderKey"},
-        )
-    holder_key = key_from_jwk(cnf["jwk"], part)
-    header, claims, signing_input, signature = decode_jws(kb, part)
-    algorithm = header.get("alg")
-    if header.get("typ") != KB_JWT_TYPE or algorithm not in algorithms:
-        raise CryptosuiteError(
-            f"the Key Binding JWT needs typ {KB_JWT_TYPE} and alg one of {sorted(algorithms)}",
-            code=ErrorCode.MALFORMED_PROOF_ERROR,
-            details={"part": part, "reason": "header"},
-        )
-    holder_key.verify(algorithm, signing_input, signature, part)
-    iat, aud, nonce = claims.get("iat"), claims.get("aud"), claims.get("nonce")
-    sd_hash = claims.get("sd_hash")
-    if (
-        type(iat) is not int
-        or not isinstance(aud, str)
-        or not isinstance(nonce, str)
-        or not isinstance(sd_hash, str)
-    ):
-        raise CryptosuiteError(
-            "the Key Binding JWT needs iat, aud, nonce and sd_hash (RFC 9901 section 4.3)",
-            code=ErrorCode.MALFORMED_PROOF_ERROR,
-            details={"part": part, "reason": "missingClaim"},
-        )
-    at, allowance = now.timestamp(), skew.total_seconds()
-    if at + allowance < iat:
-        raise ProofError(
-            "the Key Binding JWT claims to be made in the future; check the clocks",
-            code=ErrorCode.INVALID_PROOF_DATETIME,
-            details={"part": part, "reason": "issuedInFuture"},
-        )
-    if at - allowance - max_age.total_seconds() > iat:
-        raise ProofError(
-            "the Key Binding JWT is too old; ask the holder for a new presentation",
-            code=ErrorCode.INVALID_PROOF_DATETIME,
-            details={"part": part, "reason": "stale"},
-        )
-    exp = claims.get("exp")
-    if isinstance(exp, int | float) and not isinstance(exp, bool) and at - allowance > exp:
-        raise CredentialError(
-            "the holder's Key Binding JWT has expired (the card's expiry set by the holder)",
-            code=ErrorCode.RANGE_ERROR,
-            details={"part": part, "claim": "exp", "reason": "expired"},
-        )
-    covered = text[: len(text) - len(kb)].encode("ascii")
-    # parse_sd_jwt refused any other _sd_alg.
-    if b64url_encode(_HASHES.get(parsed.sd_alg, hashlib.sha256)(covered).digest()) != sd_hash:
-        raise ProofError(
-            "the Key Binding JWT's sd_hash does not cover this presentation: Disclosures were "
-            "added, removed or reordered after the holder signed",
-            code=ErrorCode.SD_JWT_KEY_BINDING_MISMATCH,
-            details={"part": part, "claim": "sd_hash"},
-        )
-    return _Binding(aud=aud, nonce=nonce)
 
 
 def _pointer(path: Iterable[str | int]) -> str:
@@ -457,6 +364,8 @@ async def verify_sd_jwt_presentation(
     assert parsed is not None
     iss = str(parsed.payload.get("iss"))
     claims = parsed.claims
+    # POSIX seconds once, for the validity and holder checks.
+    at_ts, skew = at.timestamp(), max_clock_skew.total_seconds()
 
     # proof
     kid = parsed.header.get("kid")
@@ -519,7 +428,7 @@ async def verify_sd_jwt_presentation(
     # validity
     try:
         results[Check.VALIDITY] = CheckResult.passed(
-            Check.VALIDITY, _check_validity(claims, at, max_clock_skew)
+            Check.VALIDITY, _check_validity(claims, at_ts, skew)
         )
     except HealthMyDataError as error:
         results[Check.VALIDITY] = CheckResult.failed(Check.VALIDITY, error)
@@ -542,14 +451,34 @@ async def verify_sd_jwt_presentation(
             )
 
     # holder
-    binding: _Binding | None = None
-    if not require_key_binding and parsed.key_binding_jwt is None:
+    binding: KeyBinding | None = None
+    kb = parsed.key_binding_jwt
+    if not require_key_binding and kb is None:
         results[Check.HOLDER] = CheckResult.skipped(
             Check.HOLDER, "no Key Binding asked for: anyone holding a copy could show it"
         )
     else:
         try:
-            binding = _check_key_binding(parsed, text, at, max_clock_skew, max_kb_age, algorithms)
+            if kb is None:
+                raise ProofError(
+                    "the presentation has no Key Binding JWT, so nothing shows the holder "
+                    "presented it",
+                    code=ErrorCode.SD_JWT_KEY_BINDING_MISSING,
+                    details={"part": "keyBindingJwt", "reason": "absent"},
+                )
+            # aud and nonce are left to the challenge check, so the report says which failed.
+            binding = check_key_binding(
+                kb,
+                text,
+                claims,
+                parsed.sd_alg,
+                algorithms=algorithms,
+                now=at_ts,
+                skew=skew,
+                max_age=max_kb_age.total_seconds(),
+                expected_aud=None,
+                expected_nonce=None,
+            )
             results[Check.HOLDER] = CheckResult.passed(
                 Check.HOLDER, "the Key Binding JWT is signed by the holder key (cnf)"
             )
@@ -703,7 +632,7 @@ async def _status_result(
 
 async def _challenge_result(
     parsed: SdJwt,
-    binding: _Binding | None,
+    binding: KeyBinding | None,
     audience: str | None,
     nonces: NonceStore | None,
     expected_nonce: str | None,

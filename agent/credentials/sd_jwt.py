@@ -45,7 +45,9 @@ code                                   cause
 ``INVALID_PROOF_DATETIME``             KB-JWT ``iat`` is too old or in the future
 ``RANGE_ERROR``                        the SD-JWT is expired (``exp``), not yet valid
                                        (``nbf``) or issued in the future (``iat``); as for
-                                       a VC's validity period, ``details['reason']`` says which
+                                       a VC's validity period, ``details['reason']`` says which;
+                                       or the KB-JWT's own ``exp`` has passed (or its ``nbf``
+                                       has not come)
 =====================================  ===================================================
 """
 
@@ -94,6 +96,7 @@ __all__ = [
     "PathSpec",
     "SdJwt",
     "VerifiedSdJwt",
+    "check_key_binding",
     "issue_sd_jwt",
     "parse_sd_jwt",
     "present",
@@ -996,22 +999,41 @@ def _check_validity(payload: Mapping[str, Any], now: float, skew: float) -> None
         )
 
 
-def _check_key_binding(
+def check_key_binding(
     kb: str,
-    sd_jwt_text: str,
-    payload: Mapping[str, Any],
-    hash_fn: Callable[[bytes], bytes],
+    presentation: str,
+    claims: Mapping[str, Any],
+    sd_alg: str,
     *,
     algorithms: Collection[str],
-    expected_aud: str | None,
-    expected_nonce: str | None,
     now: float,
     skew: float,
     max_age: float,
+    expected_aud: str | None,
+    expected_nonce: str | None,
 ) -> KeyBinding:
-    """Section 7.3, step 5."""
+    """Section 7.3 step 5: the one Key Binding JWT check of :func:`verify_sd_jwt` and of the
+    verifier service's pipeline (``verifier.sdjwt``), so that both give the same verdict and code.
+
+    In the spec's order: the holder key from ``cnf.jwk`` (5.1), ``alg`` allowed and ``typ``
+    ``kb+jwt`` (5.2, 5.4; before the signature so that ``none`` is never tried), the signature
+    (5.3), ``iat`` within ``max_age`` (5.5), ``aud`` and ``nonce`` (5.6), ``sd_hash`` (5.7), and
+    ``exp`` and ``nbf`` when present (5.8: a valid JWT per RFC 7519; the emergency card's
+    expiry is there).
+
+    Times are POSIX seconds, converted once by the caller rather than on every check.
+
+    :param kb: the KB-JWT, the last part of ``presentation``.
+    :param presentation: the whole SD-JWT+KB; ``sd_hash`` covers it up to the KB-JWT.
+    :param claims: the processed Issuer-signed JWT payload, for ``cnf``.
+    :param sd_alg: the ``_sd_alg``, already checked to be supported.
+    :param expected_aud: ``None`` when the caller checks ``aud`` itself (the pipeline's
+        challenge check, so that its report names the check that failed); likewise
+        ``expected_nonce``.
+    :returns: what the KB-JWT binds: ``aud``, ``nonce``, ``iat`` and the algorithm.
+    """
     part = "keyBindingJwt"
-    cnf = payload.get("cnf")
+    cnf = claims.get("cnf")
     if not isinstance(cnf, dict) or "jwk" not in cnf:
         raise ProofError(
             "the SD-JWT has no holder key (cnf.jwk), so its Key Binding JWT cannot be checked",
@@ -1019,11 +1041,11 @@ def _check_key_binding(
             details={"part": "issuerJwt", "reason": "noHolderKey"},
         )
     holder_key = key_from_jwk(cnf["jwk"], part)
-    header, claims, signing_input, signature = decode_jws(kb, part)
+    header, kb_claims, signing_input, signature = decode_jws(kb, part)
     algorithm = _check_header(header, part, (KB_JWT_TYPE,), algorithms)[0]
     holder_key.verify(algorithm, signing_input, signature, part)
-    iat, aud, nonce = claims.get("iat"), claims.get("aud"), claims.get("nonce")
-    sd_hash = claims.get("sd_hash")
+    iat, aud, nonce = kb_claims.get("iat"), kb_claims.get("aud"), kb_claims.get("nonce")
+    sd_hash = kb_claims.get("sd_hash")
     if (
         type(iat) is not int
         or not isinstance(aud, str)
@@ -1060,12 +1082,30 @@ def _check_key_binding(
             code=ErrorCode.INVALID_CHALLENGE_ERROR,
             details={"part": part, "claim": "nonce"},
         )
-    if b64url_encode(hash_fn(sd_jwt_text.encode("ascii"))) != sd_hash:
+    covered = presentation[: len(presentation) - len(kb)].encode("ascii")
+    if b64url_encode(_HASHES[sd_alg](covered)) != sd_hash:
         raise ProofError(
             "the Key Binding JWT's sd_hash does not cover this presentation: Disclosures were "
             "added, removed or reordered after the holder signed (section 4.3.1)",
             code=ErrorCode.SD_JWT_KEY_BINDING_MISMATCH,
             details={"part": part, "claim": "sd_hash"},
+        )
+    exp = _time_claim(kb_claims, "exp", part)
+    if exp is not None and now - skew > exp:
+        # RANGE_ERROR as for the SD-JWT's own exp: here the holder chose the expiry.
+        raise CredentialError(
+            "the holder's Key Binding JWT has expired (exp is earlier than now minus the "
+            "allowed clock skew)",
+            code=ErrorCode.RANGE_ERROR,
+            details={"part": part, "claim": "exp", "reason": "expired"},
+        )
+    nbf = _time_claim(kb_claims, "nbf", part)
+    if nbf is not None and now + skew < nbf:
+        raise CredentialError(
+            "the holder's Key Binding JWT is not valid yet (nbf is later than now plus the "
+            "allowed clock skew); check the clocks",
+            code=ErrorCode.RANGE_ERROR,
+            details={"part": part, "claim": "nbf", "reason": "notYetValid"},
         )
     return KeyBinding(aud=aud, nonce=nonce, iat=iat, algorithm=algorithm)
 
@@ -1090,8 +1130,8 @@ async def verify_sd_jwt(
     of the Issuer-signed JWT; the issuer's key and signature; ``_sd_alg``; every Disclosure
     against the digests; ``exp``/``nbf``/``iat``; then the KB-JWT: holder key from ``cnf.jwk``
     (Ed25519 or P-256), ``typ`` ``kb+jwt``, ``alg``, signature, ``iat`` within ``max_kb_age``,
-    ``aud``, ``nonce`` and ``sd_hash``. A KB-JWT that is present is checked even when not
-    required.
+    ``aud``, ``nonce``, ``sd_hash``, and ``exp`` and ``nbf`` if it has them. A KB-JWT that is
+    present is checked even when not required.
 
     :param issuer_key_resolver: a :class:`agent.keys.signer.KeyResolver` (the ``kid`` must then
         be a DID URL of the DID in ``iss``, resolved for ``assertionMethod``), or an async
@@ -1108,7 +1148,8 @@ async def verify_sd_jwt(
     :raises ProofError: ``PROOF_VERIFICATION_ERROR`` (issuer key mismatch),
         ``sdJwtDisclosureMismatch``, ``sdJwtKeyBindingMissing``, ``sdJwtKeyBindingMismatch``,
         ``INVALID_DOMAIN_ERROR``, ``INVALID_CHALLENGE_ERROR``, ``INVALID_PROOF_DATETIME``.
-    :raises CredentialError: ``RANGE_ERROR`` (expired, not yet valid, issued in the future).
+    :raises CredentialError: ``RANGE_ERROR`` (expired, not yet valid, issued in the future;
+        or the KB-JWT expired).
     :raises agent.errors.DIDError: the key resolver cannot find the issuer's key.
     """
     if now.tzinfo is None or now.utcoffset() is None:
@@ -1142,25 +1183,25 @@ async def verify_sd_jwt(
             "issuerJwt",
             "missingVct",
         )
-    hash_fn = _hash_function(payload.get(_SD_ALG, _DEFAULT_SD_ALG), "issuerJwt")
-    by_digest = _decode_disclosures(encoded, hash_fn)
+    sd_alg = payload.get(_SD_ALG, _DEFAULT_SD_ALG)
+    by_digest = _decode_disclosures(encoded, _hash_function(sd_alg, "issuerJwt"))
     processed, paths = _process(payload, by_digest)
     now_ts = now.timestamp()
     skew = max_clock_skew.total_seconds()
     _check_validity(processed, now_ts, skew)
     binding = None
     if kb is not None:
-        binding = _check_key_binding(
+        binding = check_key_binding(
             kb,
-            presentation[: len(presentation) - len(kb)],
+            presentation,
             processed,
-            hash_fn,
+            sd_alg,
             algorithms=algorithms,
-            expected_aud=expected_aud,
-            expected_nonce=expected_nonce,
             now=now_ts,
             skew=skew,
             max_age=max_kb_age.total_seconds(),
+            expected_aud=expected_aud,
+            expected_nonce=expected_nonce,
         )
     cnf = processed.get("cnf")
     holder_jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
