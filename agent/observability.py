@@ -100,6 +100,7 @@ __all__ = [
     "Operations",
     "OperationsMiddleware",
     "ServiceMetrics",
+    "StartupReport",
     "configure_logging",
     "current_request_id",
     "install_operations",
@@ -786,7 +787,7 @@ class StartupReport:
             await self.app(scope, receive, hold_failure)
         except HealthMyDataError as exc:
             if held:
-                held[:] = [{"type": "lifespan.startup.failed", "message": startup_failure(exc)}]
+                held[:] = [{"type": "lifespan.startup.failed", "message": _startup_failure(exc)}]
             raise
         finally:
             # Replaced above for a typed error; as Starlette sent it for anything else.
@@ -794,7 +795,7 @@ class StartupReport:
                 await send(message)
 
 
-def startup_failure(exc: HealthMyDataError) -> str:
+def _startup_failure(exc: HealthMyDataError) -> str:
     """The one log line of a start-up refused with a typed error (its message says what to
     do; no value of a secret is ever in it)."""
     return f"the service did not start: {exc}"

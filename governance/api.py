@@ -36,10 +36,11 @@ from fastapi.responses import JSONResponse
 
 from agent.errors import ErrorCode, InvalidInputError
 from agent.jsonio import parse_json_object
+from agent.openapi import json_body, object_schema
 from agent.runtime import DIDCommAgent
 from agent.service import AgentServiceConfig, create_agent_app
 from agent.status.publish import SignedCache, cached_response, status_list_router
-from governance.operator import Operator
+from governance.operator import ROLES, Operator
 
 __all__ = ["MAX_AGE", "create_operator_app"]
 
@@ -58,6 +59,51 @@ def _valid_days(body: dict[str, Any]) -> timedelta:
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3650:
         raise InvalidInputError("'validDays' must be an integer from 1 to 3650")
     return timedelta(days=days)
+
+
+# Request bodies as the handlers read them (agent.openapi): the routes parse their own bodies.
+_ROLE = {"type": "string", "enum": sorted(ROLES), "description": "the accreditation role"}
+_NAME = {"type": "string", "maxLength": 200, "default": ""}
+_VALID_DAYS = {"type": "integer", "minimum": 1, "maximum": 3650, "default": 365}
+_REGISTER_BODY = object_schema(
+    {
+        "presentation": {
+            "type": "object",
+            "description": "a DID-auth VerifiablePresentation over a challenge from "
+            "POST /registrations/challenge",
+        },
+        "role": _ROLE,
+        "name": _NAME,
+        "didDocument": {
+            "type": "object",
+            "description": "only for a did:web its domain does not serve yet",
+        },
+    },
+    required=["presentation", "role"],
+)
+_APPROVE_BODY = object_schema({"validDays": _VALID_DAYS})
+_REJECT_BODY = object_schema({"reason": {"type": "string", "maxLength": 200, "default": ""}})
+_ACCREDIT_BODY = object_schema(
+    {
+        "subject": {"type": "string", "pattern": "^did:", "maxLength": 2048},
+        "role": _ROLE,
+        "name": _NAME,
+        "validDays": _VALID_DAYS,
+    },
+    required=["subject", "role"],
+)
+_ACCREDIT_EXAMPLE = {
+    "subject": "did:web:hospital.example",
+    "role": "AccreditedHealthcareProvider",
+    "name": "Example Hospital",
+}
+_STATUS_BODY = object_schema(
+    {
+        "id": {"type": "string", "description": "the accreditation's id"},
+        "status": {"type": "string", "enum": ["active", "revoked", "suspended"]},
+    },
+    required=["id", "status"],
+)
 
 
 def _public_router() -> APIRouter:
@@ -126,25 +172,7 @@ def _public_router() -> APIRouter:
             400: {"description": "Bad or replayed challenge, proof not the DID's, bad JSON"},
             422: {"description": "Unknown role, not a presentation"},
         },
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["presentation", "role"],
-                            "properties": {
-                                "presentation": {"type": "object"},
-                                "role": {"type": "string"},
-                                "name": {"type": "string"},
-                                "didDocument": {"type": "object"},
-                            },
-                        }
-                    }
-                },
-            }
-        },
+        openapi_extra=json_body(_REGISTER_BODY),
     )
     async def register(request: Request) -> dict[str, Any]:
         """Body: ``{"presentation": <DID-auth VP>, "role": ROLE, "name"?: str,
@@ -191,7 +219,11 @@ def _admin_router() -> APIRouter:
     async def registrations(request: Request, state: str | None = None) -> list[dict[str, Any]]:
         return [r.to_json() for r in await _operator(request).registrations(state=state)]
 
-    @router.post("/registrations/{registration_id}/approve", summary="Accredit the applicant")
+    @router.post(
+        "/registrations/{registration_id}/approve",
+        summary="Accredit the applicant",
+        openapi_extra=json_body(_APPROVE_BODY, required=False),
+    )
     async def approve(request: Request, registration_id: str) -> dict[str, Any]:
         body = parse_json_object(await request.body() or b"{}")
         operator = _operator(request)
@@ -201,14 +233,23 @@ def _admin_router() -> APIRouter:
             "accreditation": accreditation.credential,
         }
 
-    @router.post("/registrations/{registration_id}/reject", summary="Refuse the applicant")
+    @router.post(
+        "/registrations/{registration_id}/reject",
+        summary="Refuse the applicant",
+        openapi_extra=json_body(_REJECT_BODY, required=False),
+    )
     async def reject(request: Request, registration_id: str) -> dict[str, Any]:
         body = parse_json_object(await request.body() or b"{}")
         reason = body.get("reason", "")
         rejected = await _operator(request).reject(registration_id, reason=reason)
         return rejected.to_json()
 
-    @router.post("/accreditations", status_code=201, summary="Accredit a DID")
+    @router.post(
+        "/accreditations",
+        status_code=201,
+        summary="Accredit a DID",
+        openapi_extra=json_body(_ACCREDIT_BODY, example=_ACCREDIT_EXAMPLE),
+    )
     async def accredit(request: Request) -> dict[str, Any]:
         """Body: ``{"subject": DID, "role": ROLE, "name"?: str, "validDays"?: int}``."""
         body = parse_json_object(await request.body())
@@ -224,7 +265,11 @@ def _admin_router() -> APIRouter:
     async def accreditations(request: Request) -> list[dict[str, Any]]:
         return [a.summary() for a in await _operator(request).accreditations()]
 
-    @router.post("/accreditations/status", summary="Revoke, suspend or reinstate")
+    @router.post(
+        "/accreditations/status",
+        summary="Revoke, suspend or reinstate",
+        openapi_extra=json_body(_STATUS_BODY),
+    )
     async def update_status(request: Request) -> dict[str, Any]:
         """Body: ``{"id": "urn:uuid:...", "status": "revoked"|"suspended"|"active"}``."""
         body = parse_json_object(await request.body())

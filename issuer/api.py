@@ -36,12 +36,13 @@ from fastapi.responses import JSONResponse
 from agent.credentials.status_list import ENTRY_TYPE, parse_status_entry
 from agent.errors import DataModelError, ErrorCode, InvalidInputError, StatusError
 from agent.jsonio import DEFAULT_MAX_BYTES, parse_json_object
+from agent.openapi import json_body, object_schema
 from agent.runtime import DIDCommAgent
 from agent.service import AgentServiceConfig, create_agent_app, read_json_body, read_json_bytes
 from agent.status.publish import SignedCache, find_list, status_list_router
 from issuer.accreditation import load_link
 from issuer.batch import BatchJobs
-from issuer.didcomm import offer_router, register_issuance
+from issuer.didcomm import RECORD_SELECTION, offer_router, register_issuance
 from issuer.fhir import read_fhir_input
 from issuer.hospital import FORMATS, Hospital, StatusAction
 from issuer.templates import claim_evidence, emergency_summary, records_from_bundle
@@ -176,6 +177,83 @@ async def issue_answer(app: Any, raw: bytes) -> Response:
 #: The VC-API issue route, also served past FastAPI's routing (agent.service.DirectRoutes).
 ADMIN_DIRECT_ROUTES = {("POST", "/credentials/issue"): issue_answer}
 
+# Request bodies as the handlers read them (agent.openapi): the routes parse their own bodies.
+_ISSUE_BODY = object_schema(
+    {
+        "credential": {"type": "object", "description": "the unsigned credential"},
+        "options": object_schema(
+            {
+                "cryptosuite": {
+                    "type": "string",
+                    "enum": ["eddsa-jcs-2022", "eddsa-rdfc-2022"],
+                    "default": "eddsa-jcs-2022",
+                },
+                "credentialStatus": {"type": "boolean", "default": True},
+            }
+        ),
+    },
+    required=["credential"],
+)
+_ISSUE_EXAMPLE = {
+    "credential": {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiableCredential"],
+        "credentialSubject": {"id": "did:example:citizen"},
+    }
+}
+_STATUS_BODY = object_schema(
+    {
+        "credentialId": {"type": "string"},
+        "credentialStatus": {
+            "type": "array",
+            "minItems": 1,
+            "items": object_schema(
+                {
+                    "type": {"type": "string"},
+                    "status": {"type": "string", "enum": sorted(StatusAction.ALL)},
+                },
+                required=["status"],
+            ),
+        },
+    },
+    required=["credentialId", "credentialStatus"],
+)
+_STATUS_EXAMPLE = {
+    "credentialId": "urn:uuid:0f5e2a5c-3c1b-4a53-9a43-6f1d1e0e8a11",
+    "credentialStatus": [{"type": "BitstringStatusListEntry", "status": "revoked"}],
+}
+_FHIR_IMPORT_BODY = object_schema(
+    {
+        **RECORD_SELECTION,
+        "subject": {"type": "string", "pattern": "^did:", "description": "the holder's DID"},
+        "holderJwk": {"type": "object", "description": "the holder's key, for SD-JWT VC"},
+    },
+    required=["fhir", "subject"],
+)
+_BATCH_BODY = object_schema(
+    {
+        "jobId": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9._-]{1,100}$",
+            "description": "a new job's id, or an interrupted one's to resume it; random if none",
+        },
+        "format": {"type": "string", "enum": sorted(FORMATS), "default": "vc"},
+        "patients": {
+            "type": "array",
+            "items": object_schema(
+                {
+                    "key": {"type": "string", "description": "unique; the position if none"},
+                    "subject": {"type": "string", "pattern": "^did:"},
+                    "fhir": {"type": "object", "description": "a FHIR R4 resource"},
+                    "holderJwk": {"type": "object"},
+                },
+                required=["subject", "fhir"],
+            ),
+        },
+    },
+    required=["patients"],
+)
+
 
 def _issue_router() -> APIRouter:
     router = APIRouter(tags=["VC-API"])
@@ -189,32 +267,7 @@ def _issue_router() -> APIRouter:
             400: {"description": "Malformed request (not JSON, no credential)"},
             422: {"description": "The credential breaks a VC Data Model rule"},
         },
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["credential"],
-                            "properties": {
-                                "credential": {"type": "object"},
-                                "options": {
-                                    "type": "object",
-                                    "properties": {
-                                        "cryptosuite": {
-                                            "type": "string",
-                                            "enum": ["eddsa-jcs-2022", "eddsa-rdfc-2022"],
-                                        },
-                                        "credentialStatus": {"type": "boolean"},
-                                    },
-                                },
-                            },
-                        }
-                    }
-                },
-            }
-        },
+        openapi_extra=json_body(_ISSUE_BODY, example=_ISSUE_EXAMPLE),
     )
     async def issue(request: Request) -> Response:
         """Sign the unsigned ``credential`` (VC 2.0, or VC 1.1 input which is upgraded) as this
@@ -226,36 +279,7 @@ def _issue_router() -> APIRouter:
         "/credentials/status",
         summary="Update a credential's status (VC-API)",
         responses={404: {"description": "No credential with that id was issued here"}},
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["credentialId", "credentialStatus"],
-                            "properties": {
-                                "credentialId": {"type": "string"},
-                                "credentialStatus": {
-                                    "type": "array",
-                                    "items": {
-                                        "type": "object",
-                                        "required": ["status"],
-                                        "properties": {
-                                            "type": {"type": "string"},
-                                            "status": {
-                                                "type": "string",
-                                                "enum": sorted(StatusAction.ALL),
-                                            },
-                                        },
-                                    },
-                                },
-                            },
-                        }
-                    }
-                },
-            }
-        },
+        openapi_extra=json_body(_STATUS_BODY, example=_STATUS_EXAMPLE),
     )
     async def update_status(request: Request) -> dict[str, Any]:
         """``revoked`` (final), ``suspended``, or ``active`` (lifts a suspension)."""
@@ -283,31 +307,7 @@ def _issue_router() -> APIRouter:
         tags=["FHIR"],
         summary="Issue credentials from a FHIR R4 record",
         responses={422: {"description": "Invalid FHIR: the path of the bad element is named"}},
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["fhir", "subject"],
-                            "properties": {
-                                "fhir": {"type": "object", "description": "Bundle or resource"},
-                                "subject": {"type": "string", "description": "holder DID"},
-                                "holderJwk": {"type": "object"},
-                                "formats": {
-                                    "type": "array",
-                                    "items": {"type": "string", "enum": ["vc", "sd-jwt"]},
-                                },
-                                "topics": {"type": "boolean", "default": True},
-                                "emergencySummary": {"type": "boolean", "default": False},
-                                "claimEvidence": {"type": "boolean", "default": False},
-                            },
-                        }
-                    }
-                },
-            }
-        },
+        openapi_extra=json_body(_FHIR_IMPORT_BODY),
     )
     async def fhir_import(request: Request) -> dict[str, Any]:
         """One credential per clinical topic (and, on request, the EmergencySummary and
@@ -352,7 +352,13 @@ def _issue_router() -> APIRouter:
             ]
         }
 
-    @router.post("/batches", status_code=202, tags=["batch"], summary="Start a batch job")
+    @router.post(
+        "/batches",
+        status_code=202,
+        tags=["batch"],
+        summary="Start a batch job",
+        openapi_extra=json_body(_BATCH_BODY),
+    )
     async def start_batch(request: Request) -> dict[str, Any]:
         """Body: ``{"jobId"?: str, "format": "vc"|"sd-jwt", "patients": [{"key", "subject",
         "fhir", "holderJwk"?}]}``. Runs in the background; poll ``GET /batches/{id}``. Posting

@@ -16,12 +16,13 @@ the hospital offers credentials, the wallet accepts them. Here:
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, Final
 
 from fastapi import APIRouter, Request
 
 from agent.errors import ErrorCode, InvalidInputError
 from agent.jsonio import parse_json_object
+from agent.openapi import json_body, object_schema
 from agent.protocols import (
     FORMAT_SD_JWT_VC,
     FORMAT_SD_JWT_VC_OFFER,
@@ -143,11 +144,30 @@ def register_issuance(agent: DIDCommAgent, hospital: Hospital) -> None:
     )
 
 
+#: The members choosing what a FHIR input becomes (``POST /fhir/import``, the offer route).
+RECORD_SELECTION: Final[dict[str, Any]] = {
+    "fhir": {"type": "object", "description": "a FHIR R4 Bundle or resource"},
+    "formats": {
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "string", "enum": sorted(FORMATS)},
+        "default": ["vc"],
+    },
+    "topics": {"type": "boolean", "default": True},
+    "emergencySummary": {"type": "boolean", "default": False},
+    "claimEvidence": {"type": "boolean", "default": False},
+}
+
+
 def offer_router() -> APIRouter:
     """``POST /admin/connections/{id}/offer``: offer a patient's record as credentials."""
     router = APIRouter(prefix="/admin", tags=["admin"])
 
-    @router.post("/connections/{connection_id}/offer", status_code=202)
+    @router.post(
+        "/connections/{connection_id}/offer",
+        status_code=202,
+        openapi_extra=json_body(object_schema(RECORD_SELECTION, required=["fhir"])),
+    )
     async def offer(request: Request, connection_id: str) -> dict[str, Any]:
         """Body: ``{"fhir": Bundle|resource, "formats": ["vc","sd-jwt"], "topics": true,
         "emergencySummary": false, "claimEvidence": false}``."""

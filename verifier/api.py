@@ -61,6 +61,7 @@ from agent.jsonio import DEFAULT_MAX_BYTES, parse_json_object
 from agent.keys import AskarKeyStore, KeyType, decode_multikey
 from agent.keys.askar import AskarSigner
 from agent.observability import record_verification
+from agent.openapi import json_body, object_schema
 from agent.runtime import DIDCommAgent
 from agent.service import AgentServiceConfig, create_agent_app, read_json_body, read_json_bytes
 from agent.status import StatusChecker
@@ -306,20 +307,126 @@ DIRECT_ROUTES = {
 }
 
 
+# Request bodies as the handlers read them (agent.openapi): the routes parse their own bodies.
+_VC_API_OPTIONS = {
+    "checks": {
+        "type": ["array", "null"],
+        "items": {"type": "string"},
+        "description": "checks to run; none or an empty list: the endpoint's defaults",
+    },
+    "challenge": {"type": ["string", "null"]},
+    "domain": {"type": ["string", "null"]},
+}
+_VERIFY_CREDENTIAL_BODY = object_schema(
+    {
+        "verifiableCredential": {
+            "oneOf": [{"type": "object"}, {"type": "string"}],
+            "description": "a credential with a Data Integrity proof, or an SD-JWT VC",
+        },
+        "options": object_schema({**_VC_API_OPTIONS, "expectedProofPurpose": {"type": "string"}}),
+    },
+    required=["verifiableCredential"],
+)
+_VERIFY_PRESENTATION_BODY = object_schema(
+    {
+        "verifiablePresentation": {
+            "oneOf": [{"type": "object"}, {"type": "string"}],
+            "description": "a presentation with a Data Integrity proof, or an SD-JWT VC with a "
+            "key binding JWT",
+        },
+        "options": object_schema(_VC_API_OPTIONS),
+    },
+    required=["verifiablePresentation"],
+)
+_SUBMIT_BODY = object_schema(
+    {
+        "presentation": {
+            "oneOf": [{"type": "object"}, {"type": "string"}],
+            "description": "the answer to a presentation request of this verifier",
+        }
+    },
+    required=["presentation"],
+)
+_ROLE_SCHEMA = {
+    "type": "string",
+    "enum": list(ROLES),
+    "description": "the policy deciding on the answer; the verifier's default if none",
+}
+_CLAIM = {
+    "claim_id": {"type": "string", "description": "the insurer role's claim"},
+    "claim_type": {"type": "string", "description": "the insurer role's claim type"},
+}
+_DEFINITION_EXAMPLE = {
+    "id": "emergency-summary",
+    "input_descriptors": [{"id": "summary", "constraints": {"fields": [{"path": ["$.vct"]}]}}],
+}
+_PRESENTATION_REQUEST_BODY = object_schema(
+    {
+        "presentation_definition": object_schema(
+            {
+                "id": {"type": "string", "minLength": 1},
+                "input_descriptors": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": object_schema({"id": {"type": "string"}}, required=["id"]),
+                },
+            },
+            required=["id", "input_descriptors"],
+            description="a DIF Presentation Exchange 2.0 definition",
+        ),
+        "purpose": {"type": "string", "maxLength": 200},
+        "role": _ROLE_SCHEMA,
+        **_CLAIM,
+    },
+    required=["presentation_definition"],
+)
+_DCQL_REQUEST_BODY = object_schema(
+    {
+        "dcql_query": {"type": "object", "description": "a DCQL query"},
+        "purpose": {"type": "string", "minLength": 1},
+        "role": _ROLE_SCHEMA,
+        **_CLAIM,
+    },
+    required=["dcql_query"],
+)
+_DCQL_REQUEST_EXAMPLE = {
+    "dcql_query": {
+        "credentials": [
+            {
+                "id": "summary",
+                "format": "dc+sd-jwt",
+                "meta": {"vct_values": ["https://w3id.org/health-mydata/vct/EmergencySummary/v1"]},
+            }
+        ]
+    },
+    "purpose": "emergency care",
+}
+
+
 def _verify_router() -> APIRouter:
     router = APIRouter(tags=["VC-API"])
 
-    @router.post("/credentials/verify", response_model=None)
+    @router.post(
+        "/credentials/verify",
+        response_model=None,
+        openapi_extra=json_body(_VERIFY_CREDENTIAL_BODY),
+    )
     async def verify_credential_route(request: Request) -> Response:
         """Verify a credential; 200 verified, 400 not verified or malformed."""
         return await verify_credential_answer(request.app, await read_json_bytes(request))
 
-    @router.post("/presentations/verify", response_model=None)
+    @router.post(
+        "/presentations/verify",
+        response_model=None,
+        openapi_extra=json_body(_VERIFY_PRESENTATION_BODY),
+    )
     async def verify_presentation_route(request: Request) -> Response:
         """Verify a presentation; 200 verified, 400 not verified or malformed."""
         return await verify_presentation_answer(request.app, await read_json_bytes(request))
 
-    @router.post("/presentations/submit", response_model=None)
+    @router.post(
+        "/presentations/submit", response_model=None, openapi_extra=json_body(_SUBMIT_BODY)
+    )
     async def submit(request: Request) -> JSONResponse:
         """A wallet's answer to a request: report and the request's policy decision."""
         state = _state(request)
@@ -396,7 +503,14 @@ def _role(body: Mapping[str, Any], state: VerifierState) -> str:
 def _admin_router() -> APIRouter:
     router = APIRouter(tags=["verifier admin"])
 
-    @router.post("/presentation-requests", status_code=201)
+    @router.post(
+        "/presentation-requests",
+        status_code=201,
+        openapi_extra=json_body(
+            _PRESENTATION_REQUEST_BODY,
+            example={"presentation_definition": _DEFINITION_EXAMPLE, "purpose": "emergency care"},
+        ),
+    )
     async def create_request(request: Request) -> dict[str, Any]:
         """A signed presentation request with a fresh nonce.
 
@@ -427,7 +541,11 @@ def _admin_router() -> APIRouter:
             "expires": format_datetime(now + state.nonces.ttl),
         }
 
-    @router.post("/admin/connections/{connection_id}/request-presentation", status_code=202)
+    @router.post(
+        "/admin/connections/{connection_id}/request-presentation",
+        status_code=202,
+        openapi_extra=json_body(_DCQL_REQUEST_BODY, example=_DCQL_REQUEST_EXAMPLE),
+    )
     async def request_over_didcomm(request: Request, connection_id: str) -> dict[str, Any]:
         """Send a DCQL request on a DIDComm connection.
 

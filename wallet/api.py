@@ -57,6 +57,7 @@ from agent.credentials.emergency_qr import EMERGENCY_SUMMARY_VCT
 from agent.dids import DIDResolver
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError, ProtocolStateError
 from agent.jsonio import parse_json_object
+from agent.openapi import json_body, object_schema
 from agent.runtime import DIDCommAgent
 from agent.servenames import WALLET_PASSPHRASE_ENV
 from agent.service import AgentServiceConfig, create_agent_app, error_response
@@ -76,7 +77,7 @@ from wallet.didcomm import (
     register_wallet,
     withdraw_consent,
 )
-from wallet.emergency import EmergencyCard, emergency_card, emergency_sections
+from wallet.emergency import SECTIONS, EmergencyCard, emergency_card, emergency_sections
 from wallet.errors import CredentialNotFoundError, WalletError
 from wallet.holder import CredentialFormat, StoredCredential, Wallet, wallet_on
 from wallet.trust import WalletTrust
@@ -250,6 +251,45 @@ def _metas(items: list[StoredCredential]) -> list[JSONObject]:
     return [m.to_json() for m in items]
 
 
+# Request bodies as the handlers read them (agent.openapi): the routes parse their own bodies.
+_IMPORT_BODY = json_body(
+    {
+        "type": "object",
+        "description": "a W3C VC, or a SMART Health Card file (.smart-health-card)",
+    },
+    description="the credential itself, as received: JSON, or as text an SD-JWT VC, a SMART "
+    "Health Card JWS or its shc:/ QR text",
+    other_media={"text/plain": {"schema": {"type": "string"}}},
+)
+_APPROVE_BODY = object_schema(
+    {"digest": {"type": "string", "description": "the plan's digest, as shown to the citizen"}}
+)
+_WITHDRAW_BODY = object_schema(
+    {"connection_id": {"type": "string", "description": "where to notify the recipient"}}
+)
+_CARD_BODY = object_schema(
+    {
+        "sections": {
+            "type": "array",
+            "items": {"type": "string", "enum": list(SECTIONS)},
+            "description": "the sections to put on the card; every one the credential has if none",
+        },
+        "lifetime": {
+            "oneOf": [
+                {"type": "string", "pattern": _LIFETIME.pattern},
+                {"type": "integer", "minimum": 0, "maximum": 99999},
+            ],
+            "default": "365d",
+            "description": "days, or a number with d, h or w",
+        },
+        "credential": {
+            "type": "string",
+            "description": "the EmergencySummary SD-JWT VC's id; the newest if none",
+        },
+    }
+)
+
+
 def _router() -> APIRouter:
     router = APIRouter(prefix="/wallet", tags=["wallet"])
 
@@ -295,7 +335,7 @@ def _router() -> APIRouter:
         meta = await wallet.get(credential_id)
         return {"metadata": meta.to_json(), "credential": await wallet.content(credential_id)}
 
-    @router.post("/import", status_code=201)
+    @router.post("/import", status_code=201, openapi_extra=_IMPORT_BODY)
     async def import_credential(request: Request) -> JSONObject:
         """Body: the credential itself (JSON object, or text such as an SD-JWT or shc:/)."""
         body = await request.body()
@@ -363,7 +403,9 @@ def _router() -> APIRouter:
             body = {"code": "trustStale", "message": str(trust.sync.last_error), "status": body}
         return JSONResponse(body, status_code=200 if ok else 502)
 
-    @router.post("/requests/{thread_id}/approve")
+    @router.post(
+        "/requests/{thread_id}/approve", openapi_extra=json_body(_APPROVE_BODY, required=False)
+    )
     async def approve(request: Request, thread_id: str) -> JSONObject:
         """Present as planned; body ``{"digest": <plan digest shown>}`` (recommended)."""
         body = await _optional_body(request)
@@ -392,7 +434,10 @@ def _router() -> APIRouter:
     async def consent(request: Request, consent_id: str) -> JSONObject:
         return consent_to_json(await get_consent(_wallet(request), consent_id))
 
-    @router.post("/consents/{consent_id}/withdraw")
+    @router.post(
+        "/consents/{consent_id}/withdraw",
+        openapi_extra=json_body(_WITHDRAW_BODY, required=False),
+    )
     async def withdraw(request: Request, consent_id: str) -> JSONObject:
         """Withdraw and notify the recipient (body ``{"connection_id"?}``)."""
         body = await _optional_body(request)
@@ -404,7 +449,7 @@ def _router() -> APIRouter:
         )
         return consent_to_json(withdrawn)
 
-    @router.post("/emergency-card")
+    @router.post("/emergency-card", openapi_extra=json_body(_CARD_BODY, required=False))
     async def card(request: Request) -> JSONObject:
         """Body ``{"sections"?: [...], "lifetime": "365d", "credential"?: id}``."""
         body = await _optional_body(request)

@@ -7,9 +7,9 @@ timeout; a timeout is a failure). Generation is derandomized: the same examples 
 
 Bounded for CI (``MYDATA_FUZZ_EXAMPLES``, default 12 per operation and per body strategy);
 the bigger run is ``python -m bench.fuzz`` (200 by default). Each failure is reported with a
-curl reproducer. Routes that parse their body themselves document none in their OpenAPI, so
-schemathesis would send them nothing: they also get JSON objects built from the member names
-the services read (``VOCABULARY``).
+curl reproducer. Routes that parse their body themselves declare it (``agent.openapi``), so
+schemathesis generates bodies from those schemas; they also get JSON objects built from the
+member names the services read (``VOCABULARY``), which reach further into the handlers.
 """
 
 from __future__ import annotations
