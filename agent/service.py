@@ -5,7 +5,8 @@
 - ``POST /didcomm``: the DIDComm inbound endpoint (no auth: envelopes authenticate senders);
 - ``/admin/...``: invitations, connections, trust pings and protocol records, behind a bearer
   token (``MYDATA_ADMIN_TOKEN``); ``insecure_admin=True`` turns the check off for local testing
-  only, with a loud warning at start-up (like ACA-Py's ``--admin-insecure-mode``);
+  only, with a loud warning at start-up (like ACA-Py's ``--admin-insecure-mode``), and is
+  refused when a token is set: a token is never switched off by a flag;
 - ``GET /healthz``, ``GET /readyz`` (the store answers a cheap read), ``GET /metrics``
   (metrics or admin token), request ids, JSON access logs, request metrics and security
   headers: :func:`agent.observability.install_operations`;
@@ -36,7 +37,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agent.errors import ErrorCode, HealthMyDataError
+from agent.errors import ErrorCode, HealthMyDataError, StorageError
 from agent.jsonio import DEFAULT_MAX_BYTES, parse_json_object
 from agent.messaging import inbound_router, invitation_qr, parse_invitation_url
 from agent.observability import METRICS_TOKEN_ENV, install_operations, store_readiness
@@ -89,9 +90,15 @@ class AgentServiceConfig:
     :param public_url: the URL peers reach this service at (``/didcomm`` is appended).
     :param admin_token: the bearer token for ``/admin``; ``None`` reads
         :data:`ADMIN_TOKEN_ENV`.
-    :param insecure_admin: no admin authentication at all (local testing only).
+    :param insecure_admin: no admin authentication at all (local testing only); refused when
+        an admin token is set (here or in the environment).
     :param metrics_token: a bearer token that opens ``/metrics`` only; ``None`` reads
         ``MYDATA_METRICS_TOKEN`` (the admin token opens it too).
+    :param create_store: provision the store at start-up when it does not exist; ``False``
+        for a party whose store its ``init`` command makes (a missing one is then a start-up
+        failure, and a mistyped path leaves no empty store behind).
+    :param missing_store_hint: what to do when the store is missing and not created (appended
+        to the ``storeNotFound`` error).
     """
 
     store_uri: str
@@ -101,6 +108,8 @@ class AgentServiceConfig:
     admin_token: str | None = None
     insecure_admin: bool = False
     metrics_token: str | None = None
+    create_store: bool = True
+    missing_store_hint: str | None = None
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -285,8 +294,15 @@ def admin_guard(token: str | None, *, insecure: bool) -> Callable[..., Awaitable
     """A FastAPI dependency that requires ``Authorization: Bearer <token>``.
 
     :raises ValueError: when there is no token and insecure mode is off: a service must not
-        start with an open admin API by accident.
+        start with an open admin API by accident; and when there is a token and insecure mode
+        is on: a token that is set is never switched off (a program embedding a service with
+        ``insecure_admin=True`` while ``MYDATA_ADMIN_TOKEN`` is set gets no open admin API).
     """
+    if insecure and token:
+        raise ValueError(
+            f"an admin token is set ({ADMIN_TOKEN_ENV}) and insecure admin mode is asked for "
+            "(--admin-insecure-mode): give one or the other"
+        )
     if not insecure and not token:
         raise ValueError(
             f"no admin token: set {ADMIN_TOKEN_ENV} (or pass --admin-insecure-mode for local "
@@ -314,6 +330,23 @@ def admin_guard(token: str | None, *, insecure: bool) -> Callable[..., Awaitable
             )
 
     return guard
+
+
+async def _open_party_store(config: AgentServiceConfig) -> Store:
+    """The party's store; a missing one, when it is not to be created, refused with the hint."""
+    try:
+        return await open_store(
+            config.store_uri, raw_key=config.store_key, create=config.create_store
+        )
+    except StorageError as exc:
+        if config.create_store or exc.code != ErrorCode.STORE_NOT_FOUND:
+            raise
+        hint = f": {config.missing_store_hint}" if config.missing_store_hint else ""
+        raise StorageError(
+            f"there is no store at {exc.details.get('uri', 'the --store given')}{hint}",
+            code=ErrorCode.STORE_NOT_FOUND,
+            details=exc.details,
+        ) from None
 
 
 class _InvitationRequest(BaseModel):
@@ -356,7 +389,7 @@ def create_agent_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = await open_store(config.store_uri, raw_key=config.store_key)
+        store = await _open_party_store(config)
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
         agent = DIDCommAgent(store, endpoint=config.public_url.rstrip("/") + "/didcomm", http=http)
         if configure is not None:

@@ -465,9 +465,17 @@ def register(app: typer.Typer) -> None:
         timeout: Annotated[float, typer.Option(help="Seconds per HTTP request.")] = 10.0,
     ) -> None:
         """Check a running hospital deployment: DID document, issue-then-verify, status lists,
-        accreditation. Exits 0 only when no check failed."""
-        hosts = set(insecure_http_host or ())
+        accreditation. Exits 0 only when no check failed (2: unusable input)."""
+        # Unusable input is a command-line error (exit 2), not a failed check (exit 1).
+        if not timeout > 0:  # also NaN
+            raise typer.BadParameter("must be a number of seconds above 0", param_hint="--timeout")
         parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise typer.BadParameter(
+                f"{url!r} is not an http(s) URL, e.g. https://hospital.example",
+                param_hint="URL",
+            )
+        hosts = set(insecure_http_host or ())
         if parts.scheme == "http" and parts.hostname:
             hosts.add(parts.hostname)
 

@@ -567,6 +567,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The HTTP API reference of every service, from its OpenAPI: ROLE.openapi.json,
         ROLE.md and an index README.md."""
+        if check and not out.is_dir():
+            # Not "every file out of date": run elsewhere than the repository's root, the
+            # default docs/api is simply not there.
+            error_console().print(
+                f"[red]error:[/] the folder {escape(str(out))} was not found: run this in the "
+                "repository's root, or give the reference's folder with --out",
+                soft_wrap=True,
+            )
+            raise typer.Exit(2)
         apis = collect()
         console = stdout_console()
         if gaps:

@@ -2,12 +2,15 @@
 
 This is one of the few places that knows every party (DESIGN.md section 4). The admin token
 comes from ``MYDATA_ADMIN_TOKEN``; ``--admin-insecure-mode`` runs without one, for local testing
-only, and says so loudly.
+only, and says so loudly. That mode is refused on an interface other than loopback (anyone on
+the network could act as the party) and together with a token (a token that is set is never
+switched off by a flag: give one or the other).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import os
 import signal
@@ -18,6 +21,7 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 
@@ -49,7 +53,7 @@ def register(app: typer.Typer) -> None:
     def serve(
         role: Annotated[Role, typer.Argument(help="Which party's service to run.")],
         host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+        port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
         store: Annotated[str | None, typer.Option(help="The party's store (see init).")] = None,
         public_url: Annotated[
             str | None,
@@ -135,6 +139,14 @@ def register(app: typer.Typer) -> None:
         """Run a party's HTTP service (VC-API, DIDComm, status lists, did:web; the wallet's
         API on 127.0.0.1, its passphrase from MYDATA_PASSPHRASE or asked for; the backup vault,
         which keeps only ciphertext)."""
+        # Command-line refusals first: before a passphrase prompt or the service's imports.
+        _check_command_line(
+            host=host,
+            admin_insecure_mode=admin_insecure_mode,
+            operator=operator or [],
+            operator_url=operator_url or [],
+            insecure_hosts=frozenset(insecure_http_host or ()),
+        )
         uri = resolve_store(store, role.value)
         opening: StoreOpening | None = None
         if role is Role.WALLET and workers == 1:
@@ -142,9 +154,18 @@ def register(app: typer.Typer) -> None:
             # passphrase's Argon2i (half a second) runs meanwhile (agent.storage.opening).
             from agent.storage.opening import StoreOpening
 
-            passphrase = os.environ.get(WALLET_PASSPHRASE_ENV) or typer.prompt(
-                "Wallet passphrase", hide_input=True
-            )
+            passphrase = os.environ.get(WALLET_PASSPHRASE_ENV)
+            if not passphrase and not os.isatty(0):
+                # No terminal to ask on (a service manager, a pipe): say what to set, exit 2.
+                from agent.console import error_console  # rich: only for an error
+
+                error_console().print(
+                    f"[red]error:[/] no wallet passphrase: set {WALLET_PASSPHRASE_ENV} (or run "
+                    "in a terminal to be asked)",
+                    soft_wrap=True,
+                )
+                raise typer.Exit(2)
+            passphrase = passphrase or typer.prompt("Wallet passphrase", hide_input=True)
             opening = StoreOpening(uri, passphrase=passphrase, profile=profile, create=False)
         from agent.observability import configure_logging, run_service
         from agent.service import AgentServiceConfig
@@ -171,6 +192,15 @@ def register(app: typer.Typer) -> None:
                 public_url=public_url or f"{scheme}://{host}:{port}",
                 title=f"health-mydata {role.value}",
                 insecure_admin=admin_insecure_mode,
+                # A hospital's or operator's store is made by its 'init' (its keys, its DID):
+                # a service started on a mistyped path must not leave an empty store behind.
+                # The verifier, vault and wallet agent make theirs at first start.
+                create_store=role not in (Role.HOSPITAL, Role.OPERATOR),
+                missing_store_hint=(
+                    f"run 'mydata {role.value} init' first, or check --store"
+                    if role in (Role.HOSPITAL, Role.OPERATOR)
+                    else None
+                ),
             )
             if role is Role.WALLET:
                 from wallet.api import WalletOpenArgs, create_wallet_app
@@ -248,6 +278,67 @@ def register(app: typer.Typer) -> None:
             ssl_certfile=ssl_certfile,
             ssl_keyfile=ssl_keyfile,
         )
+
+
+def _is_loopback(host: str) -> bool:
+    """``localhost``, or an address in 127.0.0.0/8 or ``::1`` (brackets allowed)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # another host name: it may resolve to any interface
+        return False
+
+
+def _refuse(message: str) -> None:
+    """Unusable command-line input: one ``error:`` line, exit 2 (docs/operations.md)."""
+    from agent.console import error_console, escape  # rich: only for an error
+
+    error_console().print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _check_command_line(
+    *,
+    host: str,
+    admin_insecure_mode: bool,
+    operator: list[str],
+    operator_url: list[str],
+    insecure_hosts: frozenset[str],
+) -> None:
+    """Refuse option combinations that cannot work or are unsafe, before anything starts.
+
+    - ``--admin-insecure-mode`` on a non-loopback ``--host``: an unauthenticated admin API on
+      the network; with a token set: the flag would silently switch the token off.
+    - an ``--operator-url`` over plain http to a host not named by ``--insecure-http-host``:
+      the trust sync would refuse it at every refresh and the verifier retry forever; an
+      ``--operator-url`` with no ``--operator`` it belongs to.
+    """
+    if admin_insecure_mode:
+        if not _is_loopback(host):
+            _refuse(
+                f"--admin-insecure-mode serves an unauthenticated admin API: it is allowed on "
+                f"a loopback --host only (127.0.0.1, ::1, localhost), not {host!r}"
+            )
+        if os.environ.get(ADMIN_TOKEN_ENV):
+            _refuse(
+                f"{ADMIN_TOKEN_ENV} is set and --admin-insecure-mode is given: give one or the "
+                "other (the flag never switches off a token that is set)"
+            )
+    if len(operator_url) > len(operator):
+        _refuse(
+            "each --operator-url belongs to an --operator DID (give them in pairs, in the same "
+            "order)"
+        )
+    for url in operator_url:
+        parts = urlsplit(url)
+        if parts.scheme == "http" and (parts.hostname or "") not in insecure_hosts:
+            _refuse(
+                f"--operator-url {url} uses http; use https or add --insecure-http-host "
+                f"{parts.hostname or 'HOST'} (testing only)"
+            )
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            _refuse(f"--operator-url {url} is not an http(s) URL")
 
 
 def _stop_when_orphaned() -> None:
