@@ -184,7 +184,7 @@ def _public_router() -> APIRouter:
             raise InvalidInputError("'didDocument' must be an object")
         registration = await _operator(request).register(
             body.get("presentation"),
-            role=body.get("role"),  # type: ignore[arg-type]  # checked by register
+            role=_role(body),
             name=body.get("name", ""),
             did_document=did_document,
         )
@@ -199,6 +199,22 @@ def _public_router() -> APIRouter:
         return await _registration_view(_operator(request), registration_id)
 
     return router
+
+
+def _role(body: dict[str, Any]) -> str:
+    """The body's ``role``; a body without one is told so (rather than "unknown role 'None'").
+
+    Which roles exist is checked by the operator (``register``, ``accredit``).
+
+    :raises InvalidInputError: ``role`` is missing or null.
+    """
+    role = body.get("role")
+    if role is None:
+        raise InvalidInputError(
+            f"the request has no 'role': give one of {', '.join(sorted(ROLES))}",
+            details={"member": "role"},
+        )
+    return role  # type: ignore[no-any-return]  # its value is checked by the operator
 
 
 async def _registration_view(operator: Operator, registration_id: str) -> dict[str, Any]:
@@ -255,7 +271,7 @@ def _admin_router() -> APIRouter:
         body = parse_json_object(await request.body())
         accreditation = await _operator(request).accredit(
             body.get("subject"),  # type: ignore[arg-type]  # checked by accredit
-            body.get("role"),  # type: ignore[arg-type]
+            _role(body),
             name=body.get("name", ""),
             valid_for=_valid_days(body),
         )

@@ -9,20 +9,22 @@ operator as an HTTP service, and ``mydata selftest URL`` checks a hospital deplo
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.table import Table
 
 from agent.cliutil import print_store, report_audit_verification, run_command, with_new_store
-from agent.console import error_console, stdout_console
-from agent.errors import ErrorCode, InvalidInputError
+from agent.console import error_console, print_error, stdout_console
+from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
 from agent.storage import Store, open_store
 from agent.storeconfig import resolve_store, store_key
+from agent.storeowner import keyless_store
 from governance.audit import AuditEntry, AuditVerification
 from governance.operator import ROLES, Accreditation, Operator
 
@@ -61,6 +63,31 @@ async def _with_operator(store: str | None, action: Callable[[Operator], Awaitab
         await opened.close()
 
 
+def _refuse(message: str) -> NoReturn:
+    """Print ``error: [invalidInput] message`` and end with exit status 2 (unusable input)."""
+    print_error(error_console(), InvalidInputError(message))
+    raise typer.Exit(2)
+
+
+def _ignored_init_options(
+    operator: Operator, *, base_url: str, did_method: str | None, name: str, jurisdiction: str
+) -> list[str]:
+    """The ``init`` options that differ from the operator already in the store: ``init`` never
+    changes an identity (the DID is derived from it and accreditations were issued under it)."""
+    ignored = []
+    if base_url.rstrip("/") != operator.base_url:
+        ignored.append(f"--base-url {base_url} (it stays {operator.base_url})")
+    if name and name != operator.name:
+        ignored.append(f"--name {name!r} (it stays {operator.name!r})")
+    if jurisdiction and jurisdiction != operator.jurisdiction:
+        ignored.append(f"--jurisdiction {jurisdiction!r} (it stays {operator.jurisdiction!r})")
+    if did_method is not None:
+        method = "web" if operator.did.startswith("did:web:") else "key"
+        if did_method != method:
+            ignored.append(f"--did-method {did_method} (it stays {method})")
+    return ignored
+
+
 def _accreditation_table(accreditations: list[Accreditation]) -> Table:
     table = Table()
     for column in ("id", "subject", "role", "name", "state", "valid until"):
@@ -94,7 +121,7 @@ def register(app: typer.Typer) -> None:
             ),
         ],
         store: StoreOption = None,
-        did_method: Annotated[str, typer.Option(help="key (default) or web.")] = "key",
+        did_method: Annotated[str | None, typer.Option(help="key (default) or web.")] = None,
         name: Annotated[str, typer.Option(help="The operator's name.")] = "",
         jurisdiction: Annotated[
             str, typer.Option(help="Written into accreditations (e.g. NO).")
@@ -102,17 +129,45 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create the operator's store, root key and DID (safe to run twice)."""
         uri = resolve_store(store, "operator")
+        if keyless_store(uri):
+            _refuse(
+                f"{uri} exists but has no key file beside it and MYDATA_STORE_KEY is not set: it "
+                "is not the operator's store (a wallet's opens with its passphrase); give "
+                "'mydata operator init' another --store (nothing was written)"
+            )
 
-        async def create(opened: Store) -> Operator:
-            return await Operator.init(
+        async def create(opened: Store) -> tuple[Operator, list[str]]:
+            existing = await Operator.load(opened)
+            if existing is not None:
+                return existing, _ignored_init_options(
+                    existing,
+                    base_url=base_url,
+                    did_method=did_method,
+                    name=name,
+                    jurisdiction=jurisdiction,
+                )
+            created = await Operator.init(
                 opened,
                 base_url=base_url,
-                did_method=did_method,
+                did_method=did_method or "key",
                 name=name,
                 jurisdiction=jurisdiction,
             )
+            return created, []
 
-        operator = run_command(lambda: with_new_store(uri, create))
+        try:
+            operator, ignored = asyncio.run(with_new_store(uri, create))
+        except HealthMyDataError as exc:
+            print_error(error_console(), exc)
+            # Input init cannot use (a foreign store, a bad DID method) is exit 2, like a bad
+            # option; a store that does not open is exit 1, as for every command.
+            raise typer.Exit(2 if isinstance(exc, InvalidInputError) else 1) from None
+        if ignored:
+            error_console().print(
+                f"[yellow]warning:[/] this store already holds the operator {operator.did}; "
+                f"init keeps its identity and ignored {'; '.join(ignored)}. A different "
+                "identity needs a new --store."
+            )
         out = stdout_console()
         out.print(f"operator DID   {operator.did}")
         print_store(out, uri)

@@ -45,6 +45,7 @@ from agent.identity import create_identity
 from agent.keys import AskarKeyStore, AskarSigner, KeyType, decode_multikey
 from agent.status import StatusListAllocator
 from agent.storage import Store
+from agent.storeowner import refuse_other_party
 from governance.audit import OperatorAudit, OperatorEvent
 
 __all__ = [
@@ -249,12 +250,16 @@ class Operator:
         """Create the operator's root key and DID in an empty store (idempotent: an existing
         identity is returned unchanged).
 
-        :raises InvalidInputError: an unknown DID method, or a base URL did:web cannot use.
+        :raises InvalidInputError: an unknown DID method, a base URL did:web cannot use, or a
+            store that belongs to another party (:mod:`agent.storeowner`).
         """
         existing = await cls.load(store, clock=clock, insecure_http_hosts=insecure_http_hosts)
         if existing is not None:
             return existing
         _check_name(name)
+        await refuse_other_party(
+            store, party="the operator", own=_IDENTITY[0], command="mydata operator init"
+        )
         did, multikey = await create_identity(
             store,
             _IDENTITY,

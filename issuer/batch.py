@@ -14,7 +14,8 @@ Records (category / name), all in the hospital's askar store, encrypted at rest:
 * ``batch_index / <job_id>:<shard>``: ``{patient_key: chunk}`` for one hash shard of the
   patients (about 5,000 per shard), so :meth:`BatchJobs.credential_for` reads two records.
 * ``issued-credential / <job_id>:<chunk>``: the chunk's credentials
-  ``[patient_key, credential_id, kind, value]`` and its failed items ``[patient_key, code]``.
+  ``[patient_key, credential_id, kind, value]`` and its failed items ``[patient_key, code,
+  message]`` (records stored before messages were kept have ``[patient_key, code]``).
 
 Running a chunk (:meth:`BatchJobs.run`): read its items, call ``issue_one`` for each, then ONE
 transaction locks the job record (``for_update``), inserts the chunk's ``issued-credential``
@@ -42,9 +43,12 @@ before its items are issued: allocate the chunk's indexes there with one
 ``allocate_many(purpose, n)`` (0.2 s for 100,000) and let ``issue_one`` take from them.
 
 Failures: an ``issue_one`` raising :class:`agent.errors.HealthMyDataError` (invalid FHIR, say)
-fails that item only; the chunk records the patient key and the error code (never the message,
-which could quote input). Any other exception stops the run, marks the job ``failed`` and is
-re-raised; running the job again resumes at the chunk that failed.
+fails that item only; the chunk records the patient key, the error code and the message (cut to
+:data:`FAILURE_MESSAGE_CHARS`), so that the operator learns which patient failed and why without
+rerunning. A typed error's message names paths, codes and types, never a value of the input
+(:mod:`issuer.fhir` reports pydantic errors by type for that reason). Any other exception stops
+the run, marks the job ``failed`` and is re-raised; running the job again resumes at the chunk
+that failed.
 
 Job states (:class:`JobState`, guarded by :data:`TRANSITIONS`): ``pending -> running ->
 done``; ``running -> failed -> running``; ``running -> running`` resumes after a crash. Running
@@ -101,12 +105,14 @@ from issuer.templates import map_record
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
+    "FAILURE_MESSAGE_CHARS",
     "INDEX_CATEGORY",
     "ISSUED_CATEGORY",
     "ITEMS_CATEGORY",
     "JOB_CATEGORY",
     "POOL_MIN_CHUNKS",
     "TRANSITIONS",
+    "BatchFailure",
     "BatchJob",
     "BatchJobs",
     "IssueOne",
@@ -119,6 +125,8 @@ JOB_CATEGORY: Final = "batch_job"
 ITEMS_CATEGORY: Final = "batch_items"
 INDEX_CATEGORY: Final = "batch_index"
 ISSUED_CATEGORY: Final = "issued-credential"
+#: A failed item's message is kept up to this length (a path and what is wrong with it).
+FAILURE_MESSAGE_CHARS: Final = 300
 #: Items per chunk: per-chunk storage costs about 6 record operations; a crash loses at most
 #: one chunk of signing work.
 DEFAULT_CHUNK_SIZE: Final = 500
@@ -247,6 +255,15 @@ class JobResult:
     failed: int
     issued_now: int
     skipped_chunks: int
+
+
+@dataclass(frozen=True)
+class BatchFailure:
+    """A patient whose credential was not issued: their key, the error's code and message."""
+
+    patient_key: str
+    code: str
+    message: str
 
 
 class BatchJobs:
@@ -518,7 +535,9 @@ class BatchJobs:
                 try:
                     credential_id, credential = await issue_one(patient_key, payload)
                 except HealthMyDataError as exc:
-                    failures.append([patient_key, str(exc.code)])
+                    failures.append(
+                        [patient_key, str(exc.code), exc.message[:FAILURE_MESSAGE_CHARS]]
+                    )
                     continue
                 credentials.append([patient_key, str(credential_id), *_encode(credential)])
         async with self._store.transaction(self._profile) as txn:
@@ -632,8 +651,15 @@ class BatchJobs:
 
         :raises StorageError: ``batchJobNotFound`` for an unknown job.
         """
+        return [(item.patient_key, item.code) for item in await self.failure_details(job_id)]
+
+    async def failure_details(self, job_id: str) -> list[BatchFailure]:
+        """Every item that failed, in chunk order, with its error's code and message.
+
+        :raises StorageError: ``batchJobNotFound`` for an unknown job.
+        """
         job = await self._load(job_id)
-        found: list[tuple[str, str]] = []
+        found: list[BatchFailure] = []
         if not job.failed:
             return found
         async with self._store.session(self._profile) as session:
@@ -641,8 +667,9 @@ class BatchJobs:
                 if count is None:
                     continue
                 record = await session.get(ISSUED_CATEGORY, _chunk_name(job_id, number))
-                failed = _object(record.json())["failed"]
-                found.extend((str(key), str(code)) for key, code in failed)
+                for row in _object(record.json())["failed"]:
+                    message = str(row[2]) if len(row) > 2 else ""
+                    found.append(BatchFailure(str(row[0]), str(row[1]), message))
         return found
 
     async def _load(self, job_id: str) -> BatchJob:

@@ -7,11 +7,13 @@ closes it. ``mydata serve hospital`` runs the same hospital as an HTTP service.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,11 +29,12 @@ from rich.progress import (
 from rich.table import Table
 
 from agent.cliutil import print_store, report_audit_verification, run_command, with_new_store
-from agent.console import error_console, print_error, stdout_console
+from agent.console import error_console, escape, print_error, stdout_console
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
 from agent.jsonio import parse_json, parse_json_object
 from agent.storage import Store, open_store
 from agent.storeconfig import resolve_store, store_key
+from agent.storeowner import keyless_store
 from issuer.accreditation import (
     AccreditationLink,
     approve_at_operator,
@@ -40,13 +43,19 @@ from issuer.accreditation import (
     register_with_operator,
 )
 from issuer.audit import AuditVerification
+from issuer.batch import BatchFailure, BatchJobs, JobResult, JobState
 from issuer.fhir import read_fhir_input
-from issuer.hospital import Hospital, IssuedCredential, StatusAction
+from issuer.hospital import FORMATS, Hospital, IssuedCredential, StatusAction
+from issuer.templates import CredentialKind, RecordClaims, records_from_bundle
 from issuer.templates import claim_evidence as claim_evidence_claims
 from issuer.templates import emergency_summary as emergency_summary_claims
-from issuer.templates import records_from_bundle
 
 __all__ = ["open_hospital", "register"]
+
+_T = TypeVar("_T")
+
+#: How many failed patients ``mydata hospital batch`` lists (the rest: ``--failures``).
+BATCH_FAILURES_SHOWN = 20
 
 StoreOption = Annotated[
     str | None,
@@ -83,6 +92,108 @@ async def open_hospital(
     return opened, hospital
 
 
+def _refuse(message: str, *, code: ErrorCode = ErrorCode.INVALID_INPUT) -> NoReturn:
+    """Print ``error: [code] message`` and end with exit status 2 (unusable input)."""
+    print_error(error_console(), InvalidInputError(message, code=code))
+    raise typer.Exit(2)
+
+
+def _run_input(work: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+    """:func:`run_command`, but input the command cannot use (an
+    :class:`~agent.errors.InvalidInputError`) ends with exit status 2, as a bad option does."""
+    try:
+        return asyncio.run(work())
+    except InvalidInputError as exc:
+        print_error(error_console(), exc)
+        raise typer.Exit(2) from None
+    except HealthMyDataError as exc:
+        print_error(error_console(), exc)
+        raise typer.Exit(1) from None
+
+
+def _read_input(file: str) -> Any:
+    """The JSON in ``file`` (``-``: stdin; a FHIR Bundle may be large: 16 MiB); unparsable JSON
+    ends the command with exit status 2 and names the file, before anything is issued."""
+    data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    try:
+        return parse_json(data, max_bytes=16 * 1024 * 1024)
+    except HealthMyDataError as exc:
+        where = "stdin" if file == "-" else file
+        _refuse(f"{where}: {exc.message}", code=exc.code)
+
+
+def _read_object(file: str) -> dict[str, Any]:
+    """The JSON object in ``file`` (one credential or key: the usual 1 MiB limit); exit status
+    2 naming the file when it is not one."""
+    data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    try:
+        return parse_json_object(data)
+    except HealthMyDataError as exc:
+        where = "stdin" if file == "-" else file
+        _refuse(f"{where}: {exc.message}", code=exc.code)
+
+
+def _write_private(path: Path, text: str, *, replace: bool) -> None:
+    """Write ``text`` to a file only its owner can read (0600 from its creation, not chmod-ed
+    after: a credential holds health data). ``replace=False`` never overwrites a file."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
+    descriptor = os.open(path, flags, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # an overwritten file keeps its mode otherwise
+        handle.write(text + "\n")
+
+
+def _check_output_file(output: Path) -> None:
+    """Refuse an ``-o`` file that cannot be written, before a credential is issued for it."""
+    if output.is_dir():
+        _refuse(f"-o {output} is a folder; give the file to write (nothing was issued)")
+    parent = output.parent
+    if not parent.is_dir():
+        _refuse(f"-o {output}: the folder {parent} does not exist (nothing was issued)")
+    if not os.access(output if output.exists() else parent, os.W_OK):
+        _refuse(f"-o {output} is not writable (nothing was issued)")
+
+
+def _prepare_output_folder(output: Path, names: list[str]) -> None:
+    """Make sure the credentials can go into the folder ``output`` before any is issued: a
+    credential issued and then not written is lost to its holder, yet it was audited and took
+    status list indexes. The folder is created (0700) when missing; a file named ``output``,
+    or a file in it a credential would overwrite, is refused."""
+    if output.exists() and not output.is_dir():
+        _refuse(
+            f"-o {output} is a file; -o names the folder to write the credentials into (it is "
+            "created when missing); nothing was issued"
+        )
+    output.mkdir(mode=0o700, parents=True, exist_ok=True)
+    taken = [name for name in names if (output / name).exists()]
+    if taken:
+        more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
+        _refuse(
+            f"-o {output} already holds {taken[0]}{more}; give a new or empty folder (nothing "
+            "was issued, nothing was overwritten)"
+        )
+    if not os.access(output, os.W_OK | os.X_OK):
+        _refuse(f"-o {output} is not writable (nothing was issued)")
+
+
+def _ignored_init_options(
+    identity: dict[str, Any], *, base_url: str, name: str, did_method: str | None
+) -> list[str]:
+    """The ``init`` options that differ from the identity already in the store: ``init`` never
+    changes an identity (the DID is derived from it and credentials were issued under it)."""
+    ignored = []
+    existing_url = str(identity.get("base_url", ""))
+    if base_url.rstrip("/") != existing_url:
+        ignored.append(f"--base-url {base_url} (it stays {existing_url})")
+    existing_name = str(identity.get("name", ""))
+    if name and name != existing_name:
+        ignored.append(f"--name {name!r} (it stays {existing_name!r})")
+    existing_method = str(identity.get("method", ""))
+    if did_method is not None and did_method != existing_method:
+        ignored.append(f"--did-method {did_method} (it stays {existing_method})")
+    return ignored
+
+
 def register(app: typer.Typer) -> None:
     hospital_app = typer.Typer(
         help="A hospital issuer: identity, issuance, status, keys.", no_args_is_help=True
@@ -100,7 +211,7 @@ def register(app: typer.Typer) -> None:
             ),
         ],
         store: StoreOption = None,
-        did_method: Annotated[str, typer.Option(help="web (default) or key.")] = "web",
+        did_method: Annotated[str | None, typer.Option(help="web (default) or key.")] = None,
         name: Annotated[str, typer.Option(help="The hospital's name.")] = "",
         insecure_http_host: InsecureHosts = None,
         operator: Annotated[
@@ -122,17 +233,36 @@ def register(app: typer.Typer) -> None:
         --operator, also register with the public operator for accreditation."""
         uri = resolve_store(store, "hospital")
         insecure = frozenset(insecure_http_host or ())
+        if keyless_store(uri):
+            _refuse(
+                f"{uri} exists but has no key file beside it and MYDATA_STORE_KEY is not set: it "
+                "is not a hospital's store (a wallet's opens with its passphrase); give 'mydata "
+                "hospital init' another --store (nothing was written)"
+            )
 
-        async def create(opened: Store) -> Hospital:
-            return await Hospital.init(
+        async def create(opened: Store) -> tuple[Hospital, list[str]]:
+            existing = await Hospital.load(opened, insecure_http_hosts=insecure)
+            if existing is not None:
+                ignored = _ignored_init_options(
+                    await existing.identity(), base_url=base_url, name=name, did_method=did_method
+                )
+                return existing, ignored
+            created = await Hospital.init(
                 opened,
                 base_url=base_url,
-                did_method=did_method,
+                did_method=did_method or "web",
                 name=name,
                 insecure_http_hosts=insecure,
             )
+            return created, []
 
-        hospital = run_command(lambda: with_new_store(uri, create))
+        hospital, ignored = _run_input(lambda: with_new_store(uri, create))
+        if ignored:
+            error_console().print(
+                f"[yellow]warning:[/] this store already holds the hospital {hospital.did}; "
+                f"init keeps its identity and ignored {'; '.join(ignored)}. A different "
+                "identity needs a new --store."
+            )
         out = stdout_console()
         out.print(f"hospital DID   {hospital.did}")
         print_store(out, uri)
@@ -160,14 +290,14 @@ def register(app: typer.Typer) -> None:
         output: Annotated[Path | None, typer.Option("-o", help="Write here, not stdout.")] = None,
     ) -> None:
         """Sign a credential as this hospital."""
-        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+        unsigned = _read_object(file)
+        if output is not None:
+            _check_output_file(output)
 
         async def work() -> dict[str, Any]:
             opened, hospital = await open_hospital(store)
             try:
-                return await hospital.issue(
-                    parse_json_object(data), cryptosuite=cryptosuite, with_status=status
-                )
+                return await hospital.issue(unsigned, cryptosuite=cryptosuite, with_status=status)
             finally:
                 await opened.close()
 
@@ -175,7 +305,7 @@ def register(app: typer.Typer) -> None:
         if output is None:
             typer.echo(text)
         else:
-            output.write_text(text + "\n", encoding="utf-8")
+            _write_private(output, text, replace=True)
             error_console().print(f"written to {output}")
 
     def _status_command(action: str, verb: str) -> None:
@@ -295,11 +425,6 @@ def _register_audit(hospital_app: typer.Typer) -> None:
         stdout_console().print(table)
 
 
-def _read_json(file: str) -> Any:
-    data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
-    return parse_json(data, max_bytes=16 * 1024 * 1024)
-
-
 def _register_records(hospital_app: typer.Typer) -> None:
     @hospital_app.command("import")
     def import_fhir(
@@ -324,25 +449,58 @@ def _register_records(hospital_app: typer.Typer) -> None:
     ) -> None:
         """Issue credentials from a FHIR record: one per clinical topic, and composites."""
         formats = credential_format or ["vc"]
-        fhir = _read_json(file)
-        jwk = json.loads(holder_jwk.read_text()) if holder_jwk else None
+        unknown = [fmt for fmt in formats if fmt not in FORMATS]
+        if unknown:
+            _refuse(f"unknown --format {unknown[0]!r}; use {' and/or '.join(sorted(FORMATS))}")
+        fhir = _read_input(file)
+        jwk = _read_object(str(holder_jwk)) if holder_jwk is not None else None
 
-        async def work() -> list[IssuedCredential]:
+        async def plan() -> list[RecordClaims]:
             parsed = read_fhir_input(fhir)
             records = records_from_bundle(parsed.resources, parsed.index)
             if emergency_summary:
                 records.append(emergency_summary_claims(parsed.resources, index=parsed.index))
             if claim_evidence:
                 records.append(claim_evidence_claims(parsed.resources, index=parsed.index))
+            return records
+
+        records = run_command(plan)
+        planned = [(claims, fmt) for claims in records for fmt in formats]
+        if jwk is None and any(
+            fmt == "sd-jwt" and claims.kind != CredentialKind.EMERGENCY_SUMMARY
+            for claims, fmt in planned
+        ):
+            _refuse(
+                "--format sd-jwt needs --holder-jwk, the holder's public JWK (nothing was issued)"
+            )
+        names = [
+            f"{index:02d}-{claims.kind}.{'json' if fmt == 'vc' else 'sd-jwt'}"
+            for index, (claims, fmt) in enumerate(planned)
+        ]
+        if output is not None:
+            _prepare_output_folder(output, names)
+
+        async def work() -> list[tuple[IssuedCredential, str]]:
             opened, hospital = await open_hospital(store)
+            issued: list[tuple[IssuedCredential, str]] = []
             try:
-                return [
-                    await hospital.issue_record(
+                for (claims, fmt), name in zip(planned, names, strict=True):
+                    item = await hospital.issue_record(
                         claims, subject_did=subject, credential_format=fmt, holder_jwk=jwk
                     )
-                    for claims in records
-                    for fmt in formats
-                ]
+                    target = ""
+                    if output is not None:
+                        # Written as soon as issued: a later failure loses nothing issued.
+                        path = output / name
+                        text = (
+                            json.dumps(item.credential, indent=2)
+                            if isinstance(item.credential, dict)
+                            else item.credential
+                        )
+                        _write_private(path, text, replace=False)
+                        target = str(path)
+                    issued.append((item, target))
+                return issued
             finally:
                 await opened.close()
 
@@ -350,19 +508,7 @@ def _register_records(hospital_app: typer.Typer) -> None:
         table = Table()
         for column in ("kind", "format", "id", "file"):
             table.add_column(column, overflow="fold")
-        for index, item in enumerate(issued):
-            target = ""
-            if output is not None:
-                output.mkdir(parents=True, exist_ok=True)
-                suffix = "json" if item.format == "vc" else "sd-jwt"
-                path = output / f"{index:02d}-{item.kind}.{suffix}"
-                text = (
-                    json.dumps(item.credential, indent=2)
-                    if isinstance(item.credential, dict)
-                    else item.credential
-                )
-                path.write_text(text + "\n", encoding="utf-8")
-                target = str(path)
+        for item, target in issued:
             table.add_row(item.kind, item.format, item.id, target)
         stdout_console().print(table)
 
@@ -380,9 +526,16 @@ def _register_records(hospital_app: typer.Typer) -> None:
         ] = None,
         credential_format: Annotated[str, typer.Option("--format", help="vc or sd-jwt.")] = "vc",
         chunk_size: Annotated[int, typer.Option(help="Credentials committed together.")] = 500,
+        all_failures: Annotated[
+            bool,
+            typer.Option(
+                help=f"List every patient that failed (default: the first {BATCH_FAILURES_SHOWN})."
+            ),
+        ] = False,
     ) -> None:
         """Issue one credential per patient with progress; rerun the same --job-id to resume."""
         patients: list[tuple[str, dict[str, Any]]] = []
+        lines_of: dict[str, int] = {}
         with file.open("rb") as lines:
             for number, line in enumerate(lines, start=1):
                 if not line.strip():
@@ -393,42 +546,116 @@ def _register_records(hospital_app: typer.Typer) -> None:
                     print_error(error_console(), exc)
                     error_console().print(f"in {file} line {number}")
                     raise typer.Exit(2) from None
-                patients.append((str(item.pop("key", number)), item))
+                key = str(item.pop("key", number))
+                lines_of.setdefault(key, number)
+                patients.append((key, item))
         name = job_id or f"batch-{file.stem}"
-
-        with Progress(
+        progress = Progress(
             TextColumn("[bold]issuing"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=error_console(),
-        ) as progress:
-            task = progress.add_task("issue", total=len(patients))
+        )
+        task = progress.add_task("issue", total=len(patients))
 
-            def report(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
 
-            async def work() -> Any:
-                opened, hospital = await open_hospital(store)
-                try:
-                    return await hospital.run_batch(
-                        name,
-                        patients,
-                        credential_format=credential_format,
-                        progress=report,
-                        chunk_size=chunk_size,
-                    )
-                finally:
-                    await opened.close()
+        async def work() -> tuple[JobResult, bool, list[BatchFailure]]:
+            opened, hospital = await open_hospital(store)
+            try:
+                jobs = BatchJobs(opened, clock=hospital.clock)
+                complete_before = await _job_complete(jobs, name)
+                if not complete_before:  # a finished job shows no empty progress bar
+                    progress.start()
+                result = await hospital.run_batch(
+                    name,
+                    patients,
+                    credential_format=credential_format,
+                    progress=report,
+                    chunk_size=chunk_size,
+                )
+                failures = await jobs.failure_details(name) if result.failed else []
+                return result, complete_before, failures
+            finally:
+                progress.stop()
+                await opened.close()
 
-            result = run_command(work)
+        try:
+            result, complete_before, failures = run_command(work)
+        except KeyboardInterrupt:
+            progress.stop()
+            error_console().print(
+                f"interrupted: job {name} keeps what it issued; resume it with "
+                f"[bold]{_batch_command(file, name, store)}[/] (each patient still gets exactly "
+                "one credential)"
+            )
+            raise typer.Exit(130) from None
+        if complete_before:
+            error_console().print(
+                f"job {result.job_id} was already complete: nothing was issued (a new run of "
+                "these patients needs another --job-id)"
+            )
         stdout_console().print(
             f"job {result.job_id}: {result.state}, {result.issued} of {result.total} issued "
             f"({result.issued_now} now, {result.failed} failed)"
         )
         if result.failed:
+            _report_failures(failures, lines_of, file, name, store, all_failures=all_failures)
             raise typer.Exit(1)
+
+
+async def _job_complete(jobs: BatchJobs, job_id: str) -> bool:
+    """Whether the batch job ``job_id`` exists and is done."""
+    try:
+        state, _, _ = await jobs.status(job_id)
+    except HealthMyDataError as exc:
+        if exc.code is ErrorCode.BATCH_JOB_NOT_FOUND:
+            return False
+        raise
+    return state is JobState.DONE
+
+
+def _batch_command(file: Path, job_id: str, store: str | None, *extra: str) -> str:
+    """The ``mydata hospital batch`` command line that runs ``job_id`` again."""
+    parts = ["mydata hospital batch", str(file), "--job-id", job_id]
+    if store is not None:
+        parts += ["--store", store]
+    return " ".join([*parts, *extra])
+
+
+def _report_failures(
+    failures: list[BatchFailure],
+    lines_of: dict[str, int],
+    file: Path,
+    job_id: str,
+    store: str | None,
+    *,
+    all_failures: bool,
+) -> None:
+    """Which patients got no credential and why (their line and key, the error's code and
+    message: never their data), the first :data:`BATCH_FAILURES_SHOWN` unless all are asked."""
+    err = error_console()
+    shown = failures if all_failures else failures[:BATCH_FAILURES_SHOWN]
+    count = len(failures)
+    err.print(f"[red]{count} patient{'s' if count != 1 else ''} got no credential:[/]")
+    for failure in shown:
+        line = lines_of.get(failure.patient_key)
+        where = f"line {line} " if line is not None else ""
+        reason = failure.message or "(no message recorded)"
+        err.print(
+            f"  {where}(patient {escape(failure.patient_key)}): "
+            f"{escape(f'[{failure.code}]')} {escape(reason)}",
+            soft_wrap=True,
+        )
+    if len(shown) < count:
+        err.print(
+            f"  ... and {count - len(shown)} more; list them all (nothing is issued again): "
+            f"{_batch_command(file, job_id, store, '--all-failures')}",
+            soft_wrap=True,
+        )
 
 
 def _serve_command(store_uri: str, base_url: str) -> str:

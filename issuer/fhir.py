@@ -98,8 +98,17 @@ def _model(kind: str) -> Any:
 
 
 def _loc_path(loc: Iterable[int | str]) -> str:
+    """``.reaction[0].severity`` for pydantic's ``('reaction', 0, 'severity')``.
+
+    A trailing ``root`` is pydantic's name for a model's whole-value validator (fhir.resources
+    checks a complex datatype's type there), not a FHIR element: no FHIR R4 element is called
+    ``root``, and a user would look for it in vain, so the path ends at the element itself.
+    """
+    parts = list(loc)
+    if parts and parts[-1] == "root":
+        parts.pop()
     text = ""
-    for part in loc:
+    for part in parts:
         text += f"[{part}]" if isinstance(part, int) else f".{part}"
     return text
 

@@ -62,6 +62,7 @@ from agent.keys import AskarKeyStore, AskarSigner, KeyType, decode_multikey
 from agent.observability import record_issuance
 from agent.status import ReservedIndexes, StatusListAllocator
 from agent.storage import Session, Store, is_contention
+from agent.storeowner import refuse_other_party
 from issuer.audit import AuditEvent, AuditLog
 from issuer.batch import BatchJobs, JobResult
 from issuer.fhir import validate_resource
@@ -249,11 +250,15 @@ class Hospital:
         """Create the hospital's first key and DID in an empty store (idempotent: an existing
         identity is returned unchanged).
 
-        :raises InvalidInputError: an unknown DID method, or a base URL did:web cannot use.
+        :raises InvalidInputError: an unknown DID method, a base URL did:web cannot use, or a
+            store that belongs to another party (:mod:`agent.storeowner`).
         """
         existing = await cls.load(store, clock=clock, insecure_http_hosts=insecure_http_hosts)
         if existing is not None:
             return existing
+        await refuse_other_party(
+            store, party="a hospital", own=_IDENTITY[0], command="mydata hospital init"
+        )
         did, multikey = await create_identity(
             store,
             _IDENTITY,
