@@ -10,20 +10,23 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import httpx
 import typer
+from rich.markup import escape
 
 from agent.console import error_console, print_error
 from agent.dids import DIDResolver, create_did_peer_2, did_key_from_public, didcomm_service
-from agent.errors import HealthMyDataError
+from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
 from agent.keys import AskarKeyStore, KeyType, decode_multikey
 from agent.storage import open_store
 
-__all__ = ["default_store_path", "register"]
+__all__ = ["InsecureHosts", "default_store_path", "loopback_hint", "register"]
 
 
 class DIDMethodChoice(StrEnum):
@@ -82,9 +85,69 @@ async def _create(
         await store.close()
 
 
-async def _resolve(did: str) -> str:
+#: A did:web fetch from this machine that could not connect (:func:`agent.dids.web`'s
+#: message): ``could not fetch https://localhost[:port]/... for did:web:...: ConnectError``.
+_LOOPBACK_HTTPS = re.compile(
+    r"could not fetch (https://(localhost|127\.0\.0\.1|\[::1\])(?::\d+)?)/\S* "
+    r"for did:web:\S+: (?:ConnectError|ConnectTimeout)\b"
+)
+#: ``did:<method>:<id>`` with nothing after the DID (no path, query or fragment).
+_DID_SYNTAX = re.compile(r"did:[a-z0-9]+:(?:[A-Za-z0-9._%-]*:)*[A-Za-z0-9._%-]+")
+
+InsecureHosts = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--insecure-http-host",
+        help="A host whose did:web is served over plain http (local testing only; repeat)."
+        " Default: https everywhere.",
+    ),
+]
+
+
+def loopback_hint(texts: Iterable[str], insecure_hosts: Iterable[str] = ()) -> str | None:
+    """What to do when a did:web on this machine could not be fetched over https: a local
+    service usually serves plain http, which ``--insecure-http-host HOST`` allows (None
+    otherwise, and when that host is already allowed).
+
+    Shared by the commands that fetch did:web documents (``mydata did resolve``,
+    ``mydata er scan``, ``mydata insurer verify``), which all take that option.
+    """
+    allowed = set(insecure_hosts)
+    for text in texts:
+        match = _LOOPBACK_HTTPS.search(text)
+        if match is not None and match.group(2).strip("[]") not in allowed:
+            return (
+                f"{match.group(1)} could not be reached; if the service there serves plain "
+                f"http (local testing), add --insecure-http-host {match.group(2).strip('[]')}"
+            )
+    return None
+
+
+def _check_did_syntax(did: str) -> None:
+    """Refuse what is not a DID with command-line advice (the resolver's is for code).
+
+    :raises InvalidInputError: ``invalidDid``.
+    """
+    if _DID_SYNTAX.fullmatch(did):
+        return
+    base = re.split(r"[#?/]", did, maxsplit=1)[0]
+    if base != did and _DID_SYNTAX.fullmatch(base):
+        raise InvalidInputError(
+            f"{did[:200]!r} is a DID URL; give the DID alone: {base[:200]}",
+            code=ErrorCode.INVALID_DID,
+        )
+    raise InvalidInputError(
+        f"{did[:200]!r} is not a DID: expected did:<method>:<id>, such as did:key:z6Mk..., "
+        "did:peer:2... or did:web:example.org",
+        code=ErrorCode.INVALID_DID,
+    )
+
+
+async def _resolve(did: str, insecure_http_hosts: frozenset[str] = frozenset()) -> str:
     async with httpx.AsyncClient(timeout=httpx.Timeout(5.0)) as http:
-        document = await DIDResolver(http_client=http).resolve(did)
+        document = await DIDResolver(
+            http_client=http, insecure_http_hosts=insecure_http_hosts
+        ).resolve(did)
     return json.dumps(document.serialize(), indent=2)
 
 
@@ -116,10 +179,19 @@ def register(app: typer.Typer) -> None:
         err.print(f"verification method: {vm}", soft_wrap=True)
 
     @did_app.command("resolve")
-    def resolve(did: Annotated[str, typer.Argument(help="The DID to resolve.")]) -> None:
+    def resolve(
+        did: Annotated[str, typer.Argument(help="The DID to resolve.")],
+        insecure_http_host: InsecureHosts = None,
+    ) -> None:
         """Resolve a DID (key, peer, web) and print its DID document."""
+        insecure = frozenset(insecure_http_host or ())
+        err = error_console()
         try:
-            typer.echo(asyncio.run(_resolve(did)))
+            _check_did_syntax(did)
+            typer.echo(asyncio.run(_resolve(did, insecure)))
         except HealthMyDataError as exc:
-            print_error(error_console(), exc)
+            print_error(err, exc)
+            hint = loopback_hint([exc.message], insecure)
+            if hint:
+                err.print(f"[yellow]hint:[/] {escape(hint)}")
             raise typer.Exit(2) from None

@@ -153,6 +153,7 @@ class ErrorCode(StrEnum):
     REQUEST_INVALID = "presentationRequestInvalid"  # a malformed presentation definition
     FIELD_MISSING = "requestedFieldMissing"  # a requested field is not in the presentation
     PURPOSE_MISMATCH = "purposeMismatch"  # made for a request of another purpose
+    CLAIM_TYPE_MISMATCH = "claimTypeMismatch"  # evidence made for another claim type
     ISSUER_NOT_TRUSTED = "issuerNotTrusted"  # no operator trusted here accredits the issuer
     TRUST_LIST_INVALID = "trustListInvalid"  # a trust list or accreditation does not verify
     DUPLICATE_CLAIM = "duplicateClaim"  # claim evidence presented for a second claim

@@ -69,7 +69,15 @@ from agent.storage import Store
 from agent.trustsync import OperatorSource, TrustSync
 from verifier.didcomm import get_presentation, register_verifier, send_dcql_request
 from verifier.nonces import NonceStore
-from verifier.policy import EmergencyPolicy, GenericPolicy, InsurerClaimPolicy, Policy, evidence_key
+from verifier.policy import (
+    EmergencyPolicy,
+    GenericPolicy,
+    InsurerClaimPolicy,
+    Policy,
+    claim_context,
+    evidence_key,
+    with_claim_check,
+)
 from verifier.report import VerificationReport
 from verifier.request import create_presentation_request
 from verifier.sdjwt import TokenStatusCache, http_token_fetcher, verify_sd_jwt_presentation
@@ -450,6 +458,7 @@ def _verify_router() -> APIRouter:
                 token_status=state.token_status,
                 trust=state.trust,
             )
+            report = with_claim_check(state.policies[role], report, context.get("claim_type"))
             record_verification(report)
             decision = await state.policies[role].decide(
                 report,
@@ -519,9 +528,12 @@ def _admin_router() -> APIRouter:
         """
         state = _state(request)
         body = await _body(request)
-        _role(body, state)  # refused here, before a nonce is spent
+        # Refused here, before a nonce is spent: an unknown role; for the insurer's, a
+        # missing claim id or a claim type it does not know (the DIDComm route's check).
+        role = _role(body, state)
         context: dict[str, Any] = {
-            k: body[k] for k in ("role", "claim_id", "claim_type") if k in body
+            **({"role": role} if "role" in body else {}),
+            **claim_context(state.policies[role], body.get("claim_id"), body.get("claim_type")),
         }
         now = utcnow()
         purpose = body.get("purpose", state.purpose)
@@ -602,7 +614,11 @@ def create_verifier_app(
     """
     chosen = settings or VerifierSettings()
     if chosen.default_role not in ROLES:
-        raise ValueError(f"default_role must be one of {ROLES}")
+        # Worded for the person who chose it (mydata serve verifier --policy).
+        raise ValueError(
+            f"unknown verifier policy {str(chosen.default_role)[:40]!r}: --policy must be one of "
+            f"{', '.join(ROLES)}"
+        )
 
     async def configure(app: FastAPI, agent: DIDCommAgent) -> None:
         http = http_client or agent.http

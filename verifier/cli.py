@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from agent.cli import InsecureHosts, loopback_hint
 from agent.console import error_console, print_error, stdout_console
 from agent.credentials.emergency_qr import (
     EMERGENCY_AUDIENCE,
@@ -37,7 +39,14 @@ from agent.storage import open_store
 from agent.storeconfig import resolve_store, store_key
 from agent.trustsync import sources_from
 from verifier.offline import load_offline_cache
-from verifier.policy import Decision, EmergencyPolicy, InsurerClaimPolicy, evidence_key
+from verifier.policy import (
+    Decision,
+    EmergencyPolicy,
+    InsurerClaimPolicy,
+    check_claim,
+    evidence_key,
+    with_claim_check,
+)
 from verifier.qrimage import (
     IMAGE_SUFFIXES,
     MAX_IMAGE_BYTES,
@@ -392,9 +401,10 @@ async def scan_emergency_card(
     offline_cache: dict[str, Any] | None,
     operator_dids: frozenset[str] = frozenset(),
     now: datetime | None = None,
+    insecure_http_hosts: frozenset[str] = frozenset(),
 ) -> tuple[VerificationReport, Decision]:
     """Decode, verify and decide an emergency card; offline from ``offline_cache`` when given
-    (no network at all), else online.
+    (no network at all), else online (https, or plain http on ``insecure_http_hosts``).
     """
     presentation = decode_card(text)
     kwargs: dict[str, Any] = {
@@ -415,12 +425,24 @@ async def scan_emergency_card(
         )
     else:
         async with httpx.AsyncClient(timeout=httpx.Timeout(RESOLVE_TIMEOUT)) as http:
-            resolver = DIDResolver(http_client=http, timeout=RESOLVE_TIMEOUT)
-            trust = TrustRegistry(operator_dids, resolver) if operator_dids else None
+            resolver = DIDResolver(
+                http_client=http, timeout=RESOLVE_TIMEOUT, insecure_http_hosts=insecure_http_hosts
+            )
+            trust = (
+                TrustRegistry(
+                    operator_dids,
+                    resolver,
+                    StatusChecker(http, resolver, insecure_http_hosts=insecure_http_hosts),
+                )
+                if operator_dids
+                else None
+            )
             report = await verify_sd_jwt_presentation(
                 presentation,
                 resolver=resolver,
-                status=TokenStatusCache(http_token_fetcher(http)),
+                status=TokenStatusCache(
+                    http_token_fetcher(http, insecure_http_hosts=insecure_http_hosts)
+                ),
                 trust=trust,
                 **kwargs,
             )
@@ -462,7 +484,11 @@ def emergency_lines(show: dict[str, Any]) -> list[tuple[str, list[str]]]:
     return lines
 
 
-def _render_decision(console: Console, decision: Decision) -> None:
+def _render_decision(
+    console: Console, decision: Decision, shown_warnings: Iterable[str] = ()
+) -> None:
+    """The decision; ``shown_warnings`` (the report's, printed with it) are not repeated."""
+    shown = set(shown_warnings)
     for label, items in emergency_lines(decision.show) if decision.role == "emergency" else []:
         console.print(f"[bold]{escape(label)}[/]")
         for line in items:
@@ -471,7 +497,8 @@ def _render_decision(console: Console, decision: Decision) -> None:
         for key, value in decision.show.items():
             console.print(f"[bold]{escape(key)}[/]: {escape(json.dumps(value))}")
     for warning in decision.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+        if warning not in shown:
+            console.print(f"[yellow]warning:[/] {escape(warning)}")
     if decision.accepted:
         console.print(f"[bold green]ACCEPTED[/] ({escape('; '.join(decision.reasons))})")
     else:
@@ -482,6 +509,67 @@ def _render_decision(console: Console, decision: Decision) -> None:
 
 def _load_json_file(path: str | None) -> dict[str, Any] | None:
     return parse_json_object(Path(path).read_bytes()) if path else None
+
+
+def _read_file(path: str, what: str) -> bytes:
+    """The bytes of ``path``; an error naming it (``what`` it was meant to be) if unreadable.
+
+    :raises InvalidInputError: ``PARSING_ERROR``, naming the file and why.
+    """
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot read {what} {path}: {exc.strerror or type(exc).__name__}",
+            code=ErrorCode.PARSING_ERROR,
+            details={"reason": "unreadable"},
+        ) from None
+
+
+def _load_offline_cache_file(path: str | None) -> dict[str, Any] | None:
+    """The offline cache in ``path`` (``--cache``), refused with what to do instead when it is
+    not one: a trust cache (``er sync --trust-out``, for ``serve verifier --trust-cache``)
+    has the right version but no issuer keys or status, so every check would fail offline.
+
+    :raises InvalidInputError: ``PARSING_ERROR``, naming the file.
+    """
+    if path is None:
+        return None
+    try:
+        data = parse_json_object(_read_file(path, "the offline cache"))
+    except InvalidInputError as exc:
+        if exc.details.get("reason") == "unreadable":
+            raise
+        raise InvalidInputError(
+            f"the offline cache {path} is not usable: {exc.message}; make one with "
+            "mydata er sync -o FILE",
+            code=exc.code,
+        ) from None
+    is_trust_cache = "trustLists" in data and not {"trust", "didDocuments", "statusTokens"} & set(
+        data
+    )
+    if is_trust_cache:
+        raise InvalidInputError(
+            f"{path} is a trust cache (for mydata serve verifier --trust-cache), not an offline "
+            "cache: it holds no issuer keys or status lists; make an offline cache with "
+            "mydata er sync --operator DID --operator-url URL -o FILE",
+            code=ErrorCode.PARSING_ERROR,
+            details={"reason": "trustCacheNotOfflineCache"},
+        )
+    if data.get("version") != 1 or not {"didDocuments", "statusTokens", "trust"} & set(data):
+        raise InvalidInputError(
+            f"{path} is not an offline cache; make one with mydata er sync "
+            "--operator DID --operator-url URL -o FILE",
+            code=ErrorCode.PARSING_ERROR,
+            details={"reason": "notOfflineCache"},
+        )
+    return data
+
+
+def _report_texts(report: VerificationReport) -> list[str]:
+    return [r.message for r in report.failed] + [
+        text for nested in report.credentials for text in _report_texts(nested)
+    ]
 
 
 def register_er(app: typer.Typer) -> None:
@@ -504,25 +592,30 @@ def register_er(app: typer.Typer) -> None:
             list[str] | None, typer.Option("--operator", help="A trusted operator DID.")
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        insecure_http_host: InsecureHosts = None,
     ) -> None:
         """Decode and verify an emergency card; exit 0 accepted, 1 rejected, 2 unusable."""
         console, err = stdout_console(), error_console()
+        insecure = frozenset(insecure_http_host or ())
         try:
-            text = read_card_text(source)
+            offline_cache = _load_offline_cache_file(cache)
+            try:
+                text = read_card_text(source)
+            except OSError as exc:
+                raise InvalidInputError(
+                    f"cannot read the card {source}: {exc.strerror or type(exc).__name__}",
+                    code=ErrorCode.PARSING_ERROR,
+                ) from None
             report, decision = asyncio.run(
                 scan_emergency_card(
                     text,
-                    offline_cache=_load_json_file(cache),
+                    offline_cache=offline_cache,
                     operator_dids=frozenset(operator or ()),
+                    insecure_http_hosts=insecure,
                 )
             )
-        except (HealthMyDataError, OSError) as exc:
-            error = (
-                exc
-                if isinstance(exc, HealthMyDataError)
-                else InvalidInputError(f"cannot read: {exc.strerror}", code=ErrorCode.PARSING_ERROR)
-            )
-            print_error(err, error)
+        except HealthMyDataError as exc:
+            print_error(err, exc)
             raise typer.Exit(EXIT_UNUSABLE) from None
         if as_json:
             console.print_json(
@@ -530,7 +623,10 @@ def register_er(app: typer.Typer) -> None:
             )
         else:
             render_report(console, report, title="emergency card")
-            _render_decision(console, decision)
+            _render_decision(console, decision, report.warnings)
+        hint = None if decision.accepted else loopback_hint(_report_texts(report), insecure)
+        if hint:
+            err.print(f"[yellow]hint:[/] {escape(hint)}")
         raise typer.Exit(EXIT_VERIFIED if decision.accepted else EXIT_REJECTED)
 
     @er.command("sync")
@@ -619,27 +715,49 @@ def register_insurer(app: typer.Typer) -> None:
             str | None, typer.Option("--cache", help="Offline cache (keys, status, trust).")
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        insecure_http_host: InsecureHosts = None,
     ) -> None:
         """Verify claim evidence; exit 0 accepted, 1 rejected or duplicate, 2 unusable."""
         console, err = stdout_console(), error_console()
+        insecure = frozenset(insecure_http_host or ())
         try:
-            data = Path(file).read_bytes()
+            # Unusable input before anything is read or stored: a claim type the insurer
+            # does not define is never verified against another type's fields.
+            check_claim(
+                claim_id,
+                claim_type,
+                code=ErrorCode.INVALID_INPUT,
+                names=("--claim-id", "--claim-type"),
+            )
+            data = _read_file(file, "the evidence")
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidInputError(
+                    f"the evidence {file} is not UTF-8 text (an SD-JWT or a presentation's JSON)",
+                    code=ErrorCode.PARSING_ERROR,
+                ) from None
+            offline_cache = _load_offline_cache_file(cache)
             uri = resolve_store(store, "insurer")
             report, decision = asyncio.run(
                 _insurer_verify(
-                    data.decode("utf-8"),
+                    text,
                     claim_type=claim_type,
                     claim_id=claim_id,
                     store_uri=uri,
                     operator_dids=frozenset(operator or ()),
-                    offline_cache=_load_json_file(cache),
+                    offline_cache=offline_cache,
+                    insecure_http_hosts=insecure,
                 )
             )
-        except (HealthMyDataError, OSError, UnicodeDecodeError) as exc:
+        except (HealthMyDataError, OSError) as exc:
             error = (
                 exc
                 if isinstance(exc, HealthMyDataError)
-                else InvalidInputError(f"cannot read {file}", code=ErrorCode.PARSING_ERROR)
+                else InvalidInputError(
+                    f"cannot open the insurer's store: {exc.strerror or type(exc).__name__}",
+                    code=ErrorCode.PARSING_ERROR,
+                )
             )
             print_error(err, error)
             raise typer.Exit(EXIT_UNUSABLE) from None
@@ -649,7 +767,10 @@ def register_insurer(app: typer.Typer) -> None:
             )
         else:
             render_report(console, report, title=f"claim evidence {file}")
-            _render_decision(console, decision)
+            _render_decision(console, decision, report.warnings)
+        hint = None if decision.accepted else loopback_hint(_report_texts(report), insecure)
+        if hint:
+            err.print(f"[yellow]hint:[/] {escape(hint)}")
         raise typer.Exit(EXIT_VERIFIED if decision.accepted else EXIT_REJECTED)
 
     app.add_typer(insurer, name="insurer")
@@ -663,6 +784,7 @@ async def _insurer_verify(
     store_uri: str,
     operator_dids: frozenset[str],
     offline_cache: dict[str, Any] | None,
+    insecure_http_hosts: frozenset[str] = frozenset(),
 ) -> tuple[VerificationReport, Decision]:
     presentation: str | dict[str, Any] = (
         text.strip() if looks_like_sd_jwt(text) else parse_json_object(text)
@@ -681,9 +803,15 @@ async def _insurer_verify(
                     offline.trust,
                 )
             else:
-                resolver = DIDResolver(http_client=http, timeout=RESOLVE_TIMEOUT)
-                tokens = TokenStatusCache(http_token_fetcher(http))
-                checker = StatusChecker(http, resolver)
+                resolver = DIDResolver(
+                    http_client=http,
+                    timeout=RESOLVE_TIMEOUT,
+                    insecure_http_hosts=insecure_http_hosts,
+                )
+                tokens = TokenStatusCache(
+                    http_token_fetcher(http, insecure_http_hosts=insecure_http_hosts)
+                )
+                checker = StatusChecker(http, resolver, insecure_http_hosts=insecure_http_hosts)
                 trust = TrustRegistry(operator_dids, resolver, checker) if operator_dids else None
             if isinstance(presentation, str):
                 report = await verify_sd_jwt_presentation(
@@ -702,7 +830,9 @@ async def _insurer_verify(
                     first = creds[0] if isinstance(creds, list) and creds else creds
                     subject = first.get("credentialSubject") if isinstance(first, dict) else None
                     report = replace(report, claims=subject if isinstance(subject, dict) else None)
-        decision = await InsurerClaimPolicy(store).decide(
+        policy = InsurerClaimPolicy(store)
+        report = with_claim_check(policy, report, claim_type)
+        decision = await policy.decide(
             report,
             claim_type=claim_type,
             claim_id=claim_id,

@@ -26,7 +26,6 @@ Logs carry thread ids, counts and outcomes, never claim values.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
@@ -53,7 +52,7 @@ from agent.protocols import (
 from agent.requestproof import sign_request_proof
 from agent.runtime import DIDCommAgent
 from agent.types import JSONObject
-from verifier.policy import InsurerClaimPolicy, evidence_key
+from verifier.policy import MAX_CLAIM_ID_LENGTH, claim_context, evidence_key, with_claim_check
 from verifier.sdjwt import verify_sd_jwt_presentation
 
 if TYPE_CHECKING:
@@ -79,10 +78,7 @@ FORMAT_DCQL_REQUEST: Final = "health-mydata/dcql-request@v1.0"
 FORMAT_DCQL_RESPONSE: Final = "health-mydata/dcql-vp-token@v1.0"
 #: Where a verified (or refused) presentation's report and decision are kept.
 PRESENTATION_CATEGORY: Final = "verifier_didcomm_presentation"
-#: The longest ``claim_id`` accepted (the insurer's own reference for a claim).
-MAX_CLAIM_ID_LENGTH: Final = 128
 _SD_JWT: Final = "dc+sd-jwt"
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _invalid(message: str, **details: Any) -> InvalidInputError:
@@ -158,44 +154,6 @@ def dcql_definitions(query: object) -> dict[str, dict[str, Any]]:
             ],
         }
     return definitions
-
-
-def claim_context(
-    policy: object, claim_id: object = None, claim_type: object = None
-) -> dict[str, str]:
-    """The claim a request is made for, checked against the role's ``policy``: for the
-    insurer's (:class:`verifier.policy.InsurerClaimPolicy`) ``claim_id`` (a non-empty string of
-    at most :data:`MAX_CLAIM_ID_LENGTH` characters, no control characters) and ``claim_type``
-    (one the policy knows) are both required; other roles take neither.
-
-    :returns: ``{"claim_id", "claim_type"}``, or ``{}`` for a role without claims.
-    :raises InvalidInputError: ``presentationRequestInvalid``, ``details.field`` naming the
-        member at fault.
-    """
-    if not isinstance(policy, InsurerClaimPolicy):
-        for name, value in (("claim_id", claim_id), ("claim_type", claim_type)):
-            if value is not None:
-                raise _invalid(f"{name} is for the insurer role only", field=name)
-        return {}
-    if (
-        not isinstance(claim_id, str)
-        or not claim_id.strip()
-        or len(claim_id) > MAX_CLAIM_ID_LENGTH
-        or _CONTROL.search(claim_id)
-    ):
-        raise _invalid(
-            "the insurer role needs claim_id: a non-empty string of at most "
-            f"{MAX_CLAIM_ID_LENGTH} characters, without control characters",
-            field="claim_id",
-        )
-    known = sorted(policy.claim_types)
-    if not isinstance(claim_type, str) or claim_type not in known:
-        raise _invalid(
-            f"the insurer role needs claim_type, one of {', '.join(known)}",
-            field="claim_type",
-            allowed=known,
-        )
-    return {"claim_id": claim_id, "claim_type": claim_type}
 
 
 def _requested(query: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -397,8 +355,10 @@ async def _check_one(
         status=state.token_status,
         trust=state.trust,
     )
+    # As POST /presentations/submit: the request's claim (its type checked against the
+    # evidence's) and the evidence's key.
+    report = with_claim_check(state.policies[role], report, claim.get("claim_type"))
     record_verification(report)
-    # As POST /presentations/submit: the request's claim and the evidence's key.
     decision = await state.policies[role].decide(
         report,
         claim_id=claim.get("claim_id"),

@@ -27,24 +27,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 from agent.clock import format_datetime, utcnow
 from agent.credentials.jcs import canonicalize
 from agent.credentials.jose import b64url_decode
-from agent.errors import ErrorCode, StorageError
+from agent.errors import ErrorCode, InvalidInputError, StorageError
 from agent.storage import Store
-from verifier.report import Check, CheckStatus, VerificationReport
+from verifier.report import Check, CheckResult, CheckStatus, VerificationReport
 
 __all__ = [
     "CLAIM_EVIDENCE_CATEGORY",
     "CLAIM_FIELDS",
+    "CLAIM_TYPE_MISMATCH",
     "DUPLICATE_FLAG_CATEGORY",
     "EMERGENCY_SECTIONS",
+    "MAX_CLAIM_ID_LENGTH",
     "POLICY_VERSION",
     "VCT_CLAIM_EVIDENCE",
     "VCT_EMERGENCY_SUMMARY",
@@ -53,7 +56,10 @@ __all__ = [
     "GenericPolicy",
     "InsurerClaimPolicy",
     "Policy",
+    "check_claim",
+    "claim_context",
     "evidence_key",
+    "with_claim_check",
 ]
 
 #: The version of these rules; a decision names it, so an audit can tell which rules applied.
@@ -78,6 +84,11 @@ CLAIM_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "pharmacy": ("charges", "chargeTotal"),
     "vision": ("diagnoses", "charges", "chargeTotal"),
 }
+#: The code of a failed ``fields`` check when the evidence's ``claimType`` is not the claim's.
+CLAIM_TYPE_MISMATCH: Final = str(ErrorCode.CLAIM_TYPE_MISMATCH)
+#: The longest claim id accepted (the insurer's own reference for a claim).
+MAX_CLAIM_ID_LENGTH: Final = 128
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 CLAIM_EVIDENCE_CATEGORY: Final = "insurer_claim_evidence"
 DUPLICATE_FLAG_CATEGORY: Final = "insurer_duplicate_flag"
 _TECHNICAL: Final = frozenset({"iss", "iat", "nbf", "exp", "cnf", "status", "vct", "_sd_alg"})
@@ -231,7 +242,12 @@ class EmergencyPolicy:
         if trust is None or trust.status is not CheckStatus.PASSED:
             reasons.append("the issuer's accreditation was not established")
         claims = report.claims or {}
-        if claims.get("vct") != VCT_EMERGENCY_SUMMARY:
+        if report.claims is None:
+            # Nothing was verified (the failed checks above say why): what kind of
+            # credential it is cannot be told, so it is not called "not a summary".
+            if not reasons:
+                reasons.append("the card's content could not be verified")
+        elif claims.get("vct") != VCT_EMERGENCY_SUMMARY:
             reasons.append("this is not an emergency summary")
         ages = _ages(report)
         for kind, seconds in ages.items():
@@ -303,16 +319,31 @@ class InsurerClaimPolicy:
         return frozenset(self._fields)
 
     def required_fields(self, claim_type: str) -> tuple[str, ...]:
-        """The fields a claim type needs (unknown types need the institutional set)."""
-        return self._fields.get(claim_type, self._fields.get("institutional", ()))
+        """The fields a claim type needs.
+
+        :raises InvalidInputError: ``invalidInput`` for a claim type this policy does not
+            know: evidence is never checked against another type's fields in its place.
+        """
+        if claim_type not in self._fields:
+            raise InvalidInputError(
+                f"unknown claim type; one of {', '.join(sorted(self._fields))}",
+                details={"field": "claim_type", "allowed": sorted(self._fields)},
+            )
+        return self._fields[claim_type]
 
     async def decide(self, report: VerificationReport, **context: Any) -> Decision:
         """:param context: ``claim_type``, ``claim_id`` (the insurer's claim this evidence
-        supports) and ``evidence_key`` (:func:`evidence_key` of the presentation)."""
-        claim_type = str(context.get("claim_type", "institutional"))
+        supports) and ``evidence_key`` (:func:`evidence_key` of the presentation).
+
+        An unknown or missing claim type is a refusal, and so is evidence whose disclosed
+        ``claimType`` is another (:func:`with_claim_check`, applied here too in case the
+        caller did not, so that its report shows the failed check).
+        """
+        claim_type = str(context.get("claim_type") or "")
         claim_id = str(context.get("claim_id") or "")
         key = str(context.get("evidence_key") or "")
         now: datetime = context.get("now") or utcnow()
+        report = with_claim_check(self, report, claim_type)
         # A failed purpose check is a refusal: data asked for one purpose is not used for
         # another (a skipped one, a desk check with no request, is not a failure).
         reasons = _failed(report)
@@ -323,10 +354,22 @@ class InsurerClaimPolicy:
         claims = report.claims or {}
         if claims and claims.get("vct", VCT_CLAIM_EVIDENCE) != VCT_CLAIM_EVIDENCE:
             reasons.append("this is not claim evidence")
-        needed = self.required_fields(claim_type)
+        needed: tuple[str, ...] = ()
+        if claim_type in self._fields:
+            needed = self.required_fields(claim_type)
+        else:
+            reasons.append(
+                f"unknown claim type; the insurer knows {', '.join(sorted(self._fields))}"
+            )
         missing = [f for f in needed if f not in claims]
-        if missing:
-            reasons.append(f"the {claim_type} claim needs: {', '.join(missing)}")
+        if missing and report.claims is not None:
+            reasons.append(f"{_article(claim_type)} {claim_type} claim needs: {', '.join(missing)}")
+        elif missing:
+            # No verified claims at all (the signature did not verify): the fields may be
+            # there, but nothing in them can be used; the failed checks above say why.
+            reasons.append(
+                f"the fields {_article(claim_type)} {claim_type} claim needs could not be verified"
+            )
         if not claim_id or not key:
             reasons.append("a claim id and the evidence key are needed to detect duplicates")
         ages = _ages(report)
@@ -352,7 +395,10 @@ class InsurerClaimPolicy:
         return Decision(
             True,
             self.role,
-            (f"accredited evidence for a {claim_type} claim, first presentation",),
+            (
+                f"accredited evidence for {_article(claim_type)} {claim_type} claim, "
+                "first presentation",
+            ),
             show,
             report.warnings,
             ages,
@@ -399,3 +445,105 @@ class InsurerClaimPolicy:
         async with self._store.session() as session:
             records = await session.fetch_all(DUPLICATE_FLAG_CATEGORY)
         return [dict(r.json()) for r in records]
+
+
+def _article(word: str) -> str:
+    """``an`` before a vowel (an institutional claim, an oral claim), else ``a``."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def check_claim(
+    claim_id: object,
+    claim_type: object,
+    *,
+    claim_types: Collection[str] = tuple(CLAIM_FIELDS),
+    code: ErrorCode = ErrorCode.REQUEST_INVALID,
+    names: tuple[str, str] = ("claim_id", "claim_type"),
+) -> dict[str, str]:
+    """The insurer's claim, checked: ``claim_id`` a non-empty string of at most
+    :data:`MAX_CLAIM_ID_LENGTH` characters without control characters, ``claim_type`` one of
+    ``claim_types``.
+
+    The one check of a claim for every way in: ``POST /presentation-requests`` and the DIDComm
+    request-presentation (through :func:`claim_context`) and ``mydata insurer verify``, so
+    that evidence is never verified for a claim nobody named or a type nobody defined.
+
+    :param code: the error code (``presentationRequestInvalid`` for a request).
+    :param names: what the caller calls the two (JSON members, or command-line options).
+    :returns: ``{"claim_id", "claim_type"}``.
+    :raises InvalidInputError: ``code``, ``details.field`` naming the member at fault.
+    """
+    if (
+        not isinstance(claim_id, str)
+        or not claim_id.strip()
+        or len(claim_id) > MAX_CLAIM_ID_LENGTH
+        or _CONTROL.search(claim_id)
+    ):
+        raise InvalidInputError(
+            f"the insurer role needs {names[0]}: a non-empty string of at most "
+            f"{MAX_CLAIM_ID_LENGTH} characters, without control characters",
+            code=code,
+            details={"field": "claim_id"},
+        )
+    known = sorted(claim_types)
+    if not isinstance(claim_type, str) or claim_type not in known:
+        raise InvalidInputError(
+            f"the insurer role needs {names[1]}, one of {', '.join(known)}",
+            code=code,
+            details={"field": "claim_type", "allowed": known},
+        )
+    return {"claim_id": claim_id, "claim_type": claim_type}
+
+
+def claim_context(
+    policy: object, claim_id: object = None, claim_type: object = None
+) -> dict[str, str]:
+    """The claim a request is made for, checked against the role's ``policy``: for the
+    insurer's (:class:`InsurerClaimPolicy`) ``claim_id`` and ``claim_type`` (one the policy
+    knows) are both required (:func:`check_claim`); other roles take neither.
+
+    :returns: ``{"claim_id", "claim_type"}``, or ``{}`` for a role without claims.
+    :raises InvalidInputError: ``presentationRequestInvalid``, ``details.field`` naming the
+        member at fault.
+    """
+    if not isinstance(policy, InsurerClaimPolicy):
+        for name, value in (("claim_id", claim_id), ("claim_type", claim_type)):
+            if value is not None:
+                raise InvalidInputError(
+                    f"{name} is for the insurer role only",
+                    code=ErrorCode.REQUEST_INVALID,
+                    details={"field": name},
+                )
+        return {}
+    return check_claim(claim_id, claim_type, claim_types=policy.claim_types)
+
+
+def with_claim_check(
+    policy: object, report: VerificationReport, claim_type: object
+) -> VerificationReport:
+    """``report`` with a failed ``fields`` check (:data:`CLAIM_TYPE_MISMATCH`) when the
+    insurer's ``policy`` is deciding a claim and the evidence's disclosed ``claimType`` is
+    another: evidence for an institutional claim does not support a pharmacy claim, though it
+    holds every field a pharmacy claim needs.
+
+    Unchanged for another role, for evidence that does not disclose ``claimType`` (the
+    hospital omits it when the record had no Claim), and when the check is already there.
+    """
+    if not isinstance(policy, InsurerClaimPolicy) or not isinstance(claim_type, str):
+        return report
+    disclosed = (report.claims or {}).get("claimType")
+    if disclosed is None or disclosed == claim_type:
+        return report
+    if any(r.code == CLAIM_TYPE_MISMATCH for r in report.results):
+        return report
+    # Name the evidence's type only when it is one of ours: it is the issuer's text.
+    other = str(disclosed) if disclosed in policy.claim_types else "another type of"
+    mismatch = CheckResult(
+        Check.FIELDS,
+        CheckStatus.FAILED,
+        f"the evidence is for {_article(other)} {other} claim, not for "
+        f"{_article(claim_type)} {claim_type} claim",
+        CLAIM_TYPE_MISMATCH,
+        {"field": "claimType"},
+    )
+    return replace(report, results=(*report.results, mismatch))

@@ -30,6 +30,7 @@ from tests.verifier.world import (
     presentation,
     status_token,
 )
+from verifier.policy import CLAIM_TYPE_MISMATCH
 from verifier.request import verify_presentation_request
 from verifier.trust import TrustRegistry
 
@@ -290,8 +291,10 @@ def test_presentation_requests_need_the_admin_token(world: World) -> None:
 
 
 def test_signed_request_verifies_for_the_wallet(world: World) -> None:
+    # This verifier's role is the insurer's: a request names the claim it is made for.
     response = world.service.admin.post(
-        "/presentation-requests", json={"presentation_definition": DEFINITION}
+        "/presentation-requests",
+        json={"presentation_definition": DEFINITION, "claim_id": "c-0", "claim_type": "oral"},
     )
     body = response.json()
     claims = asyncio.run(
@@ -321,6 +324,48 @@ def test_submission_accepted_then_replay_and_second_claim_refused(world: World) 
     assert status == 422, body
     assert body["verified"] is True
     assert body["decision"]["flags"] == ["duplicateClaim"]
+
+
+def test_an_insurer_request_names_a_known_claim_as_over_didcomm(world: World) -> None:
+    """POST /presentation-requests checks the claim as the DIDComm route does (one check)."""
+    refused = {
+        "insurer role, no claim_id": ({"role": "insurer", "claim_type": "oral"}, "claim_id"),
+        "default role (insurer), no claim_id": ({}, "claim_id"),
+        "no claim_type": ({"role": "insurer", "claim_id": "C-1"}, "claim_type"),
+        "unknown claim_type": (
+            {"role": "insurer", "claim_id": "C-1", "claim_type": "nonsense"},
+            "claim_type",
+        ),
+        "a claim for another role": ({"role": "generic", "claim_id": "C-1"}, "claim_id"),
+    }
+    for case, (extra, field) in refused.items():
+        response = world.service.admin.post(
+            "/presentation-requests", json={"presentation_definition": DEFINITION, **extra}
+        )
+        assert response.status_code == 400, (case, response.text)
+        error = response.json()
+        assert error["code"] == "presentationRequestInvalid", (case, error)
+        assert error["details"]["field"] == field, (case, error)
+
+
+def test_evidence_for_another_claim_type_is_refused_with_its_check(world: World) -> None:
+    sd = _evidence(world)  # claimType: institutional
+    response = world.service.admin.post(
+        "/presentation-requests",
+        json={
+            "presentation_definition": DEFINITION,
+            "role": "insurer",
+            "claim_id": "claim-pharmacy",
+            "claim_type": "pharmacy",
+        },
+    )
+    assert response.status_code == 201, response.text
+    text = _present(world, sd, response.json()["nonce"], disclose=[*CLAIM_FIELDS, "claimType"])
+    status, body = _submit(world, text)
+    assert status == 422, body
+    assert _failed(body) == {"fields": CLAIM_TYPE_MISMATCH}
+    assert body["decision"]["accepted"] is False
+    assert any("not for a pharmacy claim" in r for r in body["decision"]["reasons"])
 
 
 @pytest.mark.parametrize(

@@ -60,15 +60,20 @@ async def test_duplicate_claim_is_flagged_durably(tmp_path: Path) -> None:
         )
         assert first.accepted
         assert set(first.show) == set(CLAIM)
-        again = await policy.decide(report, claim_id="A", evidence_key="k")
+        again = await policy.decide(
+            report, claim_id="A", evidence_key="k", claim_type="institutional"
+        )
         assert again.accepted  # the same claim re-submitted: idempotent
-        second = await policy.decide(report, claim_id="B", evidence_key="k")
+        second = await policy.decide(
+            report, claim_id="B", evidence_key="k", claim_type="institutional"
+        )
         assert not second.accepted
         assert second.flags == ("duplicateClaim",)
         missing = await policy.decide(
             _evidence_report({"vct": claims["vct"], "diagnoses": []}),
             claim_id="C",
             evidence_key="k2",
+            claim_type="institutional",
         )
         assert not missing.accepted
         assert "needs" in missing.reasons[-1]
@@ -78,7 +83,9 @@ async def test_duplicate_claim_is_flagged_durably(tmp_path: Path) -> None:
     store = await open_store(tmp_path / "i.sqlite", raw_key=key)
     try:
         policy = InsurerClaimPolicy(store)
-        third = await policy.decide(report, claim_id="D", evidence_key="k")
+        third = await policy.decide(
+            report, claim_id="D", evidence_key="k", claim_type="institutional"
+        )
         assert third.flags == ("duplicateClaim",)
         assert [f["claimId"] for f in await policy.flags()] == ["B", "D"] or sorted(
             f["claimId"] for f in await policy.flags()
