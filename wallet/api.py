@@ -42,9 +42,9 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Final
@@ -78,8 +78,9 @@ from wallet.didcomm import (
     withdraw_consent,
 )
 from wallet.emergency import SECTIONS, EmergencyCard, emergency_card, emergency_sections
-from wallet.errors import CredentialNotFoundError, WalletError
+from wallet.errors import CredentialNotFoundError, CredentialStatusError, WalletError
 from wallet.holder import CredentialFormat, StoredCredential, Wallet, wallet_on
+from wallet.status import CredentialStatus, sd_jwt_status
 from wallet.trust import WalletTrust
 
 __all__ = [
@@ -104,6 +105,8 @@ _STATUS: Final[dict[str, int]] = {
     str(ErrorCode.WALLET_DUPLICATE_CREDENTIAL): 409,
     str(ErrorCode.CONSENT_NOT_ACTIVE): 409,
     str(ErrorCode.CONSENT_RECEIPT_MISMATCH): 409,
+    str(ErrorCode.CREDENTIAL_REVOKED): 409,
+    str(ErrorCode.CREDENTIAL_SUSPENDED): 409,
     str(ErrorCode.PRESENTATION_NO_MATCH): 422,
     str(ErrorCode.PRESENTATION_QUERY_INVALID): 422,
     str(ErrorCode.WALLET_UNSUPPORTED_FORMAT): 422,
@@ -194,11 +197,18 @@ async def make_emergency_card(
     sections: list[str] | None,
     lifetime: timedelta,
     credential_id: str | None = None,
+    insecure_http_hosts: Collection[str] = frozenset(),
 ) -> EmergencyCard:
     """The card from the newest EmergencySummary SD-JWT VC (or ``credential_id``); every
     section it has unless ``sections`` says which.
 
+    The summary's status is checked first (:func:`wallet.status.sd_jwt_status`): emergency
+    departments refuse a card of a revoked or suspended summary, so none is made. When the
+    status cannot be checked (offline) the card is made and ``status_warning`` says why.
+
+    :param insecure_http_hosts: hosts whose status list may be fetched over plain http.
     :raises CredentialNotFoundError: no EmergencySummary SD-JWT VC is stored.
+    :raises CredentialStatusError: ``credentialRevoked`` or ``credentialSuspended``.
     :raises InvalidInputError: as :func:`wallet.emergency.emergency_card`.
     """
     if credential_id is None:
@@ -218,13 +228,39 @@ async def make_emergency_card(
             "an emergency card is made from an SD-JWT VC", details={"reason": "notSdJwt"}
         )
     chosen = sections if sections else emergency_sections(content)
-    return emergency_card(
+    now = wallet.clock()
+    card = emergency_card(
         content,
         sections=chosen,
         holder_signer=await wallet.jwk_signer(),
         lifetime=lifetime,
-        now=wallet.clock(),
+        now=now,
     )
+    # After the card is made (a malformed summary or bad sections fail first, offline too).
+    outcome = await sd_jwt_status(
+        content,
+        resolver=wallet.resolver,
+        http_client=wallet.http_client,
+        now=now,
+        insecure_http_hosts=insecure_http_hosts,
+    )
+    if outcome.status in (CredentialStatus.REVOKED, CredentialStatus.SUSPENDED):
+        revoked = outcome.status is CredentialStatus.REVOKED
+        raise CredentialStatusError(
+            f"the hospital has {'revoked' if revoked else 'suspended'} this EmergencySummary "
+            f"({credential_id}); emergency departments refuse a card made from it, so none was "
+            "made: ask the hospital for a new summary"
+            + ("" if revoked else " (or make the card again once it is reinstated)"),
+            code=ErrorCode.CREDENTIAL_REVOKED if revoked else ErrorCode.CREDENTIAL_SUSPENDED,
+            details={"credential": credential_id, "status": str(outcome.status)},
+        )
+    if outcome.status is CredentialStatus.UNCHECKED:
+        return replace(
+            card,
+            status_warning=f"its status (revoked?) was not checked: {outcome.reason}; make the "
+            "card again when online to be sure the hospital has not revoked it",
+        )
+    return card
 
 
 def _wallet(request: Request) -> Wallet:
@@ -466,6 +502,7 @@ def _router() -> APIRouter:
             sections=sections,
             lifetime=parse_lifetime(body.get("lifetime", "365d")),
             credential_id=credential_id,
+            insecure_http_hosts=getattr(request.app.state, "insecure_http_hosts", frozenset()),
         )
         return {
             "payload": made.payload_text,
@@ -475,6 +512,8 @@ def _router() -> APIRouter:
             "errorLevel": made.error_level,
             "sections": list(made.sections),
             "expires": None if made.expires is None else format_datetime(made.expires),
+            "statusChecked": made.status_warning is None,
+            "warning": made.status_warning,
         }
 
     return router
@@ -527,6 +566,7 @@ def create_wallet_app(
         )
         await wallet.holder_did()  # the identity exists before the first offer
         app.state.wallet = wallet
+        app.state.insecure_http_hosts = wallet_args.insecure_http_hosts
         trust = await WalletTrust.from_store(
             agent.store,
             agent.http,

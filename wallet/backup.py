@@ -165,6 +165,28 @@ def _wrong_phrase(reason: str) -> BackupError:
     )
 
 
+#: What a recovery phrase looks like, for the message refusing one that does not.
+_FORMAT = "XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX"
+
+
+def _malformed_phrase(mistyped: bool) -> BackupError:
+    """A phrase refused before any backup is read or written: it is not the format, or its
+    check characters say it was mistyped (not "does not open this backup": nothing was
+    opened, and ``wallet backup`` opens nothing at all)."""
+    message = (
+        "the recovery phrase has a typing mistake (its last two characters, a check of the "
+        "others, do not match); check it character by character"
+        if mistyped
+        else f"that is not a recovery phrase: one is 32 letters and digits in groups of 4, "
+        f"{_FORMAT} (give none to 'wallet backup' to have one made)"
+    )
+    return BackupError(
+        message,
+        code=ErrorCode.BACKUP_WRONG_PHRASE,
+        details={"reason": "malformed", "format": _FORMAT},
+    )
+
+
 def _check_chars(body: str) -> str:
     bits = int.from_bytes(hashlib.sha256(body.encode("ascii")).digest()[:2], "big") >> 6
     return _ALPHABET[bits >> 5] + _ALPHABET[bits & 31]
@@ -187,10 +209,10 @@ def normalise_recovery_phrase(phrase: str) -> str:
     """
     text = "".join(phrase.split()).replace("-", "").upper().translate(_CONFUSABLE)
     if len(text) != _BODY_CHARS + _CHECK_CHARS or not set(text) <= set(_ALPHABET):
-        raise _wrong_phrase("malformed")
+        raise _malformed_phrase(mistyped=False)
     body, check = text[:_BODY_CHARS], text[_BODY_CHARS:]
     if not hmac.compare_digest(_check_chars(body), check):
-        raise _wrong_phrase("malformed")
+        raise _malformed_phrase(mistyped=True)
     return body
 
 

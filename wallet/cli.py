@@ -22,28 +22,28 @@ The service's DIDComm agent keeps its relationships in a store of its own beside
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import json
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import httpx
 import typer
 from rich.table import Table
 
 from agent.cliutil import run_command
-from agent.console import error_console, escape, stdout_console
+from agent.console import error_console, escape, print_error, stdout_console
 from agent.dids import DIDResolver
-from agent.errors import ErrorCode, StorageError
+from agent.errors import ErrorCode, HealthMyDataError, StorageError
 from agent.service import ADMIN_TOKEN_ENV
-from agent.storage import open_store
-from agent.storeconfig import resolve_store, store_key
+from agent.storage import open_store, settle_pending_calls
+from agent.storeconfig import key_file_for, resolve_store, store_key
 from agent.trustsync import LOOPBACK_HOSTS, OperatorSource, sources_from
 from wallet.api import (
     PASSPHRASE_ENV,
@@ -52,8 +52,10 @@ from wallet.api import (
     make_emergency_card,
     parse_lifetime,
 )
-from wallet.backup import backup, generate_recovery_phrase, restore
+from wallet.backup import backup, generate_recovery_phrase, normalise_recovery_phrase, restore
 from wallet.consent import list_consents
+from wallet.emergency import EmergencyCard
+from wallet.errors import BackupError, CredentialStatusError
 from wallet.holder import StoredCredential, Wallet, open_wallet
 from wallet.trust import add_operator, list_operators, remove_operator
 from wallet.vault import (
@@ -70,6 +72,8 @@ from wallet.vault import (
 #: serve wallet`` takes them from there without loading this module (rich, the commands).
 __all__ = ["PASSPHRASE_ENV", "SERVICE_ENV", "agent_store_uri", "register"]
 
+
+_T = TypeVar("_T")
 
 #: The running wallet service's URL.
 SERVICE_ENV = "MYDATA_WALLET_URL"
@@ -107,9 +111,18 @@ InsecureHosts = Annotated[
 
 
 def _passphrase(new: bool) -> str:
+    """``MYDATA_PASSPHRASE``, else asked for on the terminal; with no terminal (a pipe, cron)
+    nothing can be asked, so the command stops saying what to set (exit 2)."""
     value = os.environ.get(PASSPHRASE_ENV)
     if value:
         return value
+    if not os.isatty(0):
+        error_console().print(
+            f"[red]error:[/] no wallet passphrase: set {PASSPHRASE_ENV} (or run in a terminal "
+            "to be asked)",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
     prompt = "New wallet passphrase" if new else "Wallet passphrase"
     text: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=new)
     return text
@@ -168,6 +181,16 @@ async def _add_operators(
             await add_operator(opened, source.did, source.url, insecure_http_hosts=allowed)
     finally:
         await opened.close()
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner can read (0600 from its creation, not chmod-ed after): a
+    backup or an emergency card holds health data. An existing file keeps its mode bits but is
+    made 0600 too, so that overwriting a world-readable file does not leave it readable."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(data)
 
 
 # --- the service's admin API -------------------------------------------------------------------
@@ -344,6 +367,7 @@ def _register_trust(wallet_app: typer.Typer) -> None:
             f"trusting operator {escape(operator)}"
             + (f" (fetched from {escape(operator_url)})" if operator_url else "")
         )
+        stdout_console().print(_RESTART_NOTE)
 
     @trust_app.command("list")
     def list_trusted(
@@ -388,23 +412,66 @@ def _register_trust(wallet_app: typer.Typer) -> None:
             error_console().print(f"[red]error:[/] {escape(operator)} was not trusted")
             raise typer.Exit(1)
         stdout_console().print(f"no longer trusting {escape(operator)}")
+        stdout_console().print(_RESTART_NOTE)
 
     @trust_app.command("status")
-    def status(service: ServiceOption = None, as_json: JsonOption = False) -> None:
-        """The running service's trust data: operators, when fetched, how old, last error."""
+    def status(
+        service: ServiceOption = None,
+        as_json: JsonOption = False,
+        store: StoreOption = None,
+        agent_store: AgentStoreOption = None,
+    ) -> None:
+        """The running service's trust data: operators, when fetched, how old, last error; and
+        whether the service must be restarted to use the operators trusted since it started."""
         found = _service_call(service, "GET", "/wallet/trust")
+        # The service reads the trusted operators at start-up; 'trust add' changes the store.
+        configured = _configured_operators(_agent_uri(store, agent_store))
+        running = set(found.get("operators") or [])
+        stale = configured is not None and configured != running
         if as_json:
-            typer.echo(json.dumps(found, indent=2))
+            typer.echo(json.dumps({**found, "restartNeeded": stale}, indent=2))
             return
         out = stdout_console()
+        if stale and configured is not None:
+            out.print(
+                "[yellow]restart needed:[/] the wallet now trusts "
+                f"{escape(', '.join(sorted(configured)) or 'no operator')}, but the running "
+                "service still uses what it read at start-up; restart 'mydata serve wallet'",
+                soft_wrap=True,
+            )
         if not found.get("operators"):
-            out.print("no operator is trusted: mydata wallet trust add")
+            if not stale:
+                out.print("no operator is trusted: mydata wallet trust add")
             return
         age = found.get("age") or "never fetched"
         out.print(f"operators  {escape(', '.join(found['operators']))}")
         out.print(f"entries    {found.get('entries')} (trust data {escape(str(age))} old)")
         if found.get("lastError"):
             out.print(f"[yellow]last refresh failed:[/] {escape(str(found['lastError']))}")
+
+
+#: After ``trust add`` and ``trust remove``: the service reads the operators at start-up only.
+_RESTART_NOTE = (
+    "a running wallet service (mydata serve wallet) uses this after it is restarted; "
+    "'mydata wallet trust status' says when a restart is needed"
+)
+
+
+def _configured_operators(agent_uri: str) -> set[str] | None:
+    """The operators trusted in the agent store, or ``None`` when it cannot be read here (the
+    service's store on another machine, no key): then nothing is said about a restart."""
+
+    async def read() -> set[str]:
+        opened = await open_store(agent_uri, raw_key=store_key(agent_uri), create=False)
+        try:
+            return {source.did for source in await list_operators(opened)}
+        finally:
+            await opened.close()
+
+    try:
+        return asyncio.run(read())
+    except (HealthMyDataError, OSError):
+        return None
 
 
 def _register_local(wallet_app: typer.Typer) -> None:
@@ -553,7 +620,12 @@ def _register_local(wallet_app: typer.Typer) -> None:
 
     @wallet_app.command("emergency-card")
     def emergency(
-        output: Annotated[Path, typer.Option("-o", help="card.png or card.svg.")],
+        output: Annotated[
+            Path,
+            typer.Option(
+                "-o", help="card.png, card.svg, or card.txt (the QR code's text, for er scan)."
+            ),
+        ],
         sections: Annotated[
             str | None, typer.Option(help="Comma-separated sections (default: all it has).")
         ] = None,
@@ -563,31 +635,56 @@ def _register_local(wallet_app: typer.Typer) -> None:
         credential: Annotated[str | None, typer.Option(help="The EmergencySummary's id.")] = None,
         store: StoreOption = None,
         profile: ProfileOption = None,
+        insecure_http_host: InsecureHosts = None,
     ) -> None:
-        """Your EmergencySummary's chosen sections in ONE QR code, verifiable offline."""
-        if output.suffix.lower() not in (".png", ".svg"):
-            raise typer.BadParameter("-o must end in .png or .svg")
+        """Your EmergencySummary's chosen sections in ONE QR code, verifiable offline; refused
+        when the hospital has revoked the summary (written only you can read: health data)."""
+        suffix = output.suffix.lower()
+        if suffix not in (".png", ".svg", ".txt"):
+            raise typer.BadParameter("-o must end in .png, .svg or .txt")
         chosen = [s.strip() for s in sections.split(",") if s.strip()] if sections else None
 
-        async def work() -> Any:
-            async with _local(store, profile) as wallet:
-                return await make_emergency_card(
-                    wallet,
-                    sections=chosen,
-                    lifetime=parse_lifetime(lifetime),
-                    credential_id=credential,
-                )
+        async def work() -> EmergencyCard | CredentialStatusError:
+            async with _local(store, profile, insecure_hosts=insecure_http_host) as wallet:
+                try:
+                    return await make_emergency_card(
+                        wallet,
+                        sections=chosen,
+                        lifetime=parse_lifetime(lifetime),
+                        credential_id=credential,
+                        insecure_http_hosts=frozenset(insecure_http_host or ()),
+                    )
+                except CredentialStatusError as exc:
+                    return exc
 
         card = run_command(work)
-        if output.suffix.lower() == ".png":
-            output.write_bytes(card.png_bytes)
+        if isinstance(card, CredentialStatusError):
+            # Not a failure to run but a summary that must not be used: bad input (exit 2).
+            print_error(error_console(), card)
+            raise typer.Exit(2)
+        if suffix == ".png":
+            _write_private(output, card.png_bytes)
+        elif suffix == ".svg":
+            _write_private(output, card.svg_text.encode("utf-8"))
         else:
-            output.write_text(card.svg_text, encoding="utf-8")
+            _write_private(output, card.payload_text.encode("ascii") + b"\n")
+        if card.status_warning is not None:
+            error_console().print(f"[yellow]warning:[/] {escape(card.status_warning)}")
         stdout_console().print(
             f"written {output}: QR version {card.qr_version} (level {card.error_level}), "
             f"{len(card.payload_text)} characters, sections {', '.join(card.sections)}, "
             f"expires {card.expires.isoformat() if card.expires else 'never'}"
         )
+
+
+def _confirm(question: str) -> bool:
+    """``typer.confirm``, with Ctrl-D (end of input) a "no" on a line of its own: click
+    would print 'Aborted.' on the prompt's line and exit 1 without saying nothing was sent."""
+    try:
+        return bool(typer.confirm(question, default=False))
+    except typer.Abort:
+        typer.echo()  # end the prompt's line
+        return False
 
 
 def _register_service(wallet_app: typer.Typer) -> None:
@@ -692,7 +789,7 @@ def _register_service(wallet_app: typer.Typer) -> None:
         _print_plan(request)
         if request.get("plan") is None:
             raise typer.Exit(1)
-        if not yes and not typer.confirm("Send this?", default=False):
+        if not yes and not _confirm("Send this?"):
             stdout_console().print("nothing was sent (decline it with 'mydata wallet decline')")
             raise typer.Exit(1)
         approval = _service_call(
@@ -734,6 +831,52 @@ VaultOption = Annotated[
 ]
 
 
+def _check_phrase(phrase: str) -> None:
+    """A phrase that is not a recovery phrase is refused before the wallet or the vault is
+    opened (and before the passphrase is asked for): saying the phrase "does not open" a
+    backup would be untrue when none has been read. Exit 1, as for the other phrase errors."""
+    try:
+        normalise_recovery_phrase(phrase)
+    except BackupError as exc:
+        print_error(error_console(), exc)
+        raise typer.Exit(1) from None
+
+
+def _new_files(uri: str) -> list[Path]:
+    """The files of a SQLite store (and its key file) that do not exist yet: those a restore
+    into it creates. A PostgreSQL store has none this command could remove."""
+    if not uri.startswith("sqlite://") or uri == "sqlite://:memory:":
+        return []
+    base = uri.removeprefix("sqlite://")
+    candidates = [Path(f"{base}{suffix}") for suffix in ("", "-wal", "-shm")]
+    key_file = key_file_for(uri)
+    if key_file is not None:
+        candidates.append(Path(key_file))
+    return [path for path in candidates if not path.exists()]
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def _run_interruptible(work: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+    """:func:`agent.cliutil.run_command` for a command that Ctrl-C may stop in the middle of
+    askar work (``restore``): on ``KeyboardInterrupt`` the event loop is kept running until
+    the askar calls the interruption abandoned have called back (at most a few seconds), so
+    that none calls back into a closed loop ("Exception ignored on calling ctypes callback
+    ... Event loop is closed") and the stores are closed before their files are removed."""
+    with asyncio.Runner() as runner:
+        try:
+            return runner.run(work())
+        except HealthMyDataError as exc:
+            print_error(error_console(), exc)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            runner.run(settle_pending_calls(seconds=5.0))
+            raise
+
+
 def _vault_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=10.0), follow_redirects=False)
 
@@ -763,6 +906,8 @@ def _register_backup(wallet_app: typer.Typer) -> None:
         vault (which stores only ciphertext, under a slot only the phrase opens)."""
         if file is None and vault is None:
             raise typer.BadParameter("give a FILE, --vault URL, or both")
+        if phrase is not None:
+            _check_phrase(phrase)
         recovery = phrase or generate_recovery_phrase()
 
         async def work() -> tuple[bytes, VaultReceipt | None]:
@@ -782,9 +927,7 @@ def _register_backup(wallet_app: typer.Typer) -> None:
         data, receipt = run_command(work)
         out = stdout_console()
         if file is not None:
-            descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(data)
+            _write_private(file, data)
             out.print(f"written {file} ({len(data)} bytes)")
         if receipt is not None and vault is not None:
             verb = "stored in" if receipt.created else "replaced in"
@@ -808,10 +951,13 @@ def _register_backup(wallet_app: typer.Typer) -> None:
         wallet store; nothing is written on error."""
         if (file is None) == (vault is None):
             raise typer.BadParameter("give a FILE or --vault URL (one of them)")
+        if file is not None:
+            data = file.read_bytes()  # a missing file is said first, before the phrase's form
+        _check_phrase(phrase)
         uri = resolve_store(store, "wallet")
         agent_uri = agent_store_uri(uri, agent_store)
-        target = Path(uri.removeprefix("sqlite://")) if uri.startswith("sqlite://") else None
-        new_file = target is not None and not target.exists()
+        # What this restore creates, removed again if it does not finish (docs/wallet.md).
+        created = _new_files(uri) + _new_files(agent_uri)
 
         async def fetch(url: str) -> tuple[bytes, VaultSlot, str]:
             slot = vault_slot(phrase)
@@ -821,13 +967,12 @@ def _register_backup(wallet_app: typer.Typer) -> None:
 
         slot: VaultSlot | None = None
         etag: str | None = None
-        if file is not None:
-            data = file.read_bytes()
-        elif vault is not None:
-            # Read first: a wrong phrase or an empty vault slot leaves nothing behind locally.
-            data, slot, etag = run_command(functools.partial(fetch, vault))
 
         async def work() -> Any:
+            nonlocal data, slot, etag
+            if vault is not None:
+                # Read first: a wrong phrase or an empty vault slot leaves nothing behind locally.
+                data, slot, etag = await fetch(vault)
             async with _local(store, profile, create=True) as wallet:
                 summary = await restore(data, phrase, into=wallet.store, profile=wallet.profile)
                 if vault is not None and slot is not None and etag is not None:
@@ -836,11 +981,13 @@ def _register_backup(wallet_app: typer.Typer) -> None:
             return summary
 
         try:
-            summary = run_command(work)
-        except typer.Exit:
-            if new_file and target is not None:  # leave no empty wallet behind
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{target}{suffix}").unlink(missing_ok=True)
+            summary = _run_interruptible(work)
+        except KeyboardInterrupt:
+            _remove(created)
+            error_console().print("interrupted: nothing was restored, no wallet file was left")
+            raise typer.Exit(130) from None
+        except BaseException:
+            _remove(created)  # leave no empty or half-restored wallet behind
             raise
         stdout_console().print(
             f"restored {summary.credentials} credential(s), {summary.consents} consent(s), "

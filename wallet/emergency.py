@@ -70,6 +70,8 @@ class EmergencyCard:
     :param sections: the sections on the card, in the order asked for.
     :param presentation: the SD-JWT presentation the QR code holds.
     :param error_level: the QR error correction level used (``L``, or higher when it fitted).
+    :param status_warning: set by :func:`wallet.api.make_emergency_card` when the summary's
+        status (revoked?) could not be checked: why, to show the citizen.
     """
 
     payload_text: str
@@ -80,6 +82,7 @@ class EmergencyCard:
     sections: tuple[str, ...]
     presentation: str
     error_level: str
+    status_warning: str | None = None
 
 
 def _parse_summary(sd_jwt_credential: str) -> SdJwt:

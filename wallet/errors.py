@@ -10,7 +10,8 @@
         ├── CredentialImportError       walletUnsupportedFormat, walletIssuerKeyNotFound
         ├── PresentationQueryError      presentationQueryInvalid, presentationNoMatch
         ├── ConsentError                consentNotFound, consentNotActive, consentReceiptMismatch
-        └── BackupError                 backupWrongPhrase, backupCorrupt, backupTargetNotEmpty
+        ├── BackupError                 backupWrongPhrase, backupCorrupt, backupTargetNotEmpty
+        └── CredentialStatusError       credentialRevoked, credentialSuspended
 
 Signature failures on import are the agent's own errors (:class:`agent.errors.SignatureError`,
 :class:`agent.errors.ProofError`, ...), raised as they are. Messages and details name
@@ -26,6 +27,7 @@ __all__ = [
     "ConsentError",
     "CredentialImportError",
     "CredentialNotFoundError",
+    "CredentialStatusError",
     "DuplicateCredentialError",
     "PresentationQueryError",
     "WalletError",
@@ -73,3 +75,10 @@ class BackupError(WalletError):
     target store that already holds a wallet. Nothing was written."""
 
     default_code = ErrorCode.BACKUP_CORRUPT
+
+
+class CredentialStatusError(WalletError):
+    """The issuer has revoked or suspended a credential the citizen wants to use (an emergency
+    card): ``credentialRevoked`` or ``credentialSuspended``."""
+
+    default_code = ErrorCode.CREDENTIAL_REVOKED

@@ -313,6 +313,11 @@ class Wallet:
     def clock(self) -> Clock:
         return self._clock
 
+    @property
+    def http_client(self) -> httpx.AsyncClient | None:
+        """The client for did:web, SMART Health Card JWKS and status lists (``None``: offline)."""
+        return self._http_client
+
     # --- holder keys ---------------------------------------------------------------------------
 
     async def _identity(self) -> dict[str, Any]:
@@ -738,6 +743,22 @@ def _not_found(credential_id: str) -> CredentialNotFoundError:
     )
 
 
+def _unwrap(value: dict[str, Any]) -> dict[str, Any] | str:
+    """A VC-API response ``{"verifiableCredential": ...}`` (what ``POST /credentials/issue``
+    answers, and what ``mydata verify`` accepts) stands for the credential in it, which is
+    what the wallet keeps. Not to be confused with a SMART Health Card file, whose
+    ``verifiableCredential`` is a list of JWS: that stays as it is."""
+    if "@context" in value or set(value) != {"verifiableCredential"}:
+        return value
+    inner = value["verifiableCredential"]
+    if isinstance(inner, dict):
+        return inner
+    if isinstance(inner, str) and inner.strip():
+        return inner.strip()
+    # A list is a SMART Health Card file ({"verifiableCredential": ["<JWS>", ...]}).
+    return value
+
+
 def _normalise_input(item: Importable) -> dict[str, Any] | list[str] | str:
     if isinstance(item, bytes):
         try:
@@ -745,12 +766,12 @@ def _normalise_input(item: Importable) -> dict[str, Any] | list[str] | str:
         except UnicodeDecodeError:
             raise CredentialImportError("the credential file is not UTF-8 text") from None
     if isinstance(item, Mapping):
-        return dict(item)
+        return _unwrap(dict(item))
     if isinstance(item, str):
         text = item.strip()
         if text.startswith("{"):
             try:
-                return parse_json_object(text)
+                return _unwrap(parse_json_object(text))
             except InvalidInputError as exc:
                 raise CredentialImportError(
                     f"the credential is not valid JSON ({exc.message})"

@@ -17,6 +17,7 @@ from agent.storage.askar import (
     is_contention,
     open_store,
     remove_store,
+    settle_pending_calls,
     single_valued,
 )
 
@@ -33,5 +34,6 @@ __all__ = [
     "is_contention",
     "open_store",
     "remove_store",
+    "settle_pending_calls",
     "single_valued",
 ]

@@ -37,6 +37,7 @@ import json
 import os
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ __all__ = [
     "is_contention",
     "open_store",
     "remove_store",
+    "settle_pending_calls",
     "single_valued",
 ]
 
@@ -83,6 +85,31 @@ RAW_KEY_METHOD: Final = "raw"
 
 _RANGE_OPERATORS: Final = frozenset({"$gt", "$gte", "$lt", "$lte", "$like"})
 _Operation = Literal["open", "session", "record", "query", "key", "profile", "close"]
+
+
+async def settle_pending_calls(*, seconds: float = 5.0) -> None:
+    """Wait until no askar call made on the running event loop is pending (at most
+    ``seconds``).
+
+    For a command stopped by Ctrl-C in the middle of store work: askar's threads still call
+    back into the loop for the calls the interruption abandoned, and a callback into a closed
+    loop prints "Exception ignored on calling ctypes callback ... Event loop is closed". Keep
+    the loop running through this first, then close the stores. askar keeps no public count of
+    its pending calls; its private table is read, and with another askar version that has none
+    this returns at once.
+    """
+    try:
+        from aries_askar.bindings import get_library
+
+        pending = get_library().loaded._callbacks
+    except (ImportError, AttributeError):  # pragma: no cover - another askar version
+        return
+    loop = asyncio.get_running_loop()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not any(entry[0] is loop for entry in list(pending.values())):
+            return
+        await asyncio.sleep(0.02)
 
 
 #: Worker threads of askar's async (tokio) runtime in this project's processes.
