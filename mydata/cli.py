@@ -84,8 +84,9 @@ def main() -> None:
     """Console-script entry point: no command ends in a traceback.
 
     Every party's command turns our own errors into ``error: [code] message``; here a file
-    the user named that cannot be read or written becomes the same kind of line (exit 2), and
-    anything else a short message (exit 70) with the traceback only under ``MYDATA_DEBUG=1``.
+    the user named that cannot be read or written becomes the same kind of line (exit 2), a
+    Ctrl-C ``interrupted`` (exit 130), and anything else a short message (exit 70) with the
+    traceback only under ``MYDATA_DEBUG=1``.
     """
     _skip_httpx_command_line()
     _configure_store_runtime()
@@ -98,6 +99,12 @@ def main() -> None:
         target = f" {exc.filename}" if exc.filename else ""
         error_console().print(f"[red]error:[/] {escape(exc.strerror or str(exc))}{escape(target)}")
         sys.exit(2)
+    except KeyboardInterrupt:
+        # Ctrl-C before a command's own handling took over (while modules load, say).
+        if os.environ.get("MYDATA_DEBUG"):
+            raise
+        print("\ninterrupted", file=sys.stderr)
+        sys.exit(130)
     except Exception:
         if os.environ.get("MYDATA_DEBUG"):
             raise

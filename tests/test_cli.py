@@ -296,3 +296,23 @@ def test_a_missing_file_is_a_one_line_error_not_a_traceback(
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "/nonexistent/" in result.stderr
+
+
+def test_ctrl_c_before_a_command_takes_over_is_one_line_and_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A KeyboardInterrupt while the command line is built (modules loading) printed a
+    # traceback; it is "interrupted" and the shell's code for SIGINT.
+    import mydata.cli
+
+    def interrupted(**_: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.delenv("MYDATA_DEBUG", raising=False)
+    monkeypatch.setattr(mydata.cli, "build_app", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        mydata.cli.main()
+    assert stopped.value.code == 130
+    captured = capsys.readouterr()
+    assert captured.err.strip() == "interrupted"
+    assert "Traceback" not in captured.err
