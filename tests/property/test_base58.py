@@ -1,4 +1,5 @@
-"""agent.keys.multikey's base58btc encoder and decoder equal the ``base58`` package's on every input."""
+"""agent.keys.multikey's base58btc encoder and decoder equal the ``base58`` package's
+on every input."""
 
 from __future__ import annotations
 
