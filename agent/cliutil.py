@@ -5,29 +5,34 @@ does its work in a coroutine and reports a :class:`~agent.errors.HealthMyDataErr
 ``error: [code] message`` with exit status 1 (:func:`run_command`). ``init`` commands create
 the party's store with a generated key (:func:`with_new_store`) and tell the user where it is
 and where its key file went (:func:`print_store`). ``audit verify`` commands report a
-hash-chained audit log's verification alike (:func:`report_audit_verification`).
+hash-chained audit log's verification alike (:func:`report_audit_verification`). Files that
+hold health data or secrets are written readable by their owner only (:func:`write_private`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Protocol, TypeVar
+from pathlib import Path
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import typer
 from rich.console import Console
 
 from agent.console import error_console, print_error
-from agent.errors import HealthMyDataError
+from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
 from agent.storage import Store, open_store
 from agent.storeconfig import key_file_for, store_key
 
 __all__ = [
     "AuditVerificationResult",
     "print_store",
+    "refuse",
     "report_audit_verification",
     "run_command",
     "with_new_store",
+    "write_private",
 ]
 
 _T = TypeVar("_T")
@@ -88,3 +93,24 @@ def report_audit_verification(out: Console, result: AuditVerificationResult) -> 
         f"({result.entries} entries verified before it)"
     )
     raise typer.Exit(1)
+
+
+def write_private(path: Path, data: bytes, *, replace: bool = True) -> None:
+    """Write ``data`` to a file only its owner can read: 0600 from its creation (not chmod-ed
+    after), and an existing file that is overwritten made 0600 too (it keeps its mode bits
+    otherwise). For anything holding health data or a secret: credentials, backups, cards.
+
+    :param replace: ``False`` never overwrites: an existing file is ``FileExistsError``.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
+    descriptor = os.open(path, flags, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(data)
+
+
+def refuse(message: str, *, code: ErrorCode = ErrorCode.INVALID_INPUT) -> NoReturn:
+    """Print ``error: [code] message`` and end with exit status 2: input the command cannot
+    use, as a bad option is (nothing was done)."""
+    print_error(error_console(), InvalidInputError(message, code=code))
+    raise typer.Exit(2)

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["ADMIN_TOKEN_ENV", "WALLET_PASSPHRASE_ENV", "LogFormat"]
+__all__ = ["ADMIN_TOKEN_ENV", "NO_PASSPHRASE", "WALLET_PASSPHRASE_ENV", "LogFormat"]
 
 #: The environment variable that holds the admin bearer token.
 ADMIN_TOKEN_ENV = "MYDATA_ADMIN_TOKEN"  # noqa: S105 - a variable name, not a secret
 #: The wallet store's passphrase (else it is asked for); ``wallet.api.PASSPHRASE_ENV``.
 WALLET_PASSPHRASE_ENV = "MYDATA_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
+#: What a wallet command or service says when it has no passphrase and no terminal to ask on.
+NO_PASSPHRASE = (
+    f"no wallet passphrase: set {WALLET_PASSPHRASE_ENV} (or run in a terminal to be asked)"
+)
 
 
 class LogFormat(StrEnum):

@@ -21,7 +21,13 @@ from agent.errors import InvalidInputError
 from agent.storage import Store
 from agent.storeconfig import STORE_KEY_ENV, key_file_for
 
-__all__ = ["STORE_MARKERS", "keyless_store", "refuse_other_party", "store_owner"]
+__all__ = [
+    "STORE_MARKERS",
+    "keyless_store",
+    "keyless_store_refusal",
+    "refuse_other_party",
+    "store_owner",
+]
 
 #: ``(record category, party)``: a store holding a record of the category belongs to the party.
 STORE_MARKERS: Final = (
@@ -59,6 +65,18 @@ async def refuse_other_party(store: Store, *, party: str, own: str, command: str
             f"'{command}' another --store (nothing was written)",
             details={"owner": owner},
         )
+
+
+def keyless_store_refusal(uri: str, *, party: str, command: str) -> str | None:
+    """Why ``command`` may not make ``party``'s store at ``uri`` (:func:`keyless_store`), or
+    ``None`` when it may."""
+    if not keyless_store(uri):
+        return None
+    return (
+        f"{uri} exists but has no key file beside it and MYDATA_STORE_KEY is not set: it is not "
+        f"{party}'s store (a wallet's opens with its passphrase); give '{command}' another "
+        "--store (nothing was written)"
+    )
 
 
 def keyless_store(uri: str) -> bool:

@@ -14,17 +14,23 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
 
-from agent.cliutil import print_store, report_audit_verification, run_command, with_new_store
+from agent.cliutil import (
+    print_store,
+    refuse,
+    report_audit_verification,
+    run_command,
+    with_new_store,
+)
 from agent.console import error_console, print_error, stdout_console
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
 from agent.storage import Store, open_store
 from agent.storeconfig import resolve_store, store_key
-from agent.storeowner import keyless_store
+from agent.storeowner import keyless_store_refusal
 from governance.audit import AuditEntry, AuditVerification
 from governance.operator import ROLES, Accreditation, Operator
 
@@ -61,12 +67,6 @@ async def _with_operator(store: str | None, action: Callable[[Operator], Awaitab
         return await action(operator)
     finally:
         await opened.close()
-
-
-def _refuse(message: str) -> NoReturn:
-    """Print ``error: [invalidInput] message`` and end with exit status 2 (unusable input)."""
-    print_error(error_console(), InvalidInputError(message))
-    raise typer.Exit(2)
 
 
 def _ignored_init_options(
@@ -129,12 +129,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create the operator's store, root key and DID (safe to run twice)."""
         uri = resolve_store(store, "operator")
-        if keyless_store(uri):
-            _refuse(
-                f"{uri} exists but has no key file beside it and MYDATA_STORE_KEY is not set: it "
-                "is not the operator's store (a wallet's opens with its passphrase); give "
-                "'mydata operator init' another --store (nothing was written)"
-            )
+        refusal = keyless_store_refusal(uri, party="the operator", command="mydata operator init")
+        if refusal is not None:
+            refuse(refusal)
 
         async def create(opened: Store) -> tuple[Operator, list[str]]:
             existing = await Operator.load(opened)

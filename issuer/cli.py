@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,13 +28,20 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from agent.cliutil import print_store, report_audit_verification, run_command, with_new_store
+from agent.cliutil import (
+    print_store,
+    refuse,
+    report_audit_verification,
+    run_command,
+    with_new_store,
+    write_private,
+)
 from agent.console import error_console, escape, print_error, stdout_console
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
 from agent.jsonio import parse_json, parse_json_object
 from agent.storage import Store, open_store
 from agent.storeconfig import resolve_store, store_key
-from agent.storeowner import keyless_store
+from agent.storeowner import keyless_store_refusal
 from issuer.accreditation import (
     AccreditationLink,
     approve_at_operator,
@@ -92,12 +99,6 @@ async def open_hospital(
     return opened, hospital
 
 
-def _refuse(message: str, *, code: ErrorCode = ErrorCode.INVALID_INPUT) -> NoReturn:
-    """Print ``error: [code] message`` and end with exit status 2 (unusable input)."""
-    print_error(error_console(), InvalidInputError(message, code=code))
-    raise typer.Exit(2)
-
-
 def _run_input(work: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
     """:func:`run_command`, but input the command cannot use (an
     :class:`~agent.errors.InvalidInputError`) ends with exit status 2, as a bad option does."""
@@ -119,7 +120,7 @@ def _read_input(file: str) -> Any:
         return parse_json(data, max_bytes=16 * 1024 * 1024)
     except HealthMyDataError as exc:
         where = "stdin" if file == "-" else file
-        _refuse(f"{where}: {exc.message}", code=exc.code)
+        refuse(f"{where}: {exc.message}", code=exc.code)
 
 
 def _read_object(file: str) -> dict[str, Any]:
@@ -130,28 +131,18 @@ def _read_object(file: str) -> dict[str, Any]:
         return parse_json_object(data)
     except HealthMyDataError as exc:
         where = "stdin" if file == "-" else file
-        _refuse(f"{where}: {exc.message}", code=exc.code)
-
-
-def _write_private(path: Path, text: str, *, replace: bool) -> None:
-    """Write ``text`` to a file only its owner can read (0600 from its creation, not chmod-ed
-    after: a credential holds health data). ``replace=False`` never overwrites a file."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
-    descriptor = os.open(path, flags, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        os.fchmod(handle.fileno(), 0o600)  # an overwritten file keeps its mode otherwise
-        handle.write(text + "\n")
+        refuse(f"{where}: {exc.message}", code=exc.code)
 
 
 def _check_output_file(output: Path) -> None:
     """Refuse an ``-o`` file that cannot be written, before a credential is issued for it."""
     if output.is_dir():
-        _refuse(f"-o {output} is a folder; give the file to write (nothing was issued)")
+        refuse(f"-o {output} is a folder; give the file to write (nothing was issued)")
     parent = output.parent
     if not parent.is_dir():
-        _refuse(f"-o {output}: the folder {parent} does not exist (nothing was issued)")
+        refuse(f"-o {output}: the folder {parent} does not exist (nothing was issued)")
     if not os.access(output if output.exists() else parent, os.W_OK):
-        _refuse(f"-o {output} is not writable (nothing was issued)")
+        refuse(f"-o {output} is not writable (nothing was issued)")
 
 
 def _prepare_output_folder(output: Path, names: list[str]) -> None:
@@ -160,7 +151,7 @@ def _prepare_output_folder(output: Path, names: list[str]) -> None:
     status list indexes. The folder is created (0700) when missing; a file named ``output``,
     or a file in it a credential would overwrite, is refused."""
     if output.exists() and not output.is_dir():
-        _refuse(
+        refuse(
             f"-o {output} is a file; -o names the folder to write the credentials into (it is "
             "created when missing); nothing was issued"
         )
@@ -168,12 +159,12 @@ def _prepare_output_folder(output: Path, names: list[str]) -> None:
     taken = [name for name in names if (output / name).exists()]
     if taken:
         more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
-        _refuse(
+        refuse(
             f"-o {output} already holds {taken[0]}{more}; give a new or empty folder (nothing "
             "was issued, nothing was overwritten)"
         )
     if not os.access(output, os.W_OK | os.X_OK):
-        _refuse(f"-o {output} is not writable (nothing was issued)")
+        refuse(f"-o {output} is not writable (nothing was issued)")
 
 
 def _ignored_init_options(
@@ -233,12 +224,9 @@ def register(app: typer.Typer) -> None:
         --operator, also register with the public operator for accreditation."""
         uri = resolve_store(store, "hospital")
         insecure = frozenset(insecure_http_host or ())
-        if keyless_store(uri):
-            _refuse(
-                f"{uri} exists but has no key file beside it and MYDATA_STORE_KEY is not set: it "
-                "is not a hospital's store (a wallet's opens with its passphrase); give 'mydata "
-                "hospital init' another --store (nothing was written)"
-            )
+        refusal = keyless_store_refusal(uri, party="a hospital", command="mydata hospital init")
+        if refusal is not None:
+            refuse(refusal)
 
         async def create(opened: Store) -> tuple[Hospital, list[str]]:
             existing = await Hospital.load(opened, insecure_http_hosts=insecure)
@@ -305,7 +293,7 @@ def register(app: typer.Typer) -> None:
         if output is None:
             typer.echo(text)
         else:
-            _write_private(output, text, replace=True)
+            write_private(output, (text + "\n").encode("utf-8"))
             error_console().print(f"written to {output}")
 
     def _status_command(action: str, verb: str) -> None:
@@ -451,7 +439,7 @@ def _register_records(hospital_app: typer.Typer) -> None:
         formats = credential_format or ["vc"]
         unknown = [fmt for fmt in formats if fmt not in FORMATS]
         if unknown:
-            _refuse(f"unknown --format {unknown[0]!r}; use {' and/or '.join(sorted(FORMATS))}")
+            refuse(f"unknown --format {unknown[0]!r}; use {' and/or '.join(sorted(FORMATS))}")
         fhir = _read_input(file)
         jwk = _read_object(str(holder_jwk)) if holder_jwk is not None else None
 
@@ -470,7 +458,7 @@ def _register_records(hospital_app: typer.Typer) -> None:
             fmt == "sd-jwt" and claims.kind != CredentialKind.EMERGENCY_SUMMARY
             for claims, fmt in planned
         ):
-            _refuse(
+            refuse(
                 "--format sd-jwt needs --holder-jwk, the holder's public JWK (nothing was issued)"
             )
         names = [
@@ -497,7 +485,7 @@ def _register_records(hospital_app: typer.Typer) -> None:
                             if isinstance(item.credential, dict)
                             else item.credential
                         )
-                        _write_private(path, text, replace=False)
+                        write_private(path, (text + "\n").encode("utf-8"), replace=False)
                         target = str(path)
                     issued.append((item, target))
                 return issued

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import typer
 
 from agent.errors import HealthMyDataError
-from agent.servenames import ADMIN_TOKEN_ENV, WALLET_PASSPHRASE_ENV, LogFormat
+from agent.servenames import ADMIN_TOKEN_ENV, NO_PASSPHRASE, WALLET_PASSPHRASE_ENV, LogFormat
 from agent.storeconfig import resolve_store, store_key
 
 if TYPE_CHECKING:
@@ -159,11 +159,7 @@ def register(app: typer.Typer) -> None:
                 # No terminal to ask on (a service manager, a pipe): say what to set, exit 2.
                 from agent.console import error_console  # rich: only for an error
 
-                error_console().print(
-                    f"[red]error:[/] no wallet passphrase: set {WALLET_PASSPHRASE_ENV} (or run "
-                    "in a terminal to be asked)",
-                    soft_wrap=True,
-                )
+                error_console().print(f"[red]error:[/] {NO_PASSPHRASE}", soft_wrap=True)
                 raise typer.Exit(2)
             passphrase = passphrase or typer.prompt("Wallet passphrase", hide_input=True)
             opening = StoreOpening(uri, passphrase=passphrase, profile=profile, create=False)
@@ -420,30 +416,33 @@ def _supervise(children: list[int]) -> int:
     A worker that ends stops the others. One that fails (its start-up refused, a crash, the
     OOM killer) makes the service exit non-zero, so that its supervisor (systemd, Kubernetes)
     restarts it whole, rather than it serving on with fewer workers than configured and no
-    sign of it but a log line. A worker ending by SIGTERM or SIGINT was told to stop (uvicorn
-    re-raises the signal after its graceful shutdown): not a failure.
+    sign of it but a log line. A worker ending by SIGTERM or SIGINT after the parent forwarded
+    a stop was told to stop (uvicorn re-raises the signal after its graceful shutdown): not a
+    failure; killed so by anyone else, it is one (the supervisor restarts the service).
     """
     log = logging.getLogger(__name__)
     stopping = False
 
+    failed = 0
+    waiting = set(children)
+
     def forward(signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
-        for pid in children:
+        for pid in list(waiting):  # never a reaped pid: the kernel may have reused it
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    failed = 0
-    waiting = set(children)
     while waiting:
         pid, status = os.wait()
         if pid not in waiting:
             continue
         waiting.discard(pid)
         code = os.waitstatus_to_exitcode(status)
-        if code not in (0, -signal.SIGTERM, -signal.SIGINT) and not failed:
+        told_to_stop = stopping and code in (-signal.SIGTERM, -signal.SIGINT)
+        if code != 0 and not told_to_stop and not failed:
             failed = code if code > 0 else 1
             log.error(
                 "worker %d exited with %s; stopping the other workers (exit code %d)",

@@ -76,13 +76,22 @@ EMERGENCY_SECTIONS: Final = (
     "advanceDirective",
     "emergencyContact",
 )
-#: Fields of a ClaimEvidence credential each claim type needs (FHIR Claim.type codes).
+#: Fields of a ClaimEvidence credential each claim type needs (FHIR Claim.type codes). Every
+#: type needs ``claimType`` itself: it is selectively disclosable, and evidence that withheld
+#: it could not be told from evidence for another type of claim (:func:`with_claim_check`).
 CLAIM_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
-    "institutional": ("encounter", "diagnoses", "procedures", "charges", "chargeTotal"),
-    "professional": ("diagnoses", "procedures", "charges", "chargeTotal"),
-    "oral": ("procedures", "charges", "chargeTotal"),
-    "pharmacy": ("charges", "chargeTotal"),
-    "vision": ("diagnoses", "charges", "chargeTotal"),
+    "institutional": (
+        "claimType",
+        "encounter",
+        "diagnoses",
+        "procedures",
+        "charges",
+        "chargeTotal",
+    ),
+    "professional": ("claimType", "diagnoses", "procedures", "charges", "chargeTotal"),
+    "oral": ("claimType", "procedures", "charges", "chargeTotal"),
+    "pharmacy": ("claimType", "charges", "chargeTotal"),
+    "vision": ("claimType", "diagnoses", "charges", "chargeTotal"),
 }
 #: The code of a failed ``fields`` check when the evidence's ``claimType`` is not the claim's.
 CLAIM_TYPE_MISMATCH: Final = str(ErrorCode.CLAIM_TYPE_MISMATCH)
@@ -526,8 +535,10 @@ def with_claim_check(
     another: evidence for an institutional claim does not support a pharmacy claim, though it
     holds every field a pharmacy claim needs.
 
-    Unchanged for another role, for evidence that does not disclose ``claimType`` (the
-    hospital omits it when the record had no Claim), and when the check is already there.
+    Unchanged for another role and when the check is already there. Evidence that does not
+    disclose ``claimType`` (withheld, or a record without a Claim) fails the ``fields`` check
+    already: every claim type requires it (:data:`CLAIM_FIELDS`), so withholding it cannot
+    pass institutional evidence off as a pharmacy claim's.
     """
     if not isinstance(policy, InsurerClaimPolicy) or not isinstance(claim_type, str):
         return report

@@ -37,10 +37,11 @@ import httpx
 import typer
 from rich.table import Table
 
-from agent.cliutil import run_command
+from agent.cliutil import run_command, write_private
 from agent.console import error_console, escape, print_error, stdout_console
 from agent.dids import DIDResolver
 from agent.errors import ErrorCode, HealthMyDataError, StorageError
+from agent.servenames import NO_PASSPHRASE
 from agent.service import ADMIN_TOKEN_ENV
 from agent.storage import open_store, settle_pending_calls
 from agent.storeconfig import key_file_for, resolve_store, store_key
@@ -117,11 +118,7 @@ def _passphrase(new: bool) -> str:
     if value:
         return value
     if not os.isatty(0):
-        error_console().print(
-            f"[red]error:[/] no wallet passphrase: set {PASSPHRASE_ENV} (or run in a terminal "
-            "to be asked)",
-            soft_wrap=True,
-        )
+        error_console().print(f"[red]error:[/] {NO_PASSPHRASE}", soft_wrap=True)
         raise typer.Exit(2)
     prompt = "New wallet passphrase" if new else "Wallet passphrase"
     text: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=new)
@@ -181,16 +178,6 @@ async def _add_operators(
             await add_operator(opened, source.did, source.url, insecure_http_hosts=allowed)
     finally:
         await opened.close()
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write a file only its owner can read (0600 from its creation, not chmod-ed after): a
-    backup or an emergency card holds health data. An existing file keeps its mode bits but is
-    made 0600 too, so that overwriting a world-readable file does not leave it readable."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        os.fchmod(handle.fileno(), 0o600)
-        handle.write(data)
 
 
 # --- the service's admin API -------------------------------------------------------------------
@@ -637,8 +624,10 @@ def _register_local(wallet_app: typer.Typer) -> None:
         profile: ProfileOption = None,
         insecure_http_host: InsecureHosts = None,
     ) -> None:
-        """Your EmergencySummary's chosen sections in ONE QR code, verifiable offline; refused
-        when the hospital has revoked the summary (written only you can read: health data)."""
+        """Your EmergencySummary's chosen sections in ONE QR code, verifiable offline.
+
+        Refused when the hospital revoked the summary; only you can read the file (health data).
+        """
         suffix = output.suffix.lower()
         if suffix not in (".png", ".svg", ".txt"):
             raise typer.BadParameter("-o must end in .png, .svg or .txt")
@@ -663,11 +652,11 @@ def _register_local(wallet_app: typer.Typer) -> None:
             print_error(error_console(), card)
             raise typer.Exit(2)
         if suffix == ".png":
-            _write_private(output, card.png_bytes)
+            write_private(output, card.png_bytes)
         elif suffix == ".svg":
-            _write_private(output, card.svg_text.encode("utf-8"))
+            write_private(output, card.svg_text.encode("utf-8"))
         else:
-            _write_private(output, card.payload_text.encode("ascii") + b"\n")
+            write_private(output, card.payload_text.encode("ascii") + b"\n")
         if card.status_warning is not None:
             error_console().print(f"[yellow]warning:[/] {escape(card.status_warning)}")
         stdout_console().print(
@@ -843,16 +832,21 @@ def _check_phrase(phrase: str) -> None:
 
 
 def _new_files(uri: str) -> list[Path]:
-    """The files of a SQLite store (and its key file) that do not exist yet: those a restore
-    into it creates. A PostgreSQL store has none this command could remove."""
+    """The files a restore into the SQLite store at ``uri`` would create: all of them (the
+    database, its ``-wal`` and ``-shm``, its key file) when the database file does not exist
+    yet, and none when it does. A store that exists is never removed in part: its ``-wal`` and
+    ``-shm`` come and go while another process has it open, and removing them would lose that
+    process's writes. A PostgreSQL store has none this command could remove."""
     if not uri.startswith("sqlite://") or uri == "sqlite://:memory:":
         return []
     base = uri.removeprefix("sqlite://")
-    candidates = [Path(f"{base}{suffix}") for suffix in ("", "-wal", "-shm")]
+    if Path(base).exists():
+        return []
+    created = [Path(f"{base}{suffix}") for suffix in ("", "-wal", "-shm")]
     key_file = key_file_for(uri)
-    if key_file is not None:
-        candidates.append(Path(key_file))
-    return [path for path in candidates if not path.exists()]
+    if key_file is not None and not Path(key_file).exists():
+        created.append(Path(key_file))
+    return created
 
 
 def _remove(paths: list[Path]) -> None:
@@ -927,7 +921,7 @@ def _register_backup(wallet_app: typer.Typer) -> None:
         data, receipt = run_command(work)
         out = stdout_console()
         if file is not None:
-            _write_private(file, data)
+            write_private(file, data)
             out.print(f"written {file} ({len(data)} bytes)")
         if receipt is not None and vault is not None:
             verb = "stored in" if receipt.created else "replaced in"
@@ -984,7 +978,8 @@ def _register_backup(wallet_app: typer.Typer) -> None:
             summary = _run_interruptible(work)
         except KeyboardInterrupt:
             _remove(created)
-            error_console().print("interrupted: nothing was restored, no wallet file was left")
+            left = "no wallet file was left" if created else "the existing store was kept"
+            error_console().print(f"interrupted: nothing was restored ({left})")
             raise typer.Exit(130) from None
         except BaseException:
             _remove(created)  # leave no empty or half-restored wallet behind

@@ -87,25 +87,34 @@ async def sd_jwt_status(
             f"the status list {uri[:200]} is not an https URL (plain http only for a host "
             "given with --insecure-http-host)",
         )
+    body = bytearray()
     try:
-        response = await http_client.get(
-            uri, headers={"Accept": _MEDIA}, follow_redirects=False, timeout=_TIMEOUT
-        )
+        # Streamed, and given up past _MAX_BYTES: the URL is the issuer's, not the wallet's.
+        async with http_client.stream(
+            "GET", uri, headers={"Accept": _MEDIA}, follow_redirects=False, timeout=_TIMEOUT
+        ) as response:
+            if response.status_code != 200:
+                return StatusOutcome(
+                    CredentialStatus.UNCHECKED,
+                    f"fetching the status list {uri[:200]} gave HTTP {response.status_code}",
+                )
+            async for chunk in response.aiter_bytes():
+                body.extend(chunk)
+                if len(body) > _MAX_BYTES:
+                    return StatusOutcome(
+                        CredentialStatus.UNCHECKED,
+                        f"the status list {uri[:200]} is larger than {_MAX_BYTES} bytes",
+                    )
     except httpx.HTTPError as exc:
         return StatusOutcome(
             CredentialStatus.UNCHECKED,
             f"the status list {uri[:200]} could not be fetched ({type(exc).__name__})",
         )
-    if response.status_code != 200 or len(response.content) > _MAX_BYTES:
-        return StatusOutcome(
-            CredentialStatus.UNCHECKED,
-            f"fetching the status list {uri[:200]} gave HTTP {response.status_code}",
-        )
     issuer = payload.get("iss")
     try:
         result = await check_token_status(
             reference,
-            response.text.strip(),
+            body.decode("utf-8", errors="replace").strip(),
             issuer_key_resolver=resolver,
             now=now,
             expected_issuer=issuer if isinstance(issuer, str) else None,

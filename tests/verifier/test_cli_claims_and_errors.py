@@ -7,6 +7,7 @@ rejection reasons are true, and did:web on this machine can be fetched over plai
 from __future__ import annotations
 
 import asyncio
+import base64
 import http.server
 import json
 import os
@@ -83,6 +84,18 @@ def evidence_and_cache(
 
 
 # --- 1: claim types ---------------------------------------------------------------------------
+
+
+def _without_disclosure(sd_jwt: str, name: str) -> str:
+    """``sd_jwt`` with the Disclosure of the member ``name`` left out, as a holder may."""
+    jwt, *disclosures = sd_jwt.split("~")
+    kept = [
+        d
+        for d in disclosures
+        if not d or json.loads(base64.urlsafe_b64decode(d + "=" * (-len(d) % 4)))[1] != name
+    ]
+    assert len(kept) == len(disclosures) - 1, f"no Disclosure of {name}"
+    return "~".join([jwt, *kept])
 
 
 def test_insurer_verify_refuses_an_unknown_claim_type_as_unusable_input(
@@ -370,3 +383,21 @@ def test_serve_verifier_names_the_policy_option_for_an_unknown_policy(tmp_path: 
     err = " ".join(result.stderr.split())
     assert "unknown verifier policy 'bogus': --policy must be one of generic, emergency" in err
     assert "default_role" not in err
+
+
+def test_insurer_verify_refuses_evidence_that_withholds_its_claim_type(
+    evidence_and_cache: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # Institutional evidence holds every field a pharmacy claim needs; without claimType it
+    # could not be told from pharmacy evidence, so every claim type requires claimType.
+    evidence, cache = evidence_and_cache
+    withheld = tmp_path / "withheld.sd-jwt"
+    withheld.write_text(_without_disclosure(evidence.read_text().strip(), "claimType"))
+    result = mydata(
+        "insurer", "verify", str(withheld), "--claim-type", "pharmacy", "--claim-id", "C-PH2",
+        "--cache", str(cache), "--store", str(tmp_path / "ins.sqlite"), "--json", home=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    body = json.loads(result.stdout)
+    assert body["decision"]["accepted"] is False
+    assert any("claimType" in reason for reason in body["decision"]["reasons"]), body
