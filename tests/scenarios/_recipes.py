@@ -12,8 +12,9 @@ pipeline ends in the real verifier code: :func:`verifier.submit.verify_submissio
 Pipelines and their recipe members (all optional unless said otherwise):
 
 ``insurer``       ``credential``: {``issuer``, ``signer``, ``holder``, ``exp_days``, ``nbf_days``,
-                  ``status_idx``}; ``submissions``: a list of {``claim_id``, ``claim_type``,
-                  ``request_purpose``, ``holder``, ``disclose``, ``aud`` (``verifier`` or a DID),
+                  ``status_idx``, ``claim_type``}; ``submissions``: a list of {``claim_id``,
+                  ``claim_type``, ``request_purpose``, ``holder``, ``disclose``, ``aud``
+                  (``verifier`` or a DID),
                   ``reuse`` (submit the previous text again), ``mutation``, ``expect``}
 ``emergency``     ``credential`` as above; the verifier runs on an offline cache file only
 ``credential``    ``credential``: {``issuer``, ``signer``, ``valid_from_days``,
@@ -85,7 +86,14 @@ CLAIM_DEFINITION: dict[str, Any] = {
                 "limit_disclosure": "required",
                 "fields": [
                     {"path": [f"$.{name}"]}
-                    for name in ("encounter", "diagnoses", "procedures", "charges", "chargeTotal")
+                    for name in (
+                        "claimType",
+                        "encounter",
+                        "diagnoses",
+                        "procedures",
+                        "charges",
+                        "chargeTotal",
+                    )
                 ],
             },
         }
@@ -137,6 +145,8 @@ def sd_jwt_credential(world: World, recipe: dict[str, Any], kind: str) -> str:
     issuer = world.party(recipe.get("issuer", "hospital"))
     signer = world.party(recipe.get("signer", recipe.get("issuer", "hospital")))
     claims = dict(CLAIM if kind == "claim" else SUMMARY)
+    if "claim_type" in recipe:
+        claims["claimType"] = recipe["claim_type"]
     if "status_idx" in recipe:
         claims["status"] = {"status_list": {"idx": recipe["status_idx"], "uri": STATUS_URI}}
     holder = recipe.get("holder", "citizen" if kind == "claim" else None)
@@ -248,7 +258,8 @@ async def run_insurer(world: World, recipe: dict[str, Any]) -> list[dict[str, An
                 credential,
                 world.party(submission.get("holder", "citizen")),
                 disclose=submission.get(
-                    "disclose", ["encounter", "diagnoses", "procedures", "charges", "chargeTotal"]
+                    "disclose",
+                    ["claimType", "encounter", "diagnoses", "procedures", "charges", "chargeTotal"],
                 ),
                 nonce=made.nonce,
                 aud=aud,

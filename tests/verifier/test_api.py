@@ -42,6 +42,7 @@ DEFINITION = {
             "constraints": {
                 "limit_disclosure": "required",
                 "fields": [
+                    {"path": ["$.claimType"]},
                     {"path": ["$.diagnoses"]},
                     {"path": ["$.chargeTotal"]},
                     {"path": ["$.encounter"]},
@@ -52,7 +53,7 @@ DEFINITION = {
         }
     ],
 }
-CLAIM_FIELDS = ["encounter", "diagnoses", "procedures", "charges", "chargeTotal"]
+CLAIM_FIELDS = ["claimType", "encounter", "diagnoses", "procedures", "charges", "chargeTotal"]
 
 
 @dataclass
@@ -360,7 +361,7 @@ def test_evidence_for_another_claim_type_is_refused_with_its_check(world: World)
         },
     )
     assert response.status_code == 201, response.text
-    text = _present(world, sd, response.json()["nonce"], disclose=[*CLAIM_FIELDS, "claimType"])
+    text = _present(world, sd, response.json()["nonce"], disclose=CLAIM_FIELDS)
     status, body = _submit(world, text)
     assert status == 422, body
     assert _failed(body) == {"fields": CLAIM_TYPE_MISMATCH}
