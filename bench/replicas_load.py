@@ -49,12 +49,14 @@ from agent.keys.convert import public_key_to_jwk
 from agent.storage import generate_raw_key, open_store, remove_store
 from tests.conftest import MYDATA, UNSIGNED_ALLERGY, free_port, stop_process, wait_healthy
 from tests.verifier.world import CLAIM
+from verifier.policy import CLAIM_FIELDS as INSURER_CLAIM_FIELDS
 from verifier.trust import TrustRegistry
 
 TOKEN = "replicas-load-admin-token"
 HEALTH_V1 = "https://w3id.org/health-mydata/v1"
 VCT_CLAIM_EVIDENCE = "https://w3id.org/health-mydata/vct/ClaimEvidence/v1"
-CLAIM_FIELDS = ("encounter", "diagnoses", "procedures", "charges", "chargeTotal")
+#: What an institutional claim needs disclosed (the insurer's policy decides; claimType included).
+CLAIM_FIELDS = INSURER_CLAIM_FIELDS["institutional"]
 
 T = TypeVar("T")
 
