@@ -20,7 +20,7 @@ from tests.verifier.conftest import Party, _party
 from tests.verifier.service import VerifierService
 from tests.verifier.world import NOW, accreditation, claim_evidence, presentation
 from verifier.nonces import NonceStore
-from verifier.policy import InsurerClaimPolicy
+from verifier.policy import CLAIM_FIELDS, InsurerClaimPolicy
 from verifier.report import Check, CheckResult, VerificationReport
 from verifier.trust import TrustRegistry
 
@@ -144,7 +144,7 @@ def _request(service: VerifierService, claim_id: str) -> str:
     return str(response.json()["nonce"])
 
 
-FIELDS = ["encounter", "diagnoses", "procedures", "charges", "chargeTotal"]
+FIELDS = list(CLAIM_FIELDS["institutional"])
 
 
 def test_two_replicas_nonce_single_use_and_duplicate_claims(replicas: Any) -> None:
