@@ -3,11 +3,13 @@ for tests that run ``mydata`` commands and services as processes."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -188,3 +190,36 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
         capture_output=True,
     )
     return cert, key
+
+
+class StatusListServer:
+    """A real HTTP server on 127.0.0.1 that publishes one Status List Token at :attr:`uri`
+    (whatever :attr:`token` holds; 503 while it is empty), for the wallet's status checks.
+
+    :param host: the host name in :attr:`uri` (``localhost`` for a service started with
+        ``--insecure-http-host localhost``).
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.token = ""
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = owner.token.encode()
+                self.send_response(200 if body else 503)
+                self.send_header("Content-Type", "application/statuslist+jwt")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.uri = f"http://{host}:{self.httpd.server_address[1]}/status/1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -8,9 +8,7 @@ httpx mock transport for the library ones.
 
 from __future__ import annotations
 
-import http.server
 import stat
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,6 +23,7 @@ from issuer.fhir import read_fhir_input
 from issuer.issue import sd_jwt_credential
 from issuer.templates import emergency_summary
 from mydata.cli import build_app
+from tests.conftest import StatusListServer
 from tests.issuer.conftest import SAMPLES, load
 from tests.wallet.conftest import Hospital
 from wallet import Wallet, open_wallet
@@ -138,39 +137,16 @@ def test_the_service_answers_409_with_the_code() -> None:
 # --- the command line, against a real status list server ---------------------------------------
 
 
-class _Server:
-    def __init__(self) -> None:
-        self.token = ""
-        owner = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = owner.token.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/statuslist+jwt")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.uri = f"http://127.0.0.1:{self.httpd.server_address[1]}/status/1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def server() -> Iterator[_Server]:
-    running = _Server()
+def server() -> Iterator[StatusListServer]:
+    running = StatusListServer()
     yield running
-    running.httpd.shutdown()
-    running.httpd.server_close()
+    running.close()
 
 
 @pytest.fixture
 async def cli_wallet(
-    tmp_path: Path, hospital: Hospital, now: datetime, server: _Server
+    tmp_path: Path, hospital: Hospital, now: datetime, server: StatusListServer
 ) -> dict[str, object]:
     """A wallet file holding the summary, and the tokens the server may publish (made here,
     in the event loop the hospital's key store lives in)."""
@@ -203,7 +179,7 @@ def _card(made: dict[str, object], out: Path, *extra: str) -> tuple[int, str, st
 
 @pytest.mark.parametrize("name", ["card.png", "card.svg", "card.txt"])
 def test_cli_card_file_is_private(
-    tmp_path: Path, server: _Server, cli_wallet: dict[str, object], name: str
+    tmp_path: Path, server: StatusListServer, cli_wallet: dict[str, object], name: str
 ) -> None:
     server.token = _tokens(cli_wallet)[TokenStatus.VALID]
     out = tmp_path / name
@@ -216,7 +192,7 @@ def test_cli_card_file_is_private(
 
 
 def test_cli_overwriting_a_readable_file_makes_it_private(
-    tmp_path: Path, server: _Server, cli_wallet: dict[str, object]
+    tmp_path: Path, server: StatusListServer, cli_wallet: dict[str, object]
 ) -> None:
     server.token = _tokens(cli_wallet)[TokenStatus.VALID]
     out = tmp_path / "card.png"
@@ -228,7 +204,7 @@ def test_cli_overwriting_a_readable_file_makes_it_private(
 
 
 def test_cli_refuses_a_revoked_summary_with_exit_2(
-    tmp_path: Path, server: _Server, cli_wallet: dict[str, object]
+    tmp_path: Path, server: StatusListServer, cli_wallet: dict[str, object]
 ) -> None:
     server.token = _tokens(cli_wallet)[TokenStatus.INVALID]
     out = tmp_path / "card.png"
@@ -241,7 +217,7 @@ def test_cli_refuses_a_revoked_summary_with_exit_2(
 
 
 def test_cli_warns_when_the_status_is_not_checked(
-    tmp_path: Path, server: _Server, cli_wallet: dict[str, object]
+    tmp_path: Path, server: StatusListServer, cli_wallet: dict[str, object]
 ) -> None:
     server.token = _tokens(cli_wallet)[TokenStatus.INVALID]
     out = tmp_path / "card.png"

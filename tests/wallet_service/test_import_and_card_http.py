@@ -6,8 +6,6 @@ credentialRevoked and warns when its status could not be checked."""
 from __future__ import annotations
 
 import copy
-import http.server
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +18,7 @@ from agent.keys import KeyType, encode_multikey
 from issuer.fhir import read_fhir_input
 from issuer.issue import issue_credential, sd_jwt_credential, w3c_credential
 from issuer.templates import emergency_summary
+from tests.conftest import StatusListServer
 from tests.issuer.conftest import SAMPLES, load
 from tests.sd_jwt.helpers import KeySigner
 from tests.wallet.conftest import allergy_claims
@@ -39,27 +38,10 @@ def _issuer() -> tuple[str, KeySigner]:
 ISSUER, SIGNER = _issuer()
 
 
-class _StatusServer:
+class _StatusServer(StatusListServer):
     def __init__(self) -> None:
-        self.token = ""
-        owner = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = owner.token.encode()
-                self.send_response(200 if body else 503)
-                self.send_header("Content-Type", "application/statuslist+jwt")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         # "localhost": the host the service was started with --insecure-http-host for.
-        self.uri = f"http://localhost:{self.httpd.server_address[1]}/status/1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        super().__init__(host="localhost")
 
     def publish(self, status: int | None) -> None:
         if status is None:
@@ -81,8 +63,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletService]
 def status_server() -> Iterator[_StatusServer]:
     server = _StatusServer()
     yield server
-    server.httpd.shutdown()
-    server.httpd.server_close()
+    server.close()
 
 
 def _w3c(holder: str) -> dict[str, Any]:
