@@ -58,6 +58,7 @@ from tests.verifier.world import (
 from verifier.nonces import NonceStore
 from verifier.offline import export_offline_cache, load_offline_cache
 from verifier.policy import (
+    CLAIM_FIELDS,
     VCT_CLAIM_EVIDENCE,
     VCT_EMERGENCY_SUMMARY,
     EmergencyPolicy,
@@ -84,17 +85,7 @@ CLAIM_DEFINITION: dict[str, Any] = {
             "id": "claim",
             "constraints": {
                 "limit_disclosure": "required",
-                "fields": [
-                    {"path": [f"$.{name}"]}
-                    for name in (
-                        "claimType",
-                        "encounter",
-                        "diagnoses",
-                        "procedures",
-                        "charges",
-                        "chargeTotal",
-                    )
-                ],
+                "fields": [{"path": [f"$.{name}"]} for name in CLAIM_FIELDS["institutional"]],
             },
         }
     ],
@@ -257,10 +248,7 @@ async def run_insurer(world: World, recipe: dict[str, Any]) -> list[dict[str, An
             text = presentation(
                 credential,
                 world.party(submission.get("holder", "citizen")),
-                disclose=submission.get(
-                    "disclose",
-                    ["claimType", "encounter", "diagnoses", "procedures", "charges", "chargeTotal"],
-                ),
+                disclose=submission.get("disclose", list(CLAIM_FIELDS["institutional"])),
                 nonce=made.nonce,
                 aud=aud,
             )

@@ -30,6 +30,7 @@ from tests.verifier.world import (
     presentation,
     status_token,
 )
+from verifier.policy import CLAIM_FIELDS as POLICY_FIELDS
 from verifier.policy import CLAIM_TYPE_MISMATCH
 from verifier.request import verify_presentation_request
 from verifier.trust import TrustRegistry
@@ -53,7 +54,7 @@ DEFINITION = {
         }
     ],
 }
-CLAIM_FIELDS = ["claimType", "encounter", "diagnoses", "procedures", "charges", "chargeTotal"]
+CLAIM_FIELDS = list(POLICY_FIELDS["institutional"])
 
 
 @dataclass
