@@ -28,13 +28,10 @@ without the holder key cannot burn other people's nonces.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
-from urllib.parse import urlsplit
-
-import httpx
+from typing import Any
 
 from agent.clock import DEFAULT_MAX_CLOCK_SKEW, Clock, format_datetime, parse_datetime, utcnow
 from agent.credentials.jose import (
@@ -61,6 +58,7 @@ from agent.errors import (
     StatusError,
 )
 from agent.keys.signer import KeyResolver, ResolvedKey
+from agent.status.token_fetch import TokenFetcher, http_token_fetcher, retrieval_error
 from verifier.nonces import NonceRecord, NonceStore
 from verifier.report import Check, CheckResult, CheckStatus, VerificationReport
 from verifier.request import match_definition
@@ -87,7 +85,6 @@ SD_JWT_CHECKS: tuple[Check, ...] = (
     Check.FIELDS,
     Check.PURPOSE,
 )
-_STATUS_JWT_MEDIA: Final = "application/statuslist+jwt"
 
 
 def looks_like_sd_jwt(text: str) -> bool:
@@ -99,55 +96,6 @@ def looks_like_sd_jwt(text: str) -> bool:
 
 
 # --- Token Status List fetch and cache -------------------------------------------------------
-
-TokenFetcher = Callable[[str], Awaitable[str]]
-
-
-def http_token_fetcher(
-    client: httpx.AsyncClient,
-    *,
-    insecure_http_hosts: Collection[str] = frozenset(),
-    max_bytes: int = 3 * 1024 * 1024,
-) -> TokenFetcher:
-    """A fetcher that GETs a Status List Token (``application/statuslist+jwt``) over HTTPS
-    (plain HTTP only for ``insecure_http_hosts``) with the injected client.
-    """
-    insecure = frozenset(insecure_http_hosts)
-
-    async def fetch(uri: str) -> str:
-        parts = urlsplit(uri)
-        if not (
-            (parts.scheme == "https" and parts.hostname)
-            or (parts.scheme == "http" and parts.hostname in insecure)
-        ):
-            raise _retrieval(f"status list uri {uri[:200]!r} is not an https URL", uri, "scheme")
-        try:
-            response = await client.get(
-                uri, headers={"Accept": _STATUS_JWT_MEDIA}, follow_redirects=False
-            )
-        except httpx.HTTPError as exc:
-            raise _retrieval(
-                f"the status list {uri} could not be fetched ({type(exc).__name__})",
-                uri,
-                "network",
-            ) from exc
-        if response.status_code != 200 or len(response.content) > max_bytes:
-            raise _retrieval(
-                f"fetching the status list {uri} gave HTTP {response.status_code}",
-                uri,
-                "httpStatus",
-            )
-        return response.text.strip()
-
-    return fetch
-
-
-def _retrieval(message: str, uri: str, reason: str) -> StatusError:
-    return StatusError(
-        message,
-        code=ErrorCode.STATUS_RETRIEVAL_ERROR,
-        details={"uri": uri[:200], "reason": reason},
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +149,7 @@ class TokenStatusCache:
         if cached is not None and (self._offline or now - cached.fetched_at < self._ttl):
             return cached.token, cached.fetched_at
         if self._offline or self._fetch is None:
-            raise _retrieval(
+            raise retrieval_error(
                 f"the status list {uri} is not available offline; sync it first", uri, "notSeeded"
             )
         token = await self._fetch(uri)

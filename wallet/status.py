@@ -21,19 +21,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Final
-from urllib.parse import urlsplit
 
 import httpx
 
 from agent.credentials.sd_jwt import parse_sd_jwt
 from agent.credentials.token_status_list import TokenStatus, check_token_status
-from agent.errors import HealthMyDataError
+from agent.errors import HealthMyDataError, StatusError
 from agent.keys.signer import KeyResolver
+from agent.status.token_fetch import http_token_fetcher
 
 __all__ = ["CredentialStatus", "StatusOutcome", "sd_jwt_status"]
 
-_MEDIA: Final = "application/statuslist+jwt"
-_MAX_BYTES: Final = 3 * 1024 * 1024
 _TIMEOUT: Final = 10.0
 
 
@@ -77,44 +75,18 @@ async def sd_jwt_status(
     uri = entry.get("uri") if isinstance(entry, dict) else None
     if not isinstance(uri, str):
         return StatusOutcome(CredentialStatus.UNCHECKED, "the status claim has no list uri")
-    parts = urlsplit(uri)
-    if not (
-        (parts.scheme == "https" and parts.hostname)
-        or (parts.scheme == "http" and parts.hostname in insecure_http_hosts)
-    ):
-        return StatusOutcome(
-            CredentialStatus.UNCHECKED,
-            f"the status list {uri[:200]} is not an https URL (plain http only for a host "
-            "given with --insecure-http-host)",
-        )
-    body = bytearray()
+    fetch = http_token_fetcher(
+        http_client, insecure_http_hosts=insecure_http_hosts, timeout=_TIMEOUT
+    )
     try:
-        # Streamed, and given up past _MAX_BYTES: the URL is the issuer's, not the wallet's.
-        async with http_client.stream(
-            "GET", uri, headers={"Accept": _MEDIA}, follow_redirects=False, timeout=_TIMEOUT
-        ) as response:
-            if response.status_code != 200:
-                return StatusOutcome(
-                    CredentialStatus.UNCHECKED,
-                    f"fetching the status list {uri[:200]} gave HTTP {response.status_code}",
-                )
-            async for chunk in response.aiter_bytes():
-                body.extend(chunk)
-                if len(body) > _MAX_BYTES:
-                    return StatusOutcome(
-                        CredentialStatus.UNCHECKED,
-                        f"the status list {uri[:200]} is larger than {_MAX_BYTES} bytes",
-                    )
-    except httpx.HTTPError as exc:
-        return StatusOutcome(
-            CredentialStatus.UNCHECKED,
-            f"the status list {uri[:200]} could not be fetched ({type(exc).__name__})",
-        )
+        token = await fetch(uri)
+    except StatusError as exc:
+        return StatusOutcome(CredentialStatus.UNCHECKED, exc.message)
     issuer = payload.get("iss")
     try:
         result = await check_token_status(
             reference,
-            body.decode("utf-8", errors="replace").strip(),
+            token,
             issuer_key_resolver=resolver,
             now=now,
             expected_issuer=issuer if isinstance(issuer, str) else None,
