@@ -20,10 +20,19 @@ and protocol handlers (``configure``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Coroutine,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -43,7 +52,7 @@ from agent.messaging import inbound_router, invitation_qr, parse_invitation_url
 from agent.observability import METRICS_TOKEN_ENV, install_operations, store_readiness
 from agent.runtime import DIDCommAgent
 from agent.servenames import ADMIN_TOKEN_ENV
-from agent.storage import Store, open_store
+from agent.storage import Store, open_store, settle_pending_calls
 
 __all__ = [
     "ADMIN_TOKEN_ENV",
@@ -57,6 +66,7 @@ __all__ = [
     "is_json_media_type",
     "read_json_body",
     "read_json_bytes",
+    "run_in_background",
     "validation_error_response",
 ]
 
@@ -359,6 +369,28 @@ class _AcceptRequest(BaseModel):
     label: str = Field(default="", max_length=200)
 
 
+def run_in_background(app: FastAPI, work: Coroutine[Any, Any, None], *, name: str) -> None:
+    """Run ``work`` as a task the service owns: at shutdown it is cancelled and awaited
+    before the store closes (a batch job resumes from its record when posted again).
+    ``work`` handles its own failures; one that escapes is logged."""
+    tasks: set[asyncio.Task[None]] = app.state.background_tasks
+    task = asyncio.get_running_loop().create_task(work, name=name)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+async def _stop_background(app: FastAPI) -> None:
+    tasks: set[asyncio.Task[None]] = getattr(app.state, "background_tasks", set())
+    running = list(tasks)
+    for task in running:
+        task.cancel()
+    for task, outcome in zip(
+        running, await asyncio.gather(*running, return_exceptions=True), strict=True
+    ):
+        if isinstance(outcome, Exception):
+            log.error("background task %s failed: %s", task.get_name(), type(outcome).__name__)
+
+
 def create_agent_app(
     config: AgentServiceConfig,
     *,
@@ -399,11 +431,16 @@ def create_agent_app(
             yield
         finally:
             operations.begin_shutdown()
+            await _stop_background(app)
             await agent.drain()
+            # A task cancelled in the middle of a store call leaves the call running in
+            # askar's threads; its callback must find this loop still open.
+            await settle_pending_calls(seconds=5.0)
             await http.aclose()
             await store.close()
 
     app = FastAPI(title=config.title, lifespan=lifespan)
+    app.state.background_tasks = set()
 
     def _agent_store() -> Store | None:
         agent: DIDCommAgent | None = getattr(app.state, "agent", None)

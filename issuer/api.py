@@ -38,7 +38,13 @@ from agent.errors import DataModelError, ErrorCode, InvalidInputError, StatusErr
 from agent.jsonio import DEFAULT_MAX_BYTES, parse_json_object
 from agent.openapi import json_body, object_schema
 from agent.runtime import DIDCommAgent
-from agent.service import AgentServiceConfig, create_agent_app, read_json_body, read_json_bytes
+from agent.service import (
+    AgentServiceConfig,
+    create_agent_app,
+    read_json_body,
+    read_json_bytes,
+    run_in_background,
+)
 from agent.status.publish import SignedCache, find_list, status_list_router
 from issuer.accreditation import load_link
 from issuer.batch import BatchJobs
@@ -377,12 +383,17 @@ def _issue_router() -> APIRouter:
         async def run() -> None:
             try:
                 await hospital.run_batch(job_id, items, credential_format=credential_format)
+            except asyncio.CancelledError:
+                log.warning(
+                    "batch job %s stopped by the service's shutdown; post it again with the "
+                    "same jobId to resume (nothing is issued twice)",
+                    job_id,
+                )
+                raise
             except Exception:  # the job record says failed; resume by posting it again
                 log.exception("batch job %s failed", job_id)
 
-        task = asyncio.get_running_loop().create_task(run())
-        request.app.state.batch_tasks.add(task)
-        task.add_done_callback(request.app.state.batch_tasks.discard)
+        run_in_background(request.app, run(), name=f"batch {job_id}")
         return {"jobId": job_id, "total": len(items)}
 
     @router.get("/batches/{job_id}", tags=["batch"], summary="A batch job's progress")
@@ -500,7 +511,6 @@ def create_hospital_app(
         app.state.hospital = hospital
         app.state.status_max_age = status_max_age
         app.state.signed_lists = SignedCache(hospital.clock)
-        app.state.batch_tasks = set()
         register_issuance(agent, hospital)
 
     return create_agent_app(

@@ -33,6 +33,7 @@ input askar rejects ``invalidInput`` and everything else ``storeBackendError``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -560,14 +561,16 @@ class Store:
             inner = await opener
         except AskarError as exc:
             raise _translate(exc, "session", profile=chosen) from exc
+        # Closing a transaction that was not committed rolls it back.
         try:
             yield Session(inner, profile=chosen, is_transaction=transaction)
-        finally:
-            # Closing a transaction that was not committed rolls it back.
-            try:
-                await inner.close()
-            except AskarError as exc:
-                raise _translate(exc, "close") from exc
+        except BaseException:
+            # The work failed or its task was cancelled: that is what the caller must see,
+            # whatever closing says.
+            with contextlib.suppress(StorageError):
+                await _close_session(inner)
+            raise
+        await _close_session(inner)
 
     async def create_profile(self, name: str) -> str:
         """Add a profile (a separately keyed record set) to the store; returns its name.
@@ -875,6 +878,25 @@ def _key_entry(entry: Any) -> KeyEntry:
         metadata=str(metadata) if metadata else None,
         key=entry.key,
     )
+
+
+#: How long closing a session waits for a call on it that a cancelled task left running.
+_CLOSE_WAIT_SECONDS: Final = 5.0
+
+
+async def _close_session(inner: Any) -> None:
+    """Close an askar session. A call on it whose task was cancelled goes on in askar's
+    threads and holds the session until it ends; askar refuses the close meanwhile as busy,
+    so wait for it (briefly) rather than leak the session and its connection."""
+    deadline = time.monotonic() + _CLOSE_WAIT_SECONDS
+    while True:
+        try:
+            await inner.close()
+            return
+        except AskarError as exc:
+            if exc.code != AskarErrorCode.BUSY or time.monotonic() >= deadline:
+                raise _translate(exc, "close") from exc
+        await asyncio.sleep(0.005)
 
 
 def _translate(

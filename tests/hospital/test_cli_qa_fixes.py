@@ -241,7 +241,7 @@ def test_batch_names_the_failed_patients_and_a_finished_job(tmp_path: Path) -> N
 def test_batch_interrupted_says_how_to_resume(tmp_path: Path) -> None:
     env, store = _init(tmp_path)
     patients = tmp_path / "patients.jsonl"
-    _patients(patients, 3000, bad=set())
+    _patients(patients, 30000, bad=set())  # still issuing after 4 s on a fast machine
     process = subprocess.Popen(
         [MYDATA, "hospital", "batch", str(patients), "--store", store, "--job-id", "night",
          "--chunk-size", "100"],

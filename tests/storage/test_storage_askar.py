@@ -284,3 +284,35 @@ async def test_concurrent_increments_lose_no_update(store_uri: str, raw_key: str
     finally:
         await second.close()
         await first.close()
+
+
+async def test_a_cancelled_transaction_rolls_back_and_reports_the_cancellation(
+    store: Store,
+) -> None:
+    """A task cancelled in the middle of a store call: the caller sees the cancellation (not a
+    "busy" error from closing a session the abandoned call still holds), the transaction's
+    writes are discarded, and the store goes on working."""
+    started = asyncio.Event()
+
+    async def write_many() -> None:
+        async with store.transaction() as txn:
+            for index in range(100_000):
+                await txn.insert("bulk", f"r{index}", {"index": index})
+                started.set()
+            await txn.commit()
+
+    for _ in range(5):  # the cancellation lands at a different point each time
+        task = asyncio.create_task(write_many())
+        await started.wait()
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        started.clear()
+        async with store.session() as session:
+            assert await session.count("bulk") == 0
+    async with store.transaction() as txn:
+        await txn.insert("bulk", "after", {"index": -1})
+        await txn.commit()
+    async with store.session() as session:
+        assert await session.count("bulk") == 1
