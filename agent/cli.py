@@ -110,7 +110,8 @@ def loopback_hint(texts: Iterable[str], insecure_hosts: Iterable[str] = ()) -> s
     otherwise, and when that host is already allowed).
 
     Shared by the commands that fetch did:web documents (``mydata did resolve``,
-    ``mydata er scan``, ``mydata insurer verify``), which all take that option.
+    ``mydata verify``, ``mydata er scan``, ``mydata insurer verify``), which all take that
+    option.
     """
     allowed = set(insecure_hosts)
     for text in texts:

@@ -37,7 +37,7 @@ from agent.jsonio import parse_json_object
 from agent.status import StatusChecker
 from agent.storage import open_store
 from agent.storeconfig import resolve_store, store_key
-from agent.trustsync import sources_from
+from agent.trustsync import LOOPBACK_HOSTS, sources_from
 from verifier.offline import load_offline_cache
 from verifier.policy import (
     Decision,
@@ -86,11 +86,6 @@ _STYLE = {CheckStatus.PASSED: "green", CheckStatus.FAILED: "bold red", CheckStat
 RESOLVE_TIMEOUT = 5.0
 
 _log = logging.getLogger(__name__)
-
-
-#: Hosts whose did:web documents and status lists may be fetched over plain http: loopback
-#: only, where traffic never leaves the machine (local services, tests, the demo).
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def _unwrap(document: dict[str, Any]) -> dict[str, Any]:
@@ -213,11 +208,19 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(help="The issuer's JWKS file, for a SMART Health Card (ES256)."),
         ] = None,
+        insecure_http_host: Annotated[
+            list[str] | None,
+            typer.Option(
+                help="A host whose did:web documents and status lists may be fetched over plain"
+                " http (local testing; repeat). Default: loopback only."
+            ),
+        ] = None,
     ) -> None:
         """Verify a credential, presentation, SD-JWT VC or SMART Health Card; exit 0 verified,
         1 rejected, 2 unusable input."""
         console = stdout_console()
         err = error_console()
+        insecure = frozenset(insecure_http_host or ()) or LOOPBACK_HOSTS
         try:
             data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
         except OSError as exc:
@@ -234,6 +237,7 @@ def register(app: typer.Typer) -> None:
                         challenge=challenge,
                         domain=domain,
                         check_status=not offline,
+                        insecure_http_hosts=insecure,
                     )
                 )
             else:
@@ -245,6 +249,7 @@ def register(app: typer.Typer) -> None:
                         domain=domain,
                         check_status=not offline,
                         jwks=_load_json_file(jwks),
+                        insecure_http_hosts=insecure,
                     )
                 )
             body = json.dumps(report.to_dict()) if as_json else ""
@@ -273,6 +278,9 @@ def register(app: typer.Typer) -> None:
             console.print_json(body)
         else:
             render_report(console, report, title=f"{report.kind} {file}")
+        hint = None if report.verified else loopback_hint(_report_texts(report), insecure)
+        if hint:
+            err.print(f"[yellow]hint:[/] {escape(hint)}")
         raise typer.Exit(EXIT_VERIFIED if report.verified else EXIT_REJECTED)
 
 

@@ -79,6 +79,24 @@ def test_the_mydata_verify_command_accepts_the_result(
     assert json.loads(result.stdout)["verified"] is True
 
 
+def test_mydata_verify_fetches_plain_http_only_from_the_hosts_it_is_given(
+    hospital: HospitalService, tmp_path: Path
+) -> None:
+    """The issuer is did:web:localhost%3A<port>, served over http. Loopback hosts are allowed
+    by default; naming other hosts with --insecure-http-host replaces that default."""
+    path = tmp_path / "issued.json"
+    path.write_text(issue(hospital).text)
+    command = ("verify", str(path), "--json", "--insecure-http-host")
+    allowed = mydata(*command, "localhost", env=hospital.env, check=False)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    refused = mydata(*command, "hospital.internal", env=hospital.env, check=False)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    report = json.loads(refused.stdout)
+    assert report["verified"] is False
+    assert "https://localhost:" in json.dumps(report["errors"])
+    assert "add --insecure-http-host localhost" in " ".join(refused.stderr.split())
+
+
 def test_vc_1_1_input_is_issued_as_2_0(hospital: HospitalService) -> None:
     legacy = {
         "@context": ["https://www.w3.org/2018/credentials/v1"],
