@@ -194,6 +194,39 @@ def _first_display(claims: Any, *, sort_keys: bool = False) -> str | None:
     return None
 
 
+#: Characters of a label's section list before the rest are counted ("+2 more").
+_SECTIONS_SHOWN: Final = 60
+#: Members that are about the credential, not sections of its record: the subject's id, and
+#: an SD-JWT VC's holder key (RFC 7800 ``cnf``), status reference and digests.
+_NOT_SECTIONS: Final = frozenset({"id", "cnf", "status", "_sd"})
+
+
+def _label_detail(claims: Any, *, sort_keys: bool = False) -> str | None:
+    """What a credential's label says after its title.
+
+    A summary (claims with several sections, an emergency summary's allergies, medications,
+    advance directive ...) is named by its sections, in name order whatever the format: the
+    first display found in one of them would stand for the whole, and read alone it can say
+    the opposite of the record ("Cardiopulmonary resuscitation" for a directive refusing it).
+    A single record is named by its first display (:func:`_first_display`).
+    """
+    if isinstance(claims, dict):
+        sections = sorted(
+            name
+            for name, value in claims.items()
+            if name not in _NOT_SECTIONS and isinstance(value, dict | list)
+        )
+        if len(sections) > 1:
+            shown: list[str] = []
+            for name in sections:
+                if shown and len(", ".join([*shown, name])) > _SECTIONS_SHOWN:
+                    break
+                shown.append(name)
+            rest = len(sections) - len(shown)
+            return ", ".join(shown) + (f", +{rest} more" if rest else "")
+    return _first_display(claims, sort_keys=sort_keys)
+
+
 def _tail(value: str) -> str:
     """``.../vct/Allergy/v1`` -> ``Allergy``; ``https://smarthealth.cards#immunization`` ->
     ``immunization``."""
@@ -492,7 +525,7 @@ class Wallet:
             if isinstance(name, str)
             else next((t for t in types if t != "VerifiableCredential"), "Credential")
         )
-        display = _first_display(subject)
+        display = _label_detail(subject)
         own_id = document.get("id")
         return _Parsed(
             own_id=own_id if isinstance(own_id, str) else None,
@@ -523,7 +556,7 @@ class Wallet:
         types = (vct,) if isinstance(vct, str) else ()
         jti = payload.get("jti")
         title = _tail(vct) if isinstance(vct, str) else "SD-JWT credential"
-        display = _first_display(parsed.claims, sort_keys=True)
+        display = _label_detail(parsed.claims, sort_keys=True)
         return _Parsed(
             own_id=jti if isinstance(jti, str) else None,
             format=CredentialFormat.SD_JWT_VC,

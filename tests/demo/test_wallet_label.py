@@ -1,4 +1,5 @@
-"""The wallet's label for an SD-JWT VC does not depend on the order of its Disclosures.
+"""The wallet's label for an SD-JWT VC does not depend on the order of its Disclosures, and a
+summary is labelled by its sections.
 
 An SD-JWT's disclosed claims come back in the order of their salted digests, so two issuances
 of the same EmergencySummary list them in different orders; the label (`mydata wallet list`,
@@ -20,8 +21,11 @@ from agent.storage import generate_raw_key, open_store
 from issuer.issue import sd_jwt_credential
 from issuer.templates import emergency_summary
 from wallet import Wallet, open_wallet
+from wallet.holder import _label_detail
 
 BUNDLE = Path(__file__).resolve().parents[2] / "mydata" / "samples" / "ips-emergency-bundle.json"
+HOLDER_JWK = {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+STATUS = {"status_list": {"idx": 7, "uri": "https://hospital.example/status-lists/1/token"}}
 
 
 @pytest.fixture
@@ -52,8 +56,15 @@ async def test_an_emergency_summarys_label_is_the_same_for_every_issuance(
         orders: set[tuple[str, ...]] = set()
         labels: set[str] = set()
         for i in range(8):
+            # With the holder's key (cnf) and a status reference, as the hospital issues it:
+            # members of the credential, not sections of the summary.
             text = sd_jwt_credential(
-                claims, signer=signer, issuer=did, holder_jwk=None, iat=now - timedelta(hours=i)
+                claims,
+                signer=signer,
+                issuer=did,
+                holder_jwk=HOLDER_JWK,
+                iat=now - timedelta(hours=i),
+                status=STATUS,
             )
             stored = await wallet.add_credential(text)
             labels.add(stored.summary)
@@ -62,7 +73,19 @@ async def test_an_emergency_summarys_label_is_the_same_for_every_issuance(
         await store.close()
     # The Disclosures did come back in different orders (else this test proves nothing) ...
     assert len(orders) > 1, orders
-    # ... and the label is one, naming a member of the summary.
+    # ... and the label is one, naming the summary's sections, not one entry of one of them
+    # (the advance directive's "Cardiopulmonary resuscitation" read as the whole summary, and
+    # said the opposite of a directive refusing it).
     [label] = labels
-    assert label.startswith("EmergencySummary: "), label
-    assert label.removeprefix("EmergencySummary: ") in json.dumps(claims.sd_claims)
+    sections = sorted(claims.sd_claims)
+    assert len(sections) > 4, sections
+    assert label == f"EmergencySummary: {', '.join(sections[:4])}, +{len(sections) - 4} more"
+    assert "Cardiopulmonary" not in label
+
+
+def test_a_single_record_is_labelled_by_its_first_display() -> None:
+    condition = {"condition": {"code": {"display": "Appendicitis (disorder)"}, "onset": "2024"}}
+    assert _label_detail(condition, sort_keys=True) == "Appendicitis (disorder)"
+    assert _label_detail({"id": "did:example:1", **condition}) == "Appendicitis (disorder)"
+    summary = {"id": "did:example:1", "allergies": [], "bloodType": {"text": "A+"}}
+    assert _label_detail(summary) == "allergies, bloodType"
