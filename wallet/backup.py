@@ -86,6 +86,7 @@ __all__ = [
     "backup",
     "generate_recovery_phrase",
     "normalise_recovery_phrase",
+    "profile_is_empty",
     "restore",
 ]
 
@@ -369,7 +370,8 @@ def _checked(content: dict[str, Any]) -> tuple[_Records, _Keys]:
     return out_records, out_keys
 
 
-async def _is_empty(store: Store, profile: str | None) -> bool:
+async def profile_is_empty(store: Store, profile: str | None) -> bool:
+    """Whether ``profile`` of ``store`` holds nothing a wallet keeps: what :func:`restore` needs."""
     async with store.session(profile) as session:
         for category in BACKUP_CATEGORIES:
             if await session.count(category):
@@ -388,7 +390,7 @@ async def restore(
     """
     records, keys = _checked(_decrypt(data, phrase))
     target = profile if profile is not None else into.profile
-    if not await _is_empty(into, target):
+    if not await profile_is_empty(into, target):
         raise BackupError(
             "the target profile holds a wallet already; restore into a new store or profile",
             code=ErrorCode.BACKUP_TARGET_NOT_EMPTY,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 import time
@@ -43,7 +44,7 @@ from agent.dids import DIDResolver
 from agent.errors import ErrorCode, HealthMyDataError, StorageError
 from agent.servenames import NO_PASSPHRASE
 from agent.service import ADMIN_TOKEN_ENV
-from agent.storage import open_store, settle_pending_calls
+from agent.storage import Store, open_store, settle_pending_calls
 from agent.storeconfig import key_file_for, resolve_store, store_key
 from agent.trustsync import LOOPBACK_HOSTS, OperatorSource, sources_from
 from wallet.api import (
@@ -53,7 +54,13 @@ from wallet.api import (
     make_emergency_card,
     parse_lifetime,
 )
-from wallet.backup import backup, generate_recovery_phrase, normalise_recovery_phrase, restore
+from wallet.backup import (
+    backup,
+    generate_recovery_phrase,
+    normalise_recovery_phrase,
+    profile_is_empty,
+    restore,
+)
 from wallet.consent import list_consents
 from wallet.emergency import EmergencyCard
 from wallet.errors import BackupError, CredentialStatusError
@@ -72,6 +79,8 @@ from wallet.vault import (
 #: PASSPHRASE_ENV and agent_store_uri are the service's (wallet.api), re-exported: ``mydata
 #: serve wallet`` takes them from there without loading this module (rich, the commands).
 __all__ = ["PASSPHRASE_ENV", "SERVICE_ENV", "agent_store_uri", "register"]
+
+_log = logging.getLogger(__name__)
 
 
 _T = TypeVar("_T")
@@ -849,6 +858,21 @@ def _new_files(uri: str) -> list[Path]:
     return created
 
 
+async def _drop_empty_profile(store: Store, profile: str | None) -> None:
+    """Remove the named ``profile`` of ``store`` if it holds nothing a wallet keeps (a failed
+    restore's); the store's own default profile is never removed."""
+    try:
+        if (
+            profile is not None
+            and profile != await store.default_profile()
+            and profile in await store.list_profiles()
+            and await profile_is_empty(store, profile)
+        ):
+            await store.remove_profile(profile)
+    except StorageError as exc:  # the restore's own error is the one to report
+        _log.warning("an empty profile left by the failed restore stays: %s", exc.code)
+
+
 def _remove(paths: list[Path]) -> None:
     for path in paths:
         path.unlink(missing_ok=True)
@@ -968,7 +992,13 @@ def _register_backup(wallet_app: typer.Typer) -> None:
                 # Read first: a wrong phrase or an empty vault slot leaves nothing behind locally.
                 data, slot, etag = await fetch(vault)
             async with _local(store, profile, create=True) as wallet:
-                summary = await restore(data, phrase, into=wallet.store, profile=wallet.profile)
+                try:
+                    summary = await restore(data, phrase, into=wallet.store, profile=wallet.profile)
+                except BaseException:
+                    # Opening made the named profile; a restore that wrote nothing into it
+                    # (it writes all or nothing) leaves no empty profile behind.
+                    await _drop_empty_profile(wallet.store, profile)
+                    raise
                 if vault is not None and slot is not None and etag is not None:
                     await remember_etag(wallet, vault, slot, etag)
             await _ensure_agent_store(agent_uri)

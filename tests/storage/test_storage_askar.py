@@ -239,8 +239,13 @@ async def test_profiles_isolate_records(store_uri: str, raw_key: str) -> None:
                 pass
         assert caught.value.code is ErrorCode.STORE_NOT_FOUND
         assert "child" in await store.list_profiles()
+        # The default profile is the one made with the store, not the last one made.
+        default = await store.default_profile()
+        assert default != "child"
+        assert set(await store.list_profiles()) == {default, "child"}
 
     async with await open_store(store_uri, raw_key=raw_key, profile="child") as store:
+        assert await store.default_profile() != "child"
         assert store.profile == "child"
         async with store.session() as session:
             assert (await session.get("note", "n1")).json() == "child's"

@@ -3,10 +3,13 @@ restore --vault` on a new device with only the recovery phrase."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 from pathlib import Path
 
-from tests.vault.conftest import MARKER, Citizen, VaultService
+from agent.storage import open_store
+from tests.vault.conftest import MARKER, PASSPHRASE, Citizen, VaultService
 from wallet import generate_recovery_phrase
 
 
@@ -112,3 +115,39 @@ def test_restore_needs_a_file_or_a_vault(tmp_path: Path, vault: VaultService) ->
     both = phone.wallet("restore", "x.backup", "--vault", vault.url, "--phrase", "p", check=False)
     assert both.returncode == 2
     assert phone.wallet("backup", check=False).returncode == 2
+
+
+async def _profiles(citizen: Citizen) -> list[str]:
+    store = await open_store(f"sqlite://{citizen.store}", passphrase=PASSPHRASE, create=False)
+    try:
+        return await store.list_profiles()
+    finally:
+        await store.close()
+
+
+def test_a_failed_restore_into_a_new_profile_leaves_no_profile(
+    tmp_path: Path, citizen: Citizen
+) -> None:
+    """Restoring into a new profile of an existing wallet store: a wrong phrase writes nothing,
+    and the profile that opening made is removed again; the store's own profile is kept."""
+    phrase = generate_recovery_phrase()
+    file = tmp_path / "wallet.backup"
+    citizen.wallet("backup", str(file), "--phrase", phrase)
+    before = citizen.listed()
+    profiles = asyncio.run(_profiles(citizen))
+    assert "tablet" not in profiles
+
+    wrong = citizen.wallet(
+        "restore", str(file), "--phrase", generate_recovery_phrase(), "--profile", "tablet",
+        check=False,
+    )  # fmt: skip
+    assert wrong.returncode == 1
+    assert "backupWrongPhrase" in wrong.stderr
+    assert asyncio.run(_profiles(citizen)) == profiles
+    assert citizen.listed() == before
+
+    right = citizen.wallet("restore", str(file), "--phrase", phrase, "--profile", "tablet")
+    assert "restored" in right.stdout
+    assert asyncio.run(_profiles(citizen)) == sorted([*profiles, "tablet"])
+    tablet = json.loads(citizen.wallet("list", "--json", "--profile", "tablet").stdout)
+    assert [c["id"] for c in tablet] == [c["id"] for c in before]
