@@ -381,14 +381,15 @@ def run_in_background(app: FastAPI, work: Coroutine[Any, Any, None], *, name: st
 
 async def _stop_background(app: FastAPI) -> None:
     tasks: set[asyncio.Task[None]] = getattr(app.state, "background_tasks", set())
-    running = list(tasks)
-    for task in running:
-        task.cancel()
-    for task, outcome in zip(
-        running, await asyncio.gather(*running, return_exceptions=True), strict=True
-    ):
-        if isinstance(outcome, Exception):
-            log.error("background task %s failed: %s", task.get_name(), type(outcome).__name__)
+    while tasks:  # again, for any task started while the others stopped
+        running = list(tasks)
+        for task in running:
+            task.cancel()
+        outcomes = await asyncio.gather(*running, return_exceptions=True)
+        for task, outcome in zip(running, outcomes, strict=True):
+            tasks.discard(task)
+            if isinstance(outcome, Exception):
+                log.error("background task %s failed: %s", task.get_name(), type(outcome).__name__)
 
 
 def create_agent_app(

@@ -368,7 +368,8 @@ def _issue_router() -> APIRouter:
     async def start_batch(request: Request) -> dict[str, Any]:
         """Body: ``{"jobId"?: str, "format": "vc"|"sd-jwt", "patients": [{"key", "subject",
         "fhir", "holderJwk"?}]}``. Runs in the background; poll ``GET /batches/{id}``. Posting
-        the same ``jobId`` again resumes an interrupted job and issues nothing twice."""
+        the same ``jobId`` again resumes an interrupted job and issues nothing twice. A job the
+        service's shutdown stopped stays ``running``, as after a crash: post it again."""
         body = await read_json_body(request, max_bytes=64 * 1024 * 1024)
         patients = body.get("patients")
         credential_format = body.get("format", "vc")

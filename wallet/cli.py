@@ -858,16 +858,17 @@ def _new_files(uri: str) -> list[Path]:
     return created
 
 
-async def _drop_empty_profile(store: Store, profile: str | None) -> None:
-    """Remove the named ``profile`` of ``store`` if it holds nothing a wallet keeps (a failed
-    restore's); the store's own default profile is never removed."""
+async def _drop_empty_profile(store: Store) -> None:
+    """Remove the profile that opening ``store`` created for a restore that then failed, if it
+    is still empty (the restore writes all or nothing). Nothing else is ever removed: not a
+    profile that was there before, not the store's default profile."""
+    profile = store.profile
+    if profile is None or not store.profile_created:
+        return
+    # A commit the interruption abandoned may still be running in askar's threads.
+    await settle_pending_calls(seconds=5.0)
     try:
-        if (
-            profile is not None
-            and profile != await store.default_profile()
-            and profile in await store.list_profiles()
-            and await profile_is_empty(store, profile)
-        ):
+        if profile != await store.default_profile() and await profile_is_empty(store, profile):
             await store.remove_profile(profile)
     except StorageError as exc:  # the restore's own error is the one to report
         _log.warning("an empty profile left by the failed restore stays: %s", exc.code)
@@ -997,7 +998,7 @@ def _register_backup(wallet_app: typer.Typer) -> None:
                 except BaseException:
                     # Opening made the named profile; a restore that wrote nothing into it
                     # (it writes all or nothing) leaves no empty profile behind.
-                    await _drop_empty_profile(wallet.store, profile)
+                    await _drop_empty_profile(wallet.store)
                     raise
                 if vault is not None and slot is not None and etag is not None:
                     await remember_etag(wallet, vault, slot, etag)

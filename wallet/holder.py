@@ -196,9 +196,16 @@ def _first_display(claims: Any, *, sort_keys: bool = False) -> str | None:
 
 #: Characters of a label's section list before the rest are counted ("+2 more").
 _SECTIONS_SHOWN: Final = 60
-#: Members that are about the credential, not sections of its record: the subject's id, and
-#: an SD-JWT VC's holder key (RFC 7800 ``cnf``), status reference and digests.
-_NOT_SECTIONS: Final = frozenset({"id", "cnf", "status", "_sd"})
+#: Members that are about the credential, not sections of its record: the subject's id; an
+#: SD-JWT VC's holder key (RFC 7800 ``cnf``), status reference and digests; the FHIR resource a
+#: W3C record credential carries and the resources it refers to (one record, named by them).
+_NOT_SECTIONS: Final = frozenset(
+    {"id", "cnf", "status", "_sd", "fhirVersion", "fhirResource", "fhirIncluded"}
+)
+
+
+#: The members of a FHIR resource that say what it is about, in the order they are tried.
+_FHIR_SUBJECT_CODES: Final = ("code", "medicationCodeableConcept", "vaccineCode")
 
 
 def _label_detail(claims: Any, *, sort_keys: bool = False) -> str | None:
@@ -224,6 +231,14 @@ def _label_detail(claims: Any, *, sort_keys: bool = False) -> str | None:
                 shown.append(name)
             rest = len(sections) - len(shown)
             return ", ".join(shown) + (f", +{rest} more" if rest else "")
+        # A FHIR record is named by what it is about (its code), not by the first display in
+        # it, which can be its severity ("Moderate") or its category.
+        resource = claims.get("fhirResource")
+        if isinstance(resource, dict):
+            for member in _FHIR_SUBJECT_CODES:
+                display = _first_display(resource.get(member))
+                if display is not None:
+                    return display
     return _first_display(claims, sort_keys=sort_keys)
 
 

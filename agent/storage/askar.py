@@ -496,12 +496,14 @@ class Store:
     Usable as ``async with await open_store(...) as store:``, which closes it on exit.
     """
 
-    __slots__ = ("_display_uri", "_inner", "_profile")
+    __slots__ = ("_display_uri", "_inner", "_profile", "profile_created")
 
     def __init__(self, inner: Any, *, display_uri: str, profile: str | None) -> None:
         self._inner = inner
         self._display_uri = display_uri
         self._profile = profile
+        #: Whether :func:`open_store` created :attr:`profile` when it opened the store.
+        self.profile_created = False
 
     def __repr__(self) -> str:
         return f"Store(uri={self._display_uri!r}, profile={self._profile!r})"
@@ -699,6 +701,7 @@ async def open_store(
                         details={"uri": display_uri, "profile": profile},
                     )
                 await store.create_profile(profile)
+                store.profile_created = True
         except BaseException:
             await store.close()
             raise
@@ -897,7 +900,9 @@ _CLOSE_WAIT_SECONDS: Final = 5.0
 async def _close_session(inner: Any) -> None:
     """Close an askar session. A call on it whose task was cancelled goes on in askar's
     threads and holds the session until it ends; askar refuses the close meanwhile as busy,
-    so wait for it (briefly) rather than leak the session and its connection."""
+    so wait for it (briefly) rather than leak the session and its connection. A *commit* in
+    flight does not hold it that way: the close returns at once and the commit may still
+    apply; code that must know whether it did waits with :func:`settle_pending_calls`."""
     deadline = time.monotonic() + _CLOSE_WAIT_SECONDS
     while True:
         try:

@@ -19,7 +19,7 @@ from agent.dids import did_key_from_public
 from agent.keys import AskarKeyStore, KeyType, decode_multikey
 from agent.storage import generate_raw_key, open_store
 from issuer.issue import sd_jwt_credential
-from issuer.templates import emergency_summary
+from issuer.templates import emergency_summary, records_from_bundle
 from wallet import Wallet, open_wallet
 from wallet.holder import _label_detail
 
@@ -89,3 +89,35 @@ def test_a_single_record_is_labelled_by_its_first_display() -> None:
     assert _label_detail({"id": "did:example:1", **condition}) == "Appendicitis (disorder)"
     summary = {"id": "did:example:1", "allergies": [], "bloodType": {"text": "A+"}}
     assert _label_detail(summary) == "allergies, bloodType"
+
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLES = [
+    ROOT / "tests" / "vectors" / "fhir-ips" / "bundle-minimal.json",
+    ROOT / "mydata" / "samples" / "discharge-bundle.json",
+    BUNDLE,
+]
+
+
+@pytest.mark.parametrize("path", BUNDLES, ids=lambda path: path.name)
+def test_a_record_has_the_same_label_in_both_formats_named_by_its_code(path: Path) -> None:
+    """The W3C credential's subject (the FHIR resource, and the resources it refers to in
+    ``fhirIncluded``) and the SD-JWT VC's claims name the same thing: what the record is about,
+    not the first display found in it (a condition's severity, "Moderate")."""
+    bundle = json.loads(path.read_text(encoding="utf-8"))
+    records = records_from_bundle([entry["resource"] for entry in bundle["entry"]])
+    assert records
+    for record in records:
+        w3c = _label_detail(record.subject)
+        assert w3c is not None
+        assert w3c == _label_detail(record.sd_claims, sort_keys=True)
+        assert w3c not in {"Moderate", "Severe", "Mild", "fhirIncluded, fhirResource"}
+
+
+def test_the_ips_vector_records_are_named_by_their_codes() -> None:
+    bundle = json.loads(BUNDLES[0].read_text(encoding="utf-8"))
+    records = records_from_bundle([entry["resource"] for entry in bundle["entry"]])
+    labels = {record.kind: _label_detail(record.subject) for record in records}
+    assert labels["ConditionCredential"] == "Menopausal flushing (finding)"
+    # The MedicationStatement names its Medication by reference: the label is the product's.
+    assert labels["MedicationCredential"] == "Product containing anastrozole (medicinal product)"

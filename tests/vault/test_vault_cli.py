@@ -125,11 +125,20 @@ async def _profiles(citizen: Citizen) -> list[str]:
         await store.close()
 
 
+async def _add_profile(citizen: Citizen, name: str) -> None:
+    store = await open_store(f"sqlite://{citizen.store}", passphrase=PASSPHRASE, create=False)
+    try:
+        await store.create_profile(name)
+    finally:
+        await store.close()
+
+
 def test_a_failed_restore_into_a_new_profile_leaves_no_profile(
     tmp_path: Path, citizen: Citizen
 ) -> None:
     """Restoring into a new profile of an existing wallet store: a wrong phrase writes nothing,
-    and the profile that opening made is removed again; the store's own profile is kept."""
+    and the profile that opening made is removed again; the store's own profile, and a
+    profile that was there before, are kept."""
     phrase = generate_recovery_phrase()
     file = tmp_path / "wallet.backup"
     citizen.wallet("backup", str(file), "--phrase", phrase)
@@ -145,6 +154,16 @@ def test_a_failed_restore_into_a_new_profile_leaves_no_profile(
     assert "backupWrongPhrase" in wrong.stderr
     assert asyncio.run(_profiles(citizen)) == profiles
     assert citizen.listed() == before
+
+    # A profile that was there before the restore stays, empty or not.
+    asyncio.run(_add_profile(citizen, "spare"))
+    spare = citizen.wallet(
+        "restore", str(file), "--phrase", generate_recovery_phrase(), "--profile", "spare",
+        check=False,
+    )  # fmt: skip
+    assert spare.returncode == 1
+    assert asyncio.run(_profiles(citizen)) == sorted([*profiles, "spare"])
+    profiles = sorted([*profiles, "spare"])
 
     right = citizen.wallet("restore", str(file), "--phrase", phrase, "--profile", "tablet")
     assert "restored" in right.stdout
