@@ -49,6 +49,7 @@ import json
 import logging
 import re
 import secrets
+import signal
 import socket
 import sys
 import time
@@ -827,7 +828,20 @@ class GracefulServer(uvicorn.Server):
         self._not_ready()
         self.should_exit = True
 
+    #: Set in the workers of ``mydata serve --workers N``, whose parent decides when they stop.
+    worker = False
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.worker:
+            if sig == signal.SIGINT:
+                # Ctrl-C reaches the terminal's whole process group; the parent forwards it as
+                # SIGTERM. Taking both would be uvicorn's "second Ctrl-C": a forced exit that
+                # skips the lifespan's shutdown (the store left open).
+                return
+            if self.should_exit:  # asked twice (Ctrl-C twice): stop at once
+                self._captured_signals.append(sig)
+                self.force_exit = True
+                return
         self._not_ready()
         super().handle_exit(sig, frame)
 

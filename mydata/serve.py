@@ -395,9 +395,18 @@ def _serve_workers(
             _stop_when_orphaned()
             code = 0
             try:
-                GracefulServer(config).run(sockets=[sock])
+                server = GracefulServer(config)
+                server.worker = True
+                server.run(sockets=[sock])
             except SystemExit as exc:  # uvicorn's start-up failure (3), already logged
                 code = exc.code if isinstance(exc.code, int) else 1
+            except KeyboardInterrupt:
+                # Ctrl-C reaches every process of the terminal's group: uvicorn shut down
+                # gracefully, then re-raised it. End as killed by SIGINT, as a worker told to
+                # stop does (not a failure, no traceback).
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGINT)
+                code = 130  # not reached
             except BaseException:
                 logging.getLogger(__name__).exception("worker %d failed", os.getpid())
                 code = 1
@@ -410,8 +419,9 @@ def _serve_workers(
 
 
 def _supervise(children: list[int]) -> int:
-    """Forward SIGTERM/SIGINT to the workers and wait for all of them; returns the exit code
-    of the service: 0, or the first failed worker's (1 for one killed by another signal).
+    """Forward SIGTERM/SIGINT to the workers (as SIGTERM) and wait for all of them; returns the
+    exit code of the service: 0, or the first failed worker's (1 for one killed by another
+    signal).
 
     A worker that ends stops the others. One that fails (its start-up refused, a crash, the
     OOM killer) makes the service exit non-zero, so that its supervisor (systemd, Kubernetes)
@@ -426,12 +436,14 @@ def _supervise(children: list[int]) -> int:
     failed = 0
     waiting = set(children)
 
-    def forward(signum: int, _frame: object) -> None:
+    def forward(_signum: int, _frame: object) -> None:
+        # Always as SIGTERM: the workers take SIGINT from the terminal's process group as
+        # nobody's (GracefulServer.worker); a second stop makes them stop at once.
         nonlocal stopping
         stopping = True
         for pid in list(waiting):  # never a reaped pid: the kernel may have reused it
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signum)
+                os.kill(pid, signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)

@@ -84,6 +84,31 @@ async def test_init_is_idempotent_and_did_key_by_default(store: Store) -> None:
     assert loaded.did == first.did
 
 
+@pytest.mark.parametrize(
+    "bad",
+    ["notaurl", "ftp://trust.example.org", "https://", "https://trust.example.org:abc",
+     "https://trust.example.org/?q=1", "https://user@trust.example.org"],
+)  # fmt: skip
+@pytest.mark.parametrize("party", ["operator", "hospital"])
+async def test_a_bad_base_url_writes_nothing_and_init_can_run_again(
+    store: Store, bad: str, party: str
+) -> None:
+    """A mistyped --base-url used to be refused only after the identity was written, and init
+    then kept that identity: every later command failed on it (found by a new-user walk)."""
+    from issuer.hospital import Hospital
+
+    init = Operator.init if party == "operator" else Hospital.init
+    load = Operator.load if party == "operator" else Hospital.load
+    with pytest.raises(InvalidInputError) as caught:
+        await init(store, base_url=bad, did_method="key")
+    assert "base URL" in caught.value.message
+    assert await load(store) is None
+    async with store.session() as session:
+        assert await session.fetch_all_keys(limit=1) == []  # no key made either
+    made = await init(store, base_url="https://trust.example.org", did_method="key")
+    assert made.did.startswith("did:key:z6Mk")
+
+
 async def test_did_web_operator_serves_its_document(store: Store) -> None:
     operator = await Operator.init(store, base_url="https://trust.example.org", did_method="web")
     assert operator.did == "did:web:trust.example.org"
