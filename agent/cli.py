@@ -21,8 +21,14 @@ import typer
 from rich.markup import escape
 
 from agent.console import error_console, print_error
-from agent.dids import DIDResolver, create_did_peer_2, did_key_from_public, didcomm_service
-from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
+from agent.dids import (
+    DIDResolver,
+    check_did,
+    create_did_peer_2,
+    did_key_from_public,
+    didcomm_service,
+)
+from agent.errors import HealthMyDataError
 from agent.keys import AskarKeyStore, KeyType, decode_multikey
 from agent.storage import open_store
 
@@ -91,8 +97,6 @@ _LOOPBACK_HTTPS = re.compile(
     r"could not fetch (https://(localhost|127\.0\.0\.1|\[::1\])(?::\d+)?)/\S* "
     r"for did:web:\S+: (?:ConnectError|ConnectTimeout)\b"
 )
-#: ``did:<method>:<id>`` with nothing after the DID (no path, query or fragment).
-_DID_SYNTAX = re.compile(r"did:[a-z0-9]+:(?:[A-Za-z0-9._%-]*:)*[A-Za-z0-9._%-]+")
 
 InsecureHosts = Annotated[
     list[str] | None,
@@ -129,19 +133,7 @@ def _check_did_syntax(did: str) -> None:
 
     :raises InvalidInputError: ``invalidDid``.
     """
-    if _DID_SYNTAX.fullmatch(did):
-        return
-    base = re.split(r"[#?/]", did, maxsplit=1)[0]
-    if base != did and _DID_SYNTAX.fullmatch(base):
-        raise InvalidInputError(
-            f"{did[:200]!r} is a DID URL; give the DID alone: {base[:200]}",
-            code=ErrorCode.INVALID_DID,
-        )
-    raise InvalidInputError(
-        f"{did[:200]!r} is not a DID: expected did:<method>:<id>, such as did:key:z6Mk..., "
-        "did:peer:2... or did:web:example.org",
-        code=ErrorCode.INVALID_DID,
-    )
+    check_did(did)
 
 
 async def _resolve(did: str, insecure_http_hosts: frozenset[str] = frozenset()) -> str:

@@ -25,6 +25,7 @@ from typing import Final
 import httpx
 
 from agent.clock import Clock, utcnow
+from agent.dids import check_did
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
 from agent.keys.signer import KeyResolver
 from agent.requestproof import verify_request_proof
@@ -65,11 +66,13 @@ async def add_operator(
 
     :raises InvalidInputError: ``INVALID_INPUT``: not a DID, or a URL that is not https.
     """
-    if not did.startswith("did:") or len(did) > 2000:
+    try:
+        check_did(did)
+    except InvalidInputError as exc:
         raise InvalidInputError(
-            "an operator is given by its DID (did:key:... or did:web:...)",
+            f"an operator is given by its DID (did:key:... or did:web:...): {exc.message}",
             code=ErrorCode.INVALID_INPUT,
-        )
+        ) from None
     if url is not None:
         url = checked_url(url, insecure_http_hosts)
     async with store.transaction() as txn:

@@ -14,6 +14,7 @@ on the first document parsed (start-up time), so ``DIDDocument`` is looked up on
 
 import typing
 
+from agent.dids.check import check_did
 from agent.dids.document import (
     VerificationRelationship,
     key_from_method,
@@ -61,6 +62,7 @@ __all__ = [
     "PeerPurpose",
     "VerificationRelationship",
     "build_did_web_document",
+    "check_did",
     "create_did_peer_2",
     "create_did_peer_4",
     "did_key_document",

@@ -224,6 +224,10 @@ async def test_forged_trust_list_is_refused(
     await impostor_store.close()
 
 
+#: A well-formed did:key (the did:key test vectors' first).
+_A_DID = "did:key:z6MkpTHR8VNsBxYAAWHut2Geadd9jSwuBV8xRoAnwWsdvktH"
+
+
 def _sign_as(document: dict[str, Any], signer: AskarSigner) -> dict[str, Any]:
     return add_proof(document, signer, created=utcnow())
 
@@ -231,9 +235,11 @@ def _sign_as(document: dict[str, Any], signer: AskarSigner) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("role", "subject", "name"),
     [
-        ("Hospital", "did:key:z6Mkabc", ""),
+        ("Hospital", _A_DID, ""),
         (HOSPITAL_ROLE, "not-a-did", ""),
-        (HOSPITAL_ROLE, "did:key:z6Mkabc", "x" * 201),
+        # A malformed did:key: on the trust list it would match nothing (found by a QA walk).
+        (HOSPITAL_ROLE, "did:key:z6Mkabc", ""),
+        (HOSPITAL_ROLE, _A_DID, "x" * 201),
     ],
 )
 async def test_accredit_refuses_bad_input(
@@ -241,6 +247,7 @@ async def test_accredit_refuses_bad_input(
 ) -> None:
     with pytest.raises(InvalidInputError):
         await operator.accredit(subject, role, name=name)
+    assert await operator.accredit(_A_DID, HOSPITAL_ROLE)  # the good input is accepted
 
 
 async def test_unknown_accreditation_is_not_found(operator: Operator) -> None:
