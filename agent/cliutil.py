@@ -27,6 +27,7 @@ from agent.storeconfig import key_file_for, store_key
 
 __all__ = [
     "AuditVerificationResult",
+    "check_output_file",
     "print_store",
     "refuse",
     "report_audit_verification",
@@ -107,6 +108,19 @@ def write_private(path: Path, data: bytes, *, replace: bool = True) -> None:
     with os.fdopen(descriptor, "wb") as handle:
         os.fchmod(handle.fileno(), 0o600)
         handle.write(data)
+
+
+def check_output_file(output: Path) -> None:
+    """Refuse an ``-o`` file that cannot be written, before the credential it is for is
+    issued: one issued and then not written is lost to its holder, yet it was audited and took
+    status list indexes (exit 2, nothing done)."""
+    if output.is_dir():
+        refuse(f"-o {output} is a folder; give the file to write (nothing was issued)")
+    parent = output.parent
+    if not parent.is_dir():
+        refuse(f"-o {output}: the folder {parent} does not exist (nothing was issued)")
+    if not os.access(output if output.exists() else parent, os.W_OK):
+        refuse(f"-o {output} is not writable (nothing was issued)")
 
 
 def refuse(message: str, *, code: ErrorCode = ErrorCode.INVALID_INPUT) -> NoReturn:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["ADMIN_TOKEN_ENV", "NO_PASSPHRASE", "WALLET_PASSPHRASE_ENV", "LogFormat"]
+__all__ = ["ADMIN_TOKEN_ENV", "NO_PASSPHRASE", "WALLET_PASSPHRASE_ENV", "LogFormat", "LogLevel"]
 
 #: The environment variable that holds the admin bearer token.
 ADMIN_TOKEN_ENV = "MYDATA_ADMIN_TOKEN"  # noqa: S105 - a variable name, not a secret
@@ -25,3 +25,13 @@ class LogFormat(StrEnum):
 
     JSON = "json"
     TEXT = "text"
+
+
+class LogLevel(StrEnum):
+    """The levels ``mydata serve --log-level`` takes (Python's, which uvicorn takes too)."""
+
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    DEBUG = "debug"

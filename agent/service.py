@@ -35,10 +35,10 @@ from collections.abc import (
 )
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -364,6 +364,10 @@ class _InvitationRequest(BaseModel):
     goal: str = Field(default="", max_length=500)
 
 
+#: The invitation request a bodiless ``POST /admin/invitations`` stands for (every default).
+_NO_INVITATION_BODY: Any = _InvitationRequest()
+
+
 class _AcceptRequest(BaseModel):
     invitation_url: str = Field(max_length=8192)
     label: str = Field(default="", max_length=200)
@@ -497,8 +501,11 @@ def create_agent_app(
     admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(guard)])
 
     @admin.post("/invitations", status_code=201)
-    async def create_invitation(request: Request, body: _InvitationRequest) -> dict[str, Any]:
-        """An out-of-band invitation URL (and its QR code as SVG) from a new relationship DID."""
+    async def create_invitation(
+        request: Request, body: Annotated[_InvitationRequest, Body()] = _NO_INVITATION_BODY
+    ) -> dict[str, Any]:
+        """An out-of-band invitation URL (and its QR code as SVG) from a new relationship DID.
+        The body (``goal_code``, ``goal``) may be left out."""
         agent: DIDCommAgent = request.app.state.agent
         invitation = await agent.create_invitation(goal_code=body.goal_code, goal=body.goal)
         url = invitation.to_url(config.public_url.rstrip("/") + "/invite")

@@ -20,6 +20,7 @@ import typer
 from rich.table import Table
 
 from agent.cliutil import (
+    check_output_file,
     print_store,
     refuse,
     report_audit_verification,
@@ -186,6 +187,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Issue an accreditation credential (revocable through the operator's status list)."""
+        if output is not None:
+            check_output_file(output)
 
         async def action(operator: Operator) -> Accreditation:
             return await operator.accredit(

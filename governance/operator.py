@@ -178,9 +178,9 @@ def _check_role(role: object) -> str:
     return str(role)
 
 
-def _check_name(name: object) -> str:
+def _check_name(name: object, *, what: str = "a name") -> str:
     if not isinstance(name, str) or len(name) > _MAX_NAME:
-        raise InvalidInputError(f"a name is a string of at most {_MAX_NAME} characters")
+        raise InvalidInputError(f"{what} is a string of at most {_MAX_NAME} characters")
     return name
 
 
@@ -805,7 +805,7 @@ class Operator:
     async def reject(self, registration_id: str, *, reason: str = "") -> Registration:
         """:raises InvalidInputError: ``notFound``; a registration decided already; a reason
         longer than 200 characters."""
-        reason = _check_name(reason)
+        reason = _check_name(reason, what="a rejection's reason")
         registration = await self._claim(registration_id, RegistrationState.REJECTED)
         rejected = replace(registration, state=RegistrationState.REJECTED, reason=reason)
         await self._decide(rejected)

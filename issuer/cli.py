@@ -29,6 +29,7 @@ from rich.progress import (
 from rich.table import Table
 
 from agent.cliutil import (
+    check_output_file,
     print_store,
     refuse,
     report_audit_verification,
@@ -132,17 +133,6 @@ def _read_object(file: str) -> dict[str, Any]:
     except HealthMyDataError as exc:
         where = "stdin" if file == "-" else file
         refuse(f"{where}: {exc.message}", code=exc.code)
-
-
-def _check_output_file(output: Path) -> None:
-    """Refuse an ``-o`` file that cannot be written, before a credential is issued for it."""
-    if output.is_dir():
-        refuse(f"-o {output} is a folder; give the file to write (nothing was issued)")
-    parent = output.parent
-    if not parent.is_dir():
-        refuse(f"-o {output}: the folder {parent} does not exist (nothing was issued)")
-    if not os.access(output if output.exists() else parent, os.W_OK):
-        refuse(f"-o {output} is not writable (nothing was issued)")
 
 
 def _prepare_output_folder(output: Path, names: list[str]) -> None:
@@ -280,7 +270,7 @@ def register(app: typer.Typer) -> None:
         """Sign a credential as this hospital."""
         unsigned = _read_object(file)
         if output is not None:
-            _check_output_file(output)
+            check_output_file(output)
 
         async def work() -> dict[str, Any]:
             opened, hospital = await open_hospital(store)

@@ -26,7 +26,13 @@ from urllib.parse import urlsplit
 import typer
 
 from agent.errors import HealthMyDataError
-from agent.servenames import ADMIN_TOKEN_ENV, NO_PASSPHRASE, WALLET_PASSPHRASE_ENV, LogFormat
+from agent.servenames import (
+    ADMIN_TOKEN_ENV,
+    NO_PASSPHRASE,
+    WALLET_PASSPHRASE_ENV,
+    LogFormat,
+    LogLevel,
+)
 from agent.storeconfig import resolve_store, store_key
 
 if TYPE_CHECKING:
@@ -69,7 +75,9 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(help="A host whose did:web may be fetched over http (testing only)."),
         ] = None,
-        log_level: Annotated[str, typer.Option(help="Logging level.")] = "info",
+        log_level: Annotated[
+            LogLevel, typer.Option(help="Logging level.", case_sensitive=False)
+        ] = LogLevel.INFO,
         log_format: Annotated[
             LogFormat,
             typer.Option(help="json: one JSON object per line (request ids); text: plain."),
@@ -147,6 +155,9 @@ def register(app: typer.Typer) -> None:
             operator_url=operator_url or [],
             insecure_hosts=frozenset(insecure_http_host or ()),
         )
+        for option, path in (("--ssl-certfile", ssl_certfile), ("--ssl-keyfile", ssl_keyfile)):
+            if path is not None and not (path.is_file() and os.access(path, os.R_OK)):
+                _refuse(f"{option} {path}: not a file this user can read")
         uri = resolve_store(store, role.value)
         opening: StoreOpening | None = None
         if role is Role.WALLET and workers == 1:

@@ -703,8 +703,15 @@ class Wallet:
         :param text: words that must all occur in the credential (case and accents as in
             Unicode case folding; whole words).
         :param date_from: first issuance day, inclusive; ``date_to`` the last.
-        :raises agent.errors.InvalidInputError: ``text`` without a word, a naive datetime.
+        :raises agent.errors.InvalidInputError: ``text`` without a word, a naive datetime, a
+            format that is not one of :class:`CredentialFormat` (it could match nothing).
         """
+        if format is not None and format not in set(CredentialFormat):
+            raise InvalidInputError(
+                f"unknown credential format {format[:50]!r}; use one of "
+                + ", ".join(sorted(CredentialFormat)),
+                details={"format": format[:50]},
+            )
         filters = build_filter(
             secret=await self._search_secret(),
             type=type,

@@ -343,6 +343,9 @@ async def test_a_did_the_applicant_cannot_sign_for_is_refused(
 
 async def test_rejected_registration_cannot_be_approved(operator: Operator, store: Store) -> None:
     registration = await _registered(operator, store, "CertifiedDataBroker")
+    with pytest.raises(InvalidInputError) as too_long:
+        await operator.reject(registration.id, reason="x" * 201)
+    assert "a rejection's reason is a string" in too_long.value.message  # was "a name" (QA)
     rejected = await operator.reject(registration.id, reason="no certificate on file")
     assert rejected.state is RegistrationState.REJECTED
     with pytest.raises(InvalidInputError):

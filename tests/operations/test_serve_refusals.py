@@ -191,12 +191,27 @@ def test_no_service_builds_an_open_admin_api_over_a_set_token(
         ["--port", "-1"],
         ["--workers", "0"],
         ["--workers", "-3"],
+        # was an "internal error" (exit 70) from the logging module (QA)
+        ["--log-level", "bogus"],
     ],
 )
 def test_out_of_range_option_values_are_bad_options(tmp_path: Path, args: list[str]) -> None:
     result = _serve("operator", *args, env=_env(tmp_path, MYDATA_ADMIN_TOKEN=TOKEN))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Invalid value for" in result.stderr
+
+
+def test_a_missing_tls_file_is_named(tmp_path: Path) -> None:
+    """It was "No such file or directory", without saying which of the two (QA)."""
+    key = tmp_path / "server.key"
+    key.write_text("not read: the certificate is refused first")
+    result = _serve(
+        "operator", "--port", str(free_port()),
+        "--ssl-certfile", str(tmp_path / "missing.pem"), "--ssl-keyfile", str(key),
+        env=_env(tmp_path, MYDATA_ADMIN_TOKEN=TOKEN),
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"--ssl-certfile {tmp_path / 'missing.pem'}" in " ".join(result.stderr.split())
 
 
 def test_plain_http_operator_url_is_refused_at_start(tmp_path: Path) -> None:

@@ -96,6 +96,17 @@ async def test_search_text_needs_a_word(wallet: Wallet) -> None:
         await wallet.search(text=" - ")
 
 
+@pytest.mark.parametrize("format", ["bogus", "sd-jwt", "LDP_VC", ""])
+async def test_an_unknown_format_is_refused_not_an_empty_result(
+    wallet: Wallet, format: str
+) -> None:
+    """A wrong --format (or ?format=) matched nothing and looked like an empty wallet (QA)."""
+    with pytest.raises(InvalidInputError) as caught:
+        await wallet.search(format=format)
+    assert "ldp_vc" in caught.value.message
+    assert "dc+sd-jwt" in caught.value.message
+
+
 async def test_removed_credentials_are_not_found(
     wallet: Wallet, hospital: Hospital, now: datetime
 ) -> None:
