@@ -38,7 +38,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import builtins
+import dataclasses
 import hashlib
+import logging
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -55,11 +57,11 @@ from agent.credentials.model import type_values, validate_credential
 from agent.credentials.proofs import verify_proofs
 from agent.credentials.sd_jwt import IssuerKeyCallback, parse_sd_jwt, verify_sd_jwt
 from agent.dids import DIDResolver, did_key_from_public
-from agent.errors import ErrorCode, InvalidInputError, StorageError
+from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError, StorageError
 from agent.jsonio import parse_json_object
 from agent.keys import AskarKeyStore, AskarSigner, KeyResolver, KeyType, decode_multikey
 from agent.keys.convert import public_key_to_jwk
-from agent.storage import Store, open_store, single_valued
+from agent.storage import Record, Store, open_store, single_valued
 from wallet import shc
 from wallet._extract import fhir_codes, words_of
 from wallet.errors import CredentialImportError, CredentialNotFoundError, DuplicateCredentialError
@@ -86,6 +88,12 @@ __all__ = [
 CREDENTIAL_CATEGORY: Final = "credential"
 #: The record category and name of the wallet's identity (holder DIDs, search secret).
 IDENTITY: Final = ("wallet", "identity")
+#: The version of the labels stored with the credentials (:meth:`Wallet.relabel`): 2 names a
+#: summary by its sections and a record by its code.
+LABELS_VERSION: Final = 2
+_LABELS: Final = ("wallet", "labels")
+
+log = logging.getLogger(__name__)
 
 Importable = Mapping[str, Any] | str | bytes | Sequence[str]
 
@@ -249,6 +257,69 @@ def _tail(value: str) -> str:
     if len(parts) > 1 and parts[-1][:1] == "v" and parts[-1][1:].isdigit():
         parts.pop()
     return parts[-1] if parts else value
+
+
+def _labelled(title: str, detail: str | None) -> str:
+    return f"{title}: {detail}" if detail else title
+
+
+def _w3c_label(document: Mapping[str, Any]) -> str:
+    """A W3C credential's label: its ``name`` or its first type but ``VerifiableCredential``,
+    and what its subject is about (:func:`_label_detail`)."""
+    name = document.get("name")
+    types = sorted(type_values(dict(document)))
+    title = (
+        name
+        if isinstance(name, str)
+        else next((t for t in types if t != "VerifiableCredential"), "Credential")
+    )
+    return _labelled(title, _label_detail(document.get("credentialSubject")))
+
+
+def _sd_jwt_label(claims: Mapping[str, Any]) -> str:
+    """An SD-JWT VC's label, from its claims as the holder sees them (every Disclosure
+    applied): the last part of its ``vct`` and what it is about."""
+    vct = claims.get("vct")
+    title = _tail(vct) if isinstance(vct, str) else "SD-JWT credential"
+    return _labelled(title, _label_detail(dict(claims), sort_keys=True))
+
+
+def _shc_contents(cards: Sequence[Any]) -> tuple[tuple[str, ...], list[Any]]:
+    """The ``vc.type`` values of a SMART Health Card's JWSs (in order, once each) and their
+    FHIR bundles."""
+    types: dict[str, None] = {}
+    bundles = []
+    for card in cards:
+        vc = card.payload["vc"]
+        for value in vc.get("type", []) if isinstance(vc.get("type"), list) else []:
+            if isinstance(value, str):
+                types.setdefault(value, None)
+        subject = vc.get("credentialSubject")
+        bundles.append(subject.get("fhirBundle") if isinstance(subject, dict) else None)
+    return tuple(types), bundles
+
+
+def _stored_label(format: str, kept: Any) -> tuple[str, Any] | None:
+    """The label of a credential as stored (its ``kept`` content) and its claims, made again
+    without verifying it (it was verified when stored); ``None`` when it cannot be read."""
+    try:
+        if format == CredentialFormat.W3C_VC and isinstance(kept, dict):
+            return _w3c_label(kept), kept.get("credentialSubject")
+        if format == CredentialFormat.SD_JWT_VC and isinstance(kept, str):
+            claims = parse_sd_jwt(kept).claims
+            return _sd_jwt_label(claims), claims
+        if format == CredentialFormat.SMART_HEALTH_CARD and isinstance(kept, str | dict):
+            types, bundles = _shc_contents([shc.decode_shc_jws(j) for j in shc.jws_list(kept)])
+            return _shc_label(types, bundles), bundles
+    except (HealthMyDataError, KeyError, TypeError, AttributeError):
+        return None
+    return None
+
+
+def _shc_label(types: Sequence[str], bundles: list[Any]) -> str:
+    kinds = [_tail(t) for t in types if not t.endswith("#health-card")]
+    title = "SMART Health Card" + (f" ({', '.join(kinds)})" if kinds else "")
+    return _labelled(title, _first_display(bundles))
 
 
 @dataclass(frozen=True, slots=True)
@@ -534,13 +605,6 @@ class Wallet:
         issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
         subject = document.get("credentialSubject")
         types = tuple(sorted(type_values(document)))
-        name = document.get("name")
-        title = (
-            name
-            if isinstance(name, str)
-            else next((t for t in types if t != "VerifiableCredential"), "Credential")
-        )
-        display = _label_detail(subject)
         own_id = document.get("id")
         return _Parsed(
             own_id=own_id if isinstance(own_id, str) else None,
@@ -550,7 +614,7 @@ class Wallet:
             issued=_parse(document.get("validFrom", document.get("issuanceDate"))),
             valid_until=_parse(document.get("validUntil", document.get("expirationDate"))),
             claims=subject,
-            summary=f"{title}: {display}" if display else str(title),
+            summary=_w3c_label(document),
             kept=document,
             content_hash=_sha256(canonicalize(document)),
         )
@@ -570,8 +634,6 @@ class Wallet:
         vct = payload.get("vct")
         types = (vct,) if isinstance(vct, str) else ()
         jti = payload.get("jti")
-        title = _tail(vct) if isinstance(vct, str) else "SD-JWT credential"
-        display = _label_detail(parsed.claims, sort_keys=True)
         return _Parsed(
             own_id=jti if isinstance(jti, str) else None,
             format=CredentialFormat.SD_JWT_VC,
@@ -580,7 +642,7 @@ class Wallet:
             issued=_from_numeric(payload.get("iat")),
             valid_until=_from_numeric(payload.get("exp")),
             claims=parsed.claims,
-            summary=f"{title}: {display}" if display else title,
+            summary=_sd_jwt_label(parsed.claims),
             kept=text,
             # The issuer-signed JWT identifies the credential, whatever the Disclosure order.
             content_hash=_sha256(parsed.issuer_jwt.encode("ascii")),
@@ -608,27 +670,16 @@ class Wallet:
                 keys = fetched[iss]
             shc.verify_shc_jws(card, keys)
         first = cards[0].payload
-        types: dict[str, None] = {}
-        bundles = []
-        for card in cards:
-            vc = card.payload["vc"]
-            for value in vc.get("type", []) if isinstance(vc.get("type"), list) else []:
-                if isinstance(value, str):
-                    types.setdefault(value, None)
-            subject = vc.get("credentialSubject")
-            bundles.append(subject.get("fhirBundle") if isinstance(subject, dict) else None)
-        kinds = [_tail(t) for t in types if not t.endswith("#health-card")]
-        title = "SMART Health Card" + (f" ({', '.join(kinds)})" if kinds else "")
-        display = _first_display(bundles)
+        types, bundles = _shc_contents(cards)
         return _Parsed(
             own_id=None,
             format=CredentialFormat.SMART_HEALTH_CARD,
-            types=tuple(types),
+            types=types,
             issuer=str(first["iss"]),
             issued=_from_numeric(first.get("nbf")),
             valid_until=_from_numeric(first.get("exp")),
             claims=bundles,
-            summary=f"{title}: {display}" if display else title,
+            summary=_shc_label(types, bundles),
             kept=source,
             content_hash=_sha256("\n".join(c.jws for c in cards).encode("ascii")),
         )
@@ -739,6 +790,58 @@ class Wallet:
             records = await session.fetch_all(META_CATEGORY, wql, limit=limit, order_by="id")
         return [StoredCredential.from_json(r.json()) for r in records]
 
+    async def relabel(self) -> int:
+        """Make the stored labels (each credential's ``summary``) again where an earlier
+        version of this code made them otherwise, and record :data:`LABELS_VERSION`; returns
+        how many changed. Runs when the wallet opens (:func:`wallet_on`); once done, an open
+        only reads the version. Why: labels are made when a credential is stored, and one made
+        before this version could misname a record (an emergency summary labelled
+        "Cardiopulmonary resuscitation", its advance directive refusing it)."""
+        async with self._store.session(self._profile) as session:
+            recorded = await session.fetch(*_LABELS)
+            if recorded is not None and _labels_version(recorded) >= LABELS_VERSION:
+                return 0
+            # Nothing to relabel, and nothing written: a store a restore is about to fill
+            # must stay empty (wallet.backup.profile_is_empty).
+            if not await session.count(META_CATEGORY):
+                return 0
+        changed = 0
+        secret = await self._search_secret()
+        async with self._store.transaction(self._profile) as txn:
+            recorded = await txn.fetch(*_LABELS, for_update=True)
+            if recorded is not None and _labels_version(recorded) >= LABELS_VERSION:
+                return 0  # another process did it meanwhile
+            for meta_record in await txn.fetch_all(META_CATEGORY):
+                content = await txn.fetch(CREDENTIAL_CATEGORY, meta_record.name)
+                meta = StoredCredential.from_json(meta_record.json())
+                stored = content.json() if content is not None else None
+                labelled = (
+                    _stored_label(str(stored.get("format")), stored.get("kept"))
+                    if isinstance(stored, dict)
+                    else None
+                )
+                if labelled is None or labelled[0] == meta.summary:
+                    continue
+                summary, claims = labelled
+                renamed = dataclasses.replace(meta, summary=summary)
+                await txn.replace(META_CATEGORY, meta.id, renamed.to_json(), meta_record.tags)
+                words = word_tags(words_of(claims, summary, *meta.types), secret)
+                await txn.replace(WORDS_CATEGORY, meta.id, b"", words)
+                changed += 1
+            version = {"version": LABELS_VERSION}
+            if recorded is None:
+                await txn.insert(*_LABELS, version)
+            else:
+                await txn.replace(*_LABELS, version)
+            if changed:
+                await mark_changed(txn)  # a search index open elsewhere is rebuilt
+            await txn.commit()
+        if changed:
+            if self._index is not None:
+                self._index.generation = _STALE
+            log.info("relabelled %d stored credential(s)", changed)
+        return changed
+
     async def load_search_index(self) -> None:
         """Read every credential's search tags and metadata into memory (:mod:`wallet.index`):
         from now on :meth:`search` answers from it, after checking that no other writer
@@ -779,6 +882,12 @@ class Wallet:
 
 #: An index generation no store has (tokens are hex): the index is rebuilt at the next search.
 _STALE: Final = "stale"
+
+
+def _labels_version(record: Record) -> int:
+    value = record.json()
+    version = value.get("version") if isinstance(value, dict) else None
+    return version if isinstance(version, int) else 0
 
 
 def _index_entry(
@@ -902,6 +1011,11 @@ async def wallet_on(
         sd_jwt_issuer_key=sd_jwt_issuer_key,
         close_store=True,
     )
+    try:
+        await wallet.relabel()
+    except BaseException:
+        await wallet.close()
+        raise
     if search_index:
         try:
             await wallet.load_search_index()

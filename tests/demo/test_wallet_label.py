@@ -21,7 +21,8 @@ from agent.storage import generate_raw_key, open_store
 from issuer.issue import sd_jwt_credential
 from issuer.templates import emergency_summary, records_from_bundle
 from wallet import Wallet, open_wallet
-from wallet.holder import _label_detail
+from wallet.holder import _LABELS, _label_detail
+from wallet.search import META_CATEGORY
 
 BUNDLE = Path(__file__).resolve().parents[2] / "mydata" / "samples" / "ips-emergency-bundle.json"
 HOLDER_JWK = {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
@@ -121,3 +122,59 @@ def test_the_ips_vector_records_are_named_by_their_codes() -> None:
     assert labels["ConditionCredential"] == "Menopausal flushing (finding)"
     # The MedicationStatement names its Medication by reference: the label is the product's.
     assert labels["MedicationCredential"] == "Product containing anastrozole (medicinal product)"
+
+
+async def test_labels_stored_by_an_earlier_version_are_made_again_on_open(
+    tmp_path: Path,
+) -> None:
+    """A wallet whose credentials were labelled before this version (no labels version, the
+    old label stored): opening it relabels them, search by the new label's words works, and
+    later opens change nothing."""
+    bundle = json.loads(BUNDLE.read_text(encoding="utf-8"))
+    claims = emergency_summary([entry["resource"] for entry in bundle["entry"]])
+    hospital = await open_store(tmp_path / "hospital.db", raw_key=generate_raw_key())
+    key = generate_raw_key()
+    path = str(tmp_path / "old-wallet.db")
+    try:
+        keys = AskarKeyStore(hospital)
+        multikey = await keys.create_key(KeyType.ED25519_PUB)
+        did = did_key_from_public(KeyType.ED25519_PUB, decode_multikey(multikey)[1])
+        await keys.bind(
+            multikey, did=did, verification_method=f"{did}#{multikey}",
+            relationships=["assertionMethod"],
+        )  # fmt: skip
+        text = sd_jwt_credential(
+            claims,
+            signer=await keys.signer(multikey),
+            issuer=did,
+            holder_jwk=HOLDER_JWK,
+            iat=datetime.now(UTC).replace(microsecond=0),
+            status=STATUS,
+        )
+    finally:
+        await hospital.close()
+    wallet = await open_wallet(path, raw_key=key)
+    try:
+        stored = await wallet.add_credential(text)
+        new_label = stored.summary
+        # What an earlier version stored: its label, no labels version.
+        async with wallet.store.transaction() as txn:
+            meta = await txn.fetch(META_CATEGORY, stored.id)
+            assert meta is not None
+            old = {**meta.json(), "summary": "EmergencySummary: Cardiopulmonary resuscitation"}
+            await txn.replace(META_CATEGORY, stored.id, old, meta.tags)
+            if await txn.fetch(*_LABELS) is not None:
+                await txn.remove(*_LABELS)
+            await txn.commit()
+        assert (await wallet.get(stored.id)).summary.endswith("Cardiopulmonary resuscitation")
+    finally:
+        await wallet.close()
+
+    reopened = await open_wallet(path, raw_key=key)
+    try:
+        assert (await reopened.get(stored.id)).summary == new_label
+        assert "Cardiopulmonary" not in new_label
+        assert [c.id for c in await reopened.search(text="advanceDirective")] == [stored.id]
+        assert await reopened.relabel() == 0  # recorded: later opens only read the version
+    finally:
+        await reopened.close()
