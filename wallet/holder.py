@@ -813,8 +813,11 @@ class Wallet:
                 return 0  # another process did it meanwhile
             for meta_record in await txn.fetch_all(META_CATEGORY):
                 content = await txn.fetch(CREDENTIAL_CATEGORY, meta_record.name)
-                meta = StoredCredential.from_json(meta_record.json())
-                stored = content.json() if content is not None else None
+                try:
+                    meta = StoredCredential.from_json(meta_record.json())
+                    stored = content.json() if content is not None else None
+                except (HealthMyDataError, KeyError, TypeError, ValueError):
+                    continue  # not this code's to mend: left as it is
                 labelled = (
                     _stored_label(str(stored.get("format")), stored.get("kept"))
                     if isinstance(stored, dict)
@@ -1013,6 +1016,10 @@ async def wallet_on(
     )
     try:
         await wallet.relabel()
+    except StorageError as exc:
+        # Another process opening the wallet at the same moment, say: the labels stay as
+        # they are until the next open, which tries again; never a reason not to open.
+        log.warning("stored labels not remade this time (%s); the next open tries again", exc.code)
     except BaseException:
         await wallet.close()
         raise

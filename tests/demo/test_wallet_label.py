@@ -7,6 +7,7 @@ the consent screen of `mydata wallet requests`) must be the same for both."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -170,6 +171,13 @@ async def test_labels_stored_by_an_earlier_version_are_made_again_on_open(
     finally:
         await wallet.close()
 
+    # Two processes opening it at once (a CLI command beside the service): both open; the
+    # relabelling is done once, by one of them.
+    first, second = await asyncio.gather(
+        open_wallet(path, raw_key=key), open_wallet(path, raw_key=key)
+    )
+    await first.close()
+    await second.close()
     reopened = await open_wallet(path, raw_key=key)
     try:
         assert (await reopened.get(stored.id)).summary == new_label
