@@ -89,7 +89,7 @@ CREDENTIAL_CATEGORY: Final = "credential"
 #: The record category and name of the wallet's identity (holder DIDs, search secret).
 IDENTITY: Final = ("wallet", "identity")
 #: The version of the labels stored with the credentials (:meth:`Wallet.relabel`): 2 names a
-#: summary by its sections and a record by its code.
+#: summary by its sections, a record and a SMART Health Card's resources by their codes.
 LABELS_VERSION: Final = 2
 _LABELS: Final = ("wallet", "labels")
 
@@ -319,7 +319,33 @@ def _stored_label(format: str, kept: Any) -> tuple[str, Any] | None:
 def _shc_label(types: Sequence[str], bundles: list[Any]) -> str:
     kinds = [_tail(t) for t in types if not t.endswith("#health-card")]
     title = "SMART Health Card" + (f" ({', '.join(kinds)})" if kinds else "")
-    return _labelled(title, _first_display(bundles))
+    return _labelled(title, _bundles_detail(bundles))
+
+
+def _bundles_detail(bundles: list[Any]) -> str | None:
+    """What a SMART Health Card's FHIR bundles are about: the codes' displays of their
+    resources but the Patient (each once), else their resource types counted ("Immunization
+    x3"); never the first display found, which is a performer's or a specimen tube's name."""
+    displays: dict[str, None] = {}
+    counts: dict[str, int] = {}
+    for bundle in bundles:
+        entries = bundle.get("entry") if isinstance(bundle, dict) else None
+        for entry in entries if isinstance(entries, list) else []:
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            kind = resource.get("resourceType") if isinstance(resource, dict) else None
+            if not isinstance(resource, dict) or not isinstance(kind, str) or kind == "Patient":
+                continue
+            counts[kind] = counts.get(kind, 0) + 1
+            for member in _FHIR_SUBJECT_CODES:
+                display = _first_display(resource.get(member))
+                if display is not None:
+                    displays.setdefault(display, None)
+                    break
+    if displays:
+        return ", ".join(displays)[:80]
+    if counts:
+        return ", ".join(f"{kind} x{n}" if n > 1 else kind for kind, n in counts.items())
+    return _first_display(bundles)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from agent.storage import generate_raw_key, open_store
 from issuer.issue import sd_jwt_credential
 from issuer.templates import emergency_summary, records_from_bundle
 from wallet import Wallet, open_wallet
-from wallet.holder import _LABELS, _label_detail
+from wallet.holder import _LABELS, _label_detail, _shc_label, _stored_label
 from wallet.search import META_CATEGORY
 
 BUNDLE = Path(__file__).resolve().parents[2] / "mydata" / "samples" / "ips-emergency-bundle.json"
@@ -186,3 +186,41 @@ async def test_labels_stored_by_an_earlier_version_are_made_again_on_open(
         assert await reopened.relabel() == 0  # recorded: later opens only read the version
     finally:
         await reopened.close()
+
+
+SHC_VECTORS = ROOT / "tests" / "vectors" / "smart-health-cards"
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [
+        ("example-00-e-file.smart-health-card", "SMART Health Card: Immunization x3"),
+        ("example-03-e-file.smart-health-card", "SMART Health Card: Immunization x2"),
+        (
+            "example-02-e-file.smart-health-card",
+            "SMART Health Card: DiagnosticReport, Specimen x3, Observation x51",
+        ),
+    ],
+)
+def test_a_smart_health_card_is_labelled_by_what_it_holds(name: str, label: str) -> None:
+    """Not by the first display in its bundle: that was the vaccination site ("ABC General
+    Hospital") or the specimen's tube ("Lavender Top Tube"). Resources without a display are
+    counted by type."""
+    source = json.loads((SHC_VECTORS / name).read_text(encoding="utf-8"))
+    labelled = _stored_label("smart-health-card", source)
+    assert labelled is not None
+    assert labelled[0] == label
+
+
+def test_a_smart_health_card_resource_with_a_code_display_is_named_by_it() -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "entry": [
+            {"resource": {"resourceType": "Patient", "name": [{"text": "Someone"}]}},
+            {"resource": {"resourceType": "Immunization", "vaccineCode": {"text": "MMR"}}},
+            {"resource": {"resourceType": "Immunization", "vaccineCode": {"text": "MMR"}}},
+        ],
+    }
+    assert _shc_label(("https://smarthealth.cards#health-card",), [bundle]) == (
+        "SMART Health Card: MMR"
+    )
