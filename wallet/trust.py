@@ -49,6 +49,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TRUST_CATEGORY: Final = "wallet_trust_operator"
+_NO_OPERATOR: Final = "this wallet trusts no operator: mydata wallet trust add"
 #: The roles that make a verifier accredited for an ordinary request.
 DATA_USER_ROLES: Final = ("AccreditedDataUser",)
 #: ... and for a request for emergency care.
@@ -215,15 +216,20 @@ class WalletTrust:
         peer_did: str | None,
     ) -> VerifierTrust:
         """Who the request is from and whether it is accredited (never raises for a bad proof:
-        the answer says why it does not count)."""
-        if self.registry is None:
-            return VerifierTrust(
-                None, audience, None, "this wallet trusts no operator: mydata wallet trust add"
-            )
+        the answer says why it does not count). The proof of the verifier's DID is checked
+        whether or not the wallet trusts an operator: without one, the DID is still shown as
+        proven, and its accreditation as not checked."""
+        no_operator = self.registry is None
+
+        def unproven(reason: str) -> VerifierTrust:
+            if no_operator:
+                return VerifierTrust(None, audience, None, f"{reason}; {_NO_OPERATOR}")
+            return VerifierTrust(None, audience, False, reason)
+
         if verifier_proof is None or peer_did is None:
-            return VerifierTrust(
-                None, audience, False, "the request does not prove the verifier's DID"
-            )
+            if no_operator:
+                return VerifierTrust(None, audience, None, _NO_OPERATOR)
+            return unproven("the request does not prove the verifier's DID")
         try:
             verifier = await verify_request_proof(
                 verifier_proof,
@@ -233,16 +239,11 @@ class WalletTrust:
                 now=self._clock(),
             )
         except HealthMyDataError as exc:
-            return VerifierTrust(
-                None, audience, False, f"the verifier's proof of its DID fails: {exc.message}"
-            )
+            return unproven(f"the verifier's proof of its DID fails: {exc.message}")
         if verifier != audience:
-            return VerifierTrust(
-                None,
-                audience,
-                False,
-                f"the request is proven by {verifier}, not by the audience it names",
-            )
+            return unproven(f"the request is proven by {verifier}, not by the audience it names")
+        if self.registry is None:
+            return VerifierTrust(verifier, audience, None, _NO_OPERATOR)
         if self.registry.fetched_at is None:
             reason = "the trust list could not be fetched"
             if self.sync is not None and self.sync.last_error:

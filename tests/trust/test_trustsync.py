@@ -205,3 +205,44 @@ async def test_request_proof_binds_did_connection_and_nonce(parties: tuple[Party
             forged, resolver=resolver, peer_did="did:peer:2.A", nonce="n1", now=now
         )
     assert refused.value.details["reason"] == "issuerKeyMismatch"
+
+
+async def test_a_wallet_without_operators_still_checks_the_verifiers_did(
+    parties: tuple[Party, Party],
+) -> None:
+    """A wallet that trusts no operator cannot check an accreditation, but it can check that
+    the request proves the verifier's DID: a proven DID is shown as such, a forged one is not
+    (before, every DID was "claimed, not proven" in such a wallet)."""
+    from wallet.trust import WalletTrust
+
+    verifier, impostor = parties
+    now = utcnow()
+    trust = WalletTrust(None, DIDResolver(), clock=lambda: now)
+    request = {
+        "audience": verifier.did,
+        "purpose": "care",
+        "nonce": "n1",
+        "peer_did": "did:peer:2.A",
+    }
+
+    def proof(signer: Party) -> str:
+        return sign_request_proof(
+            signer.signer, verifier_did=verifier.did, peer_did="did:peer:2.A", nonce="n1", now=now
+        )
+
+    proven = await trust.assess(**request, verifier_proof=proof(verifier))
+    assert proven.verifier == verifier.did
+    assert proven.accredited is None
+    assert "(claimed, not proven)" not in proven.text
+    assert "trusts no operator" in proven.text
+
+    forged = await trust.assess(**request, verifier_proof=proof(impostor))
+    assert forged.verifier is None
+    assert forged.accredited is None
+    assert "(claimed, not proven)" in forged.text
+    assert "proof of its DID fails" in forged.text
+    assert "trusts no operator" in forged.text
+
+    bare = await trust.assess(**request, verifier_proof=None)
+    assert bare.verifier is None
+    assert "(claimed, not proven)" in bare.text
