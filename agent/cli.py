@@ -128,14 +128,6 @@ def loopback_hint(texts: Iterable[str], insecure_hosts: Iterable[str] = ()) -> s
     return None
 
 
-def _check_did_syntax(did: str) -> None:
-    """Refuse what is not a DID with command-line advice (the resolver's is for code).
-
-    :raises InvalidInputError: ``invalidDid``.
-    """
-    check_did(did)
-
-
 async def _resolve(did: str, insecure_http_hosts: frozenset[str] = frozenset()) -> str:
     async with httpx.AsyncClient(timeout=httpx.Timeout(5.0)) as http:
         document = await DIDResolver(
@@ -180,7 +172,7 @@ def register(app: typer.Typer) -> None:
         insecure = frozenset(insecure_http_host or ())
         err = error_console()
         try:
-            _check_did_syntax(did)
+            check_did(did)  # command-line advice before any fetch
             typer.echo(asyncio.run(_resolve(did, insecure)))
         except HealthMyDataError as exc:
             print_error(err, exc)

@@ -184,12 +184,6 @@ def _check_name(name: object, *, what: str = "a name") -> str:
     return name
 
 
-def _check_did(did: object) -> str:
-    """A DID as :func:`agent.dids.check_did` accepts it: well formed, and usable by its method
-    (a malformed did:key accredited would sit on the trust list, matching nothing)."""
-    return check_did(did)
-
-
 def _not_found(what: str, identifier: str) -> InvalidInputError:
     return InvalidInputError(
         f"no {what} with that id here", code=ErrorCode.NOT_FOUND, details={"id": identifier[:100]}
@@ -350,7 +344,7 @@ class Operator:
         :raises InvalidInputError: an unknown role, a subject that is not a DID, a bad name
             or a validity that is not positive.
         """
-        subject = _check_did(subject)
+        subject = check_did(subject)
         role = _check_role(role)
         name = _check_name(name)
         if valid_for <= timedelta(0):
@@ -674,7 +668,7 @@ class Operator:
         holder = presentation.get("holder")
         if isinstance(holder, dict):
             holder = holder.get("id")
-        did = _check_did(holder)
+        did = check_did(holder)
         proofs = presentation.get("proof")
         first = proofs[0] if isinstance(proofs, list) and proofs else proofs
         challenge = first.get("challenge") if isinstance(first, dict) else None

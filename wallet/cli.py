@@ -861,14 +861,15 @@ def _new_files(uri: str) -> list[Path]:
 async def _drop_empty_profile(store: Store) -> None:
     """Remove the profile that opening ``store`` created for a restore that then failed, if it
     is still empty (the restore writes all or nothing). Nothing else is ever removed: not a
-    profile that was there before, not the store's default profile."""
+    profile that was there before, nor the store's default one (made with the store, never by
+    that open)."""
     profile = store.profile
     if profile is None or not store.profile_created:
         return
     # A commit the interruption abandoned may still be running in askar's threads.
     await settle_pending_calls(seconds=5.0)
     try:
-        if profile != await store.default_profile() and await profile_is_empty(store, profile):
+        if await profile_is_empty(store, profile):
             await store.remove_profile(profile)
     except StorageError as exc:  # the restore's own error is the one to report
         _log.warning("an empty profile left by the failed restore stays: %s", exc.code)

@@ -118,7 +118,8 @@ class StoredCredential:
     :param issued: ``validFrom``/``issuanceDate``, ``iat`` or ``nbf``.
     :param valid_until: ``validUntil``/``expirationDate`` or ``exp``.
     :param codes: FHIR codings found in the claims, ``system|code``.
-    :param summary: a short line for lists (credential name and first coded display).
+    :param summary: a short line for lists: the credential's name, then what it is about
+        (:meth:`Wallet.relabel` says how it is made).
     :param added: when the wallet stored it.
     """
 
@@ -223,7 +224,8 @@ def _label_detail(claims: Any, *, sort_keys: bool = False) -> str | None:
     advance directive ...) is named by its sections, in name order whatever the format: the
     first display found in one of them would stand for the whole, and read alone it can say
     the opposite of the record ("Cardiopulmonary resuscitation" for a directive refusing it).
-    A single record is named by its first display (:func:`_first_display`).
+    A FHIR record is named by its code's display (:func:`_code_display`), anything else by its
+    first display (:func:`_first_display`).
     """
     if isinstance(claims, dict):
         sections = sorted(
@@ -241,13 +243,20 @@ def _label_detail(claims: Any, *, sort_keys: bool = False) -> str | None:
             return ", ".join(shown) + (f", +{rest} more" if rest else "")
         # A FHIR record is named by what it is about (its code), not by the first display in
         # it, which can be its severity ("Moderate") or its category.
-        resource = claims.get("fhirResource")
-        if isinstance(resource, dict):
-            for member in _FHIR_SUBJECT_CODES:
-                display = _first_display(resource.get(member))
-                if display is not None:
-                    return display
+        display = _code_display(claims.get("fhirResource"))
+        if display is not None:
+            return display
     return _first_display(claims, sort_keys=sort_keys)
+
+
+def _code_display(resource: Any) -> str | None:
+    """The display of what a FHIR resource is about (:data:`_FHIR_SUBJECT_CODES`), if any."""
+    if isinstance(resource, dict):
+        for member in _FHIR_SUBJECT_CODES:
+            display = _first_display(resource.get(member))
+            if display is not None:
+                return display
+    return None
 
 
 def _tail(value: str) -> str:
@@ -267,7 +276,7 @@ def _w3c_label(document: Mapping[str, Any]) -> str:
     """A W3C credential's label: its ``name`` or its first type but ``VerifiableCredential``,
     and what its subject is about (:func:`_label_detail`)."""
     name = document.get("name")
-    types = sorted(type_values(dict(document)))
+    types = sorted(type_values(document))
     title = (
         name
         if isinstance(name, str)
@@ -276,12 +285,12 @@ def _w3c_label(document: Mapping[str, Any]) -> str:
     return _labelled(title, _label_detail(document.get("credentialSubject")))
 
 
-def _sd_jwt_label(claims: Mapping[str, Any]) -> str:
+def _sd_jwt_label(claims: dict[str, Any]) -> str:
     """An SD-JWT VC's label, from its claims as the holder sees them (every Disclosure
     applied): the last part of its ``vct`` and what it is about."""
     vct = claims.get("vct")
     title = _tail(vct) if isinstance(vct, str) else "SD-JWT credential"
-    return _labelled(title, _label_detail(dict(claims), sort_keys=True))
+    return _labelled(title, _label_detail(claims, sort_keys=True))
 
 
 def _shc_contents(cards: Sequence[Any]) -> tuple[tuple[str, ...], list[Any]]:
@@ -336,11 +345,9 @@ def _bundles_detail(bundles: list[Any]) -> str | None:
             if not isinstance(resource, dict) or not isinstance(kind, str) or kind == "Patient":
                 continue
             counts[kind] = counts.get(kind, 0) + 1
-            for member in _FHIR_SUBJECT_CODES:
-                display = _first_display(resource.get(member))
-                if display is not None:
-                    displays.setdefault(display, None)
-                    break
+            display = _code_display(resource)
+            if display is not None:
+                displays.setdefault(display, None)
     if displays:
         return ", ".join(displays)[:80]
     if counts:
@@ -865,9 +872,7 @@ class Wallet:
             if changed:
                 await mark_changed(txn)  # a search index open elsewhere is rebuilt
             await txn.commit()
-        if changed:
-            if self._index is not None:
-                self._index.generation = _STALE
+        if changed:  # an index loaded here is rebuilt too: mark_changed moved the generation
             log.info("relabelled %d stored credential(s)", changed)
         return changed
 

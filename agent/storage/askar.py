@@ -594,16 +594,6 @@ class Store:
         except AskarError as exc:
             raise _translate(exc, "profile") from exc
 
-    async def default_profile(self) -> str:
-        """The name of the profile askar uses when none is named (made with the store).
-
-        :raises StorageError: ``storeBackendError`` when the store is closed or fails.
-        """
-        try:
-            return str(await self._require_open().get_default_profile())
-        except AskarError as exc:
-            raise _translate(exc, "profile") from exc
-
     async def remove_profile(self, name: str) -> None:
         """Delete a profile and every record and key in it.
 

@@ -239,13 +239,9 @@ async def test_profiles_isolate_records(store_uri: str, raw_key: str) -> None:
                 pass
         assert caught.value.code is ErrorCode.STORE_NOT_FOUND
         assert "child" in await store.list_profiles()
-        # The default profile is the one made with the store, not the last one made.
-        default = await store.default_profile()
-        assert default != "child"
-        assert set(await store.list_profiles()) == {default, "child"}
 
     async with await open_store(store_uri, raw_key=raw_key, profile="child") as store:
-        assert await store.default_profile() != "child"
+        assert not store.profile_created  # it was there already
         assert store.profile == "child"
         async with store.session() as session:
             assert (await session.get("note", "n1")).json() == "child's"
@@ -255,6 +251,9 @@ async def test_profiles_isolate_records(store_uri: str, raw_key: str) -> None:
     with pytest.raises(StorageError) as caught:
         await open_store(store_uri, raw_key=raw_key, profile="child", create=False)
     assert caught.value.code is ErrorCode.STORE_NOT_FOUND
+
+    async with await open_store(store_uri, raw_key=raw_key, profile="fresh") as store:
+        assert store.profile_created  # this open made it (a failed restore removes it again)
 
 
 async def test_closed_store_raises_a_typed_error(store_uri: str, raw_key: str) -> None:
