@@ -12,9 +12,10 @@ The VC-API figure is ``POST /credentials/issue`` of the 3 KB FHIR-based credenti
 other figures (revocation and suspension entries, audit entry, issuance record; until the
 fourth pass a 300-byte one, which made the figure about a fifth too good) from 8 keep-alive
 clients for 10 s (2 s with ``--quick``) against
-``mydata serve hospital --workers N``, N = 1 and 2, with :func:`bench.services.load`, which
-also reports the server's CPU time per request: on a shared machine that, not the rate, is
-the figure to compare between runs.
+``mydata serve hospital --workers N``, N = 1 and 2, driven as ``bench/services.py`` drives
+its figures (``wrk`` when it is installed, else the asyncio client), which also reports the
+server's CPU time per request: on a shared machine that, not the rate, is the figure to
+compare between runs.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from nacl.signing import SigningKey
 from agent.storage import generate_raw_key, remove_store
 from bench.harness import Figure, Results, measure
 from bench.proofs import credential_3kb
-from bench.services import Load, load, start_service
+from bench.services import LOADERS, Load, load_generator, start_service
 
 __all__ = ["run"]
 
@@ -141,7 +142,7 @@ def _vc_api(workers: int, seconds: float, postgres: str | None) -> Load:
         try:
             args = ["--store", store, "--workers", str(workers)]
             with start_service("hospital", args, env) as (port, _, process):
-                return load(
+                return LOADERS[load_generator()](
                     port,
                     "/credentials/issue",
                     {"credential": _credential()},

@@ -271,7 +271,8 @@ def load(
     return asyncio.run(main())
 
 
-_LOADERS = {"wrk": load_wrk, "asyncio": load}
+#: The load generators by :func:`load_generator`'s name.
+LOADERS = {"wrk": load_wrk, "asyncio": load}
 
 
 def _wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 60.0) -> float:
@@ -613,7 +614,7 @@ def verifier_throughput(
             args = ["--store", site.store("verifier"), "--workers", str(workers)]
             args += ["--insecure-http-host", "127.0.0.1"]
             with start_service("verifier", args, site.env) as (port, _, process):
-                outcome = _LOADERS[load_generator()](
+                outcome = LOADERS[load_generator()](
                     port,
                     "/credentials/verify",
                     payload,
@@ -663,7 +664,7 @@ def issuer_scale_out(
     with tempfile.TemporaryDirectory() as tmp, _site(tmp, postgres) as site:
         for workers in worker_counts:
             with _hospital(site, workers) as (port, pid):
-                outcome = _LOADERS[load_generator()](
+                outcome = LOADERS[load_generator()](
                     port,
                     "/credentials/issue",
                     payload,

@@ -127,7 +127,8 @@ def configure_runtime(threads: int = RUNTIME_THREADS) -> int:
     which hands it on to sqlx's SQLite thread and back through a callback. With a worker per
     core (tokio's default) those hand-offs wake more threads, and on these machines the
     context switches cost more than the work: one worker took the CPU time of an issued
-    credential from 1.53 to 1.07 ms and of a record insert by a fifth (docs/performance.md).
+    credential from 1.53 to 1.07 ms and of a record insert by a fifth (docs/performance-history.md,
+    fourth pass).
     A Python process cannot use more: its calls into askar are serialised by the GIL.
 
     :raises InvalidInputError: ``TOKIO_WORKER_THREADS`` is set but not a positive integer

@@ -5,7 +5,7 @@ half a second here, by design), and a service cannot answer before its store is 
 soon as the command line is read, the derivation (askar's native code, outside the GIL)
 overlaps the import of the web framework, the building of the app and uvicorn's start instead
 of following them: ``mydata serve wallet`` answered in 0.90 s instead of 1.03 s
-(docs/performance.md, fourth pass).
+(docs/performance-history.md, fourth pass).
 
 The thread runs the open on an event loop of its own; the store is then used from the
 service's loop (askar binds each call to the loop that makes it, not to the store).

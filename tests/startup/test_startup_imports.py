@@ -2,8 +2,8 @@
 
 Each role's service is started for real (its app factory and lifespan included) in a
 subprocess that writes ``sys.modules`` once ``GET /healthz`` has answered 200. None of the
-modules deferred to first use may be there by then (docs/performance.md, "Start-up and idle
-memory"): a module-level import added on the start path fails here with the module's name.
+modules deferred to first use may be there by then (docs/performance.md, "Start-up and
+idle memory"): a module-level import added on the start path fails here with the module's name.
 """
 
 from __future__ import annotations
