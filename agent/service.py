@@ -35,14 +35,14 @@ from collections.abc import (
 )
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any
+from typing import Any, TypeVar
 
 import httpx
-from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -50,6 +50,7 @@ from agent.errors import ErrorCode, HealthMyDataError, StorageError
 from agent.jsonio import DEFAULT_MAX_BYTES, parse_json_object
 from agent.messaging import inbound_router, invitation_qr, parse_invitation_url
 from agent.observability import METRICS_TOKEN_ENV, install_operations, store_readiness
+from agent.openapi import json_body
 from agent.runtime import DIDCommAgent
 from agent.servenames import ADMIN_TOKEN_ENV
 from agent.storage import Store, open_store, settle_pending_calls
@@ -364,13 +365,28 @@ class _InvitationRequest(BaseModel):
     goal: str = Field(default="", max_length=500)
 
 
-#: The invitation request a bodiless ``POST /admin/invitations`` stands for (every default).
-_NO_INVITATION_BODY: Any = _InvitationRequest()
-
-
 class _AcceptRequest(BaseModel):
     invitation_url: str = Field(max_length=8192)
     label: str = Field(default="", max_length=200)
+
+
+_Body = TypeVar("_Body", bound=BaseModel)
+
+
+async def _read_model(request: Request, model: type[_Body], *, optional: bool = False) -> _Body:
+    """The request's JSON body as ``model``, read as every other route reads its body
+    (:func:`read_json_body`: 415 unless declared as JSON, 413 over the size limit, 400 for
+    malformed or too deeply nested JSON), then validated: 422 as FastAPI's own validation
+    answers, located under ``body``. ``optional``: an empty body without a content type
+    stands for every default."""
+    if optional and "content-type" not in request.headers and not await request.body():
+        return model()
+    data = await read_json_body(request)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        raise RequestValidationError(errors) from None
 
 
 def run_in_background(app: FastAPI, work: Coroutine[Any, Any, None], *, name: str) -> None:
@@ -500,12 +516,15 @@ def create_agent_app(
 
     admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(guard)])
 
-    @admin.post("/invitations", status_code=201)
-    async def create_invitation(
-        request: Request, body: Annotated[_InvitationRequest, Body()] = _NO_INVITATION_BODY
-    ) -> dict[str, Any]:
+    @admin.post(
+        "/invitations",
+        status_code=201,
+        openapi_extra=json_body(_InvitationRequest.model_json_schema(), required=False),
+    )
+    async def create_invitation(request: Request) -> dict[str, Any]:
         """An out-of-band invitation URL (and its QR code as SVG) from a new relationship DID.
         The body (``goal_code``, ``goal``) may be left out."""
+        body = await _read_model(request, _InvitationRequest, optional=True)
         agent: DIDCommAgent = request.app.state.agent
         invitation = await agent.create_invitation(goal_code=body.goal_code, goal=body.goal)
         url = invitation.to_url(config.public_url.rstrip("/") + "/invite")
@@ -516,9 +535,14 @@ def create_agent_app(
             "qr_svg": qr.decode() if isinstance(qr, bytes) else qr,
         }
 
-    @admin.post("/connections", status_code=201)
-    async def accept_invitation(request: Request, body: _AcceptRequest) -> dict[str, Any]:
+    @admin.post(
+        "/connections",
+        status_code=201,
+        openapi_extra=json_body(_AcceptRequest.model_json_schema()),
+    )
+    async def accept_invitation(request: Request) -> dict[str, Any]:
         """Accept an invitation URL (as scanned): connect and send a trust ping."""
+        body = await _read_model(request, _AcceptRequest)
         agent: DIDCommAgent = request.app.state.agent
         invitation = parse_invitation_url(body.invitation_url)
         connection = await agent.accept_invitation(invitation, label=body.label)
