@@ -87,6 +87,9 @@ _STATUS_BY_CODE: dict[str, int] = {
     str(ErrorCode.STORE_RECORD_NOT_FOUND): 404,
     str(ErrorCode.BATCH_JOB_NOT_FOUND): 404,
     str(ErrorCode.BATCH_JOB_CONFLICT): 409,
+    # A record that exists already (a credential id given again): the request conflicts with
+    # the state, it is not malformed.
+    str(ErrorCode.STORE_DUPLICATE): 409,
     str(ErrorCode.BATCH_ITEM_INVALID): 422,
 }
 

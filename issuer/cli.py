@@ -384,8 +384,8 @@ def _register_audit(hospital_app: typer.Typer) -> None:
     @audit_app.command("list")
     def list_entries(
         store: StoreOption = None,
-        since: Annotated[int, typer.Option(help="Entries after this sequence number.")] = 0,
-        limit: Annotated[int, typer.Option(help="How many.")] = 50,
+        since: Annotated[int, typer.Option(min=0, help="Entries after this sequence number.")] = 0,
+        limit: Annotated[int, typer.Option(min=1, help="How many.")] = 50,
     ) -> None:
         """Show audit entries: sequence, time, event and identifiers (never health data)."""
 
