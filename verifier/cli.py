@@ -7,8 +7,10 @@ not a credential or presentation at all, or an unknown check name).
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import replace
@@ -33,7 +35,7 @@ from agent.credentials.emergency_qr import (
 from agent.credentials.model import type_values
 from agent.dids import DIDResolver
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
-from agent.jsonio import parse_json_object
+from agent.jsonio import DEFAULT_MAX_BYTES, parse_json_object
 from agent.status import StatusChecker
 from agent.storage import open_store
 from agent.storeconfig import resolve_store, store_key
@@ -67,10 +69,13 @@ from verifier.trustsync import write_caches
 from verifier.verify import verify_credential, verify_presentation
 
 __all__ = [
+    "argument_label",
     "decode_card",
     "emergency_lines",
+    "looks_like_inline_text",
     "looks_like_jws",
     "read_card_text",
+    "read_text_argument",
     "register",
     "register_er",
     "register_insurer",
@@ -182,8 +187,8 @@ def register(app: typer.Typer) -> None:
         file: Annotated[
             str,
             typer.Argument(
-                help="A credential or presentation (JSON), an SD-JWT VC or a SMART Health Card"
-                " file, or - for stdin."
+                help="A credential or presentation (JSON), an SD-JWT VC or a SMART Health Card:"
+                " a file, - for stdin, or the text itself."
             ),
         ],
         checks: Annotated[
@@ -222,14 +227,21 @@ def register(app: typer.Typer) -> None:
         err = error_console()
         insecure = frozenset(insecure_http_host or ()) or LOOPBACK_HOSTS
         try:
-            data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
-        except OSError as exc:
-            err.print(f"[red]error:[/] cannot read {escape(file)}: {exc.strerror}")
+            text = read_text_argument(
+                file,
+                "the document",
+                text="JSON, an SD-JWT or a SMART Health Card",
+                stdin=True,
+            )
+        except HealthMyDataError as exc:
+            if as_json:
+                console.print_json(json.dumps({"verified": False, "error": exc.to_dict()}))
+            else:
+                print_error(err, exc)
             raise typer.Exit(EXIT_UNUSABLE) from None
         try:
-            text = data.decode("utf-8", "replace").strip()
             if text.startswith("{"):
-                document = parse_json_object(data)
+                document = parse_json_object(text)
                 report = asyncio.run(
                     verify_document(
                         document,
@@ -277,7 +289,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             console.print_json(body)
         else:
-            render_report(console, report, title=f"{report.kind} {file}")
+            render_report(console, report, title=f"{report.kind} {argument_label(file)}")
         hint = None if report.verified else loopback_hint(_report_texts(report), insecure)
         if hint:
             err.print(f"[yellow]hint:[/] {escape(hint)}")
@@ -344,31 +356,132 @@ def looks_like_jws(text: str) -> bool:
     )
 
 
-#: Longest ``er scan`` argument taken for a file name; a card's text is longer.
-_MAX_PATH = 4096
-#: Largest text file read as a card's text: a card holds at most a few thousand characters.
-_MAX_TEXT_FILE = 1024 * 1024
+#: Largest text file read as a command's text (a card holds at most a few thousand
+#: characters; a credential or presentation's JSON is refused over the same size).
+_MAX_TEXT_FILE = DEFAULT_MAX_BYTES
+#: The start of an emergency card's QR text (``HM1:``; a later version's number too, so that
+#: its text is refused as that version, not looked for as a file).
+_CARD_PREFIX = re.compile(r"HM[0-9]+:")
+_CARD_TEXT = "a card's text (HM1:... or an SD-JWT)"
+
+
+def looks_like_inline_text(argument: str) -> bool:
+    """Whether a command-line argument is a document's text rather than a file's name: an
+    emergency card (``HM1:``...), a SMART Health Card (``shc:/``...), a compact SD-JWT or JWS
+    (its header ``eyJ``..., three base64url parts), or a JSON object (``{``...).
+
+    A file whose name starts so is still read when given as ``./NAME``.
+    """
+    text = argument.strip()
+    if text.startswith(("shc:/", "{")) or _CARD_PREFIX.match(text):
+        return True
+    head = text.split("~", 1)[0]
+    return head.startswith("eyJ") and looks_like_jws(head)
+
+
+def _argument_file(source: str) -> Path | None:
+    """The file a "file or text" argument names, or ``None`` when the argument is the text
+    itself: it looks like one (:func:`looks_like_inline_text`), or it cannot be a file's name
+    (too long for one, ENAMETOOLONG, or holding a NUL)."""
+    if looks_like_inline_text(source):
+        return None
+    path = Path(source)
+    try:
+        path.stat()
+    except ValueError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return None
+    return path
+
+
+def _unreadable(what: str, source: str, exc: OSError, text: str = "") -> InvalidInputError:
+    """``cannot read`` ``what`` ``source``, and why; for a file that does not exist, that the
+    argument is not ``text`` either (it was looked for as a file because it did not look
+    like text)."""
+    reason = exc.strerror or type(exc).__name__
+    if text and isinstance(exc, FileNotFoundError):
+        reason += f", and the argument is not {text} either"
+    return InvalidInputError(
+        f"cannot read {what} {source}: {reason}",
+        code=ErrorCode.PARSING_ERROR,
+        details={"reason": "unreadable"},
+    )
+
+
+def _read_bounded(path: Path, what: str, limit: int, text: str = "") -> bytes:
+    """At most ``limit`` + 1 bytes of ``path``.
+
+    :raises InvalidInputError: ``PARSING_ERROR`` naming the file when it cannot be read.
+    """
+    try:
+        with path.open("rb") as file:
+            return file.read(limit + 1)
+    except OSError as exc:
+        raise _unreadable(what, str(path), exc, text) from None
+
+
+def read_text_argument(source: str, what: str, *, text: str = "", stdin: bool = False) -> str:
+    """The text a "file or text" command-line argument stands for: the argument itself when
+    it is the text (:func:`_argument_file`), else the UTF-8 text of the file it names, or of
+    standard input for ``-`` when ``stdin``.
+
+    :param what: what the argument is meant to be, for errors ("the evidence").
+    :param text: the text forms it may take, for the error when no such file exists ("an
+        SD-JWT or a presentation's JSON").
+    :raises InvalidInputError: ``PARSING_ERROR`` naming the file when it cannot be read or is
+        not UTF-8 text; ``INPUT_TOO_LARGE`` over 1 MiB.
+    """
+    if stdin and source == "-":
+        data = sys.stdin.buffer.read(_MAX_TEXT_FILE + 1)
+    else:
+        path = _argument_file(source)
+        if path is None:
+            return source.strip()
+        data = _read_bounded(path, what, _MAX_TEXT_FILE, text)
+    if len(data) > _MAX_TEXT_FILE:
+        raise InvalidInputError(
+            f"{what} {source} is over the limit of {_MAX_TEXT_FILE} bytes",
+            code=ErrorCode.INPUT_TOO_LARGE,
+            details={"reason": "textTooLarge", "limit": _MAX_TEXT_FILE},
+        )
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise InvalidInputError(
+            f"{what} {source} is not UTF-8 text" + (f" ({text})" if text else ""),
+            code=ErrorCode.PARSING_ERROR,
+            details={"reason": "notText"},
+        ) from None
+
+
+def argument_label(source: str) -> str:
+    """How a report's title names a "file or text" argument: the file's name, or
+    ``(inline text)`` (never the text, which may be a whole credential)."""
+    return "(inline text)" if _argument_file(source) is None else source
 
 
 def read_card_text(source: str) -> str:
     """The emergency card's text from ``source``: an image of its QR code (PNG, JPEG, GIF,
-    BMP, WebP; :mod:`verifier.qrimage`), a file holding the QR's text, or the text itself.
+    BMP, WebP; :mod:`verifier.qrimage`), a file holding the QR's text, or the text itself
+    (as :func:`read_text_argument` tells them apart).
 
     A file is an image when its name ends in an image suffix or its bytes start like one.
 
     :raises InvalidInputError: an unreadable image or no single QR code in it
-        (``details['reason']``, see :mod:`verifier.qrimage`); a file that is not UTF-8 text.
-    :raises OSError: an image file that cannot be read.
+        (``details['reason']``, see :mod:`verifier.qrimage`); a file that is not UTF-8 text;
+        ``PARSING_ERROR`` (reason ``unreadable``) naming a file that cannot be read.
     """
-    if len(source) >= _MAX_PATH:
+    path = _argument_file(source)
+    if path is None:
         return source.strip()
-    path = Path(source)
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        return read_qr_image(path)
-    if not path.is_file():
-        return source.strip()
-    with path.open("rb") as file:
-        data = file.read(max(_MAX_TEXT_FILE, MAX_IMAGE_BYTES) + 1)
+        try:
+            return read_qr_image(path)
+        except OSError as exc:
+            raise _unreadable("the card", source, exc) from None
+    data = _read_bounded(path, "the card", max(_MAX_TEXT_FILE, MAX_IMAGE_BYTES), _CARD_TEXT)
     if looks_like_image(data):
         return decode_qr_image(data)
     if len(data) > _MAX_TEXT_FILE:
@@ -607,13 +720,7 @@ def register_er(app: typer.Typer) -> None:
         insecure = frozenset(insecure_http_host or ())
         try:
             offline_cache = _load_offline_cache_file(cache)
-            try:
-                text = read_card_text(source)
-            except OSError as exc:
-                raise InvalidInputError(
-                    f"cannot read the card {source}: {exc.strerror or type(exc).__name__}",
-                    code=ErrorCode.PARSING_ERROR,
-                ) from None
+            text = read_card_text(source)
             report, decision = asyncio.run(
                 scan_emergency_card(
                     text,
@@ -710,7 +817,12 @@ def register_insurer(app: typer.Typer) -> None:
 
     @insurer.command("verify")
     def verify_claim(
-        file: Annotated[str, typer.Argument(help="The presentation (SD-JWT text or VP JSON).")],
+        file: Annotated[
+            str,
+            typer.Argument(
+                help="The presentation: SD-JWT text or VP JSON, or a file holding either."
+            ),
+        ],
         claim_type: Annotated[str, typer.Option("--claim-type", help="e.g. institutional.")],
         claim_id: Annotated[str, typer.Option("--claim-id", help="The insurer's claim id.")],
         store: Annotated[
@@ -737,14 +849,9 @@ def register_insurer(app: typer.Typer) -> None:
                 code=ErrorCode.INVALID_INPUT,
                 names=("--claim-id", "--claim-type"),
             )
-            data = _read_file(file, "the evidence")
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise InvalidInputError(
-                    f"the evidence {file} is not UTF-8 text (an SD-JWT or a presentation's JSON)",
-                    code=ErrorCode.PARSING_ERROR,
-                ) from None
+            text = read_text_argument(
+                file, "the evidence", text="an SD-JWT or a presentation's JSON"
+            )
             offline_cache = _load_offline_cache_file(cache)
             uri = resolve_store(store, "insurer")
             report, decision = asyncio.run(
@@ -774,7 +881,7 @@ def register_insurer(app: typer.Typer) -> None:
                 json.dumps({"report": report.to_dict(), "decision": decision.to_dict()})
             )
         else:
-            render_report(console, report, title=f"claim evidence {file}")
+            render_report(console, report, title=f"claim evidence {argument_label(file)}")
             _render_decision(console, decision, report.warnings)
         hint = None if decision.accepted else loopback_hint(_report_texts(report), insecure)
         if hint:

@@ -15,8 +15,10 @@ The wallet answers with an SD-JWT VC whose KB-JWT carries ``aud`` = the verifier
 **Requested fields** use DIF Presentation Exchange 2.0
 (https://identity.foundation/presentation-exchange/spec/v2.0.0/): ``input_descriptors[]``, each
 with ``constraints.fields[]``, each with ``path`` (JSONPath strings, the first that matches
-counts), optional ``filter`` (a JSON Schema subset: ``type``, ``const``, ``enum``, ``pattern``)
-and ``optional``; ``constraints.limit_disclosure`` ``"required"`` asks the wallet for nothing
+counts), optional ``filter`` (a JSON Schema subset: ``type`` one type name, ``const`` any JSON
+value, ``enum`` a non-empty array, ``pattern`` a regular expression of at most
+:data:`MAX_PATTERN_LENGTH` characters; every value is checked when the request is made) and
+``optional``; ``constraints.limit_disclosure`` ``"required"`` asks the wallet for nothing
 else. JSONPath is the subset PE uses in practice: ``$``, ``.name``, ``['name']``, ``[n]``,
 ``[*]`` and ``.*``.
 """
@@ -36,6 +38,7 @@ from agent.keys.signer import KeyResolver, Signer
 from verifier.nonces import NonceStore
 
 __all__ = [
+    "MAX_PATTERN_LENGTH",
     "REQUEST_JWT_TYPE",
     "FieldMatch",
     "PresentationRequest",
@@ -62,6 +65,8 @@ _SEGMENT = re.compile(
     re.VERBOSE,
 )
 _FILTER_KEYWORDS: Final = frozenset({"type", "const", "enum", "pattern"})
+#: Longest ``filter.pattern`` accepted: a field's pattern (a code system, a date) is short.
+MAX_PATTERN_LENGTH: Final = 512
 _JSON_TYPES: Final = {
     "string": (str,),
     "number": (int, float),
@@ -183,36 +188,111 @@ def validate_definition(definition: object) -> dict[str, Any]:
                 raise _invalid(f"{at}.path must be a non-empty list of JSONPaths", path=at)
             for path in paths:
                 parse_json_path(path)
-            filter_ = field_.get("filter")
-            if filter_ is not None and (
-                not isinstance(filter_, dict) or not set(filter_) <= _FILTER_KEYWORDS
-            ):
-                raise _invalid(
-                    f"{at}.filter may use only {', '.join(sorted(_FILTER_KEYWORDS))}", path=at
-                )
+            if "filter" in field_:
+                _validate_filter(field_["filter"], f"{at}.filter")
             if "optional" in field_ and not isinstance(field_["optional"], bool):
                 raise _invalid(f"{at}.optional must be a boolean", path=at)
     return definition
 
 
-def _filter_accepts(filter_: Mapping[str, Any] | None, value: Any) -> bool:
-    if not filter_:
+def _validate_filter(filter_: object, at: str) -> None:
+    """Refuse a filter that is not an object of the supported keywords, each with a usable
+    value, so that a request the verifier stores can always be evaluated.
+
+    :raises InvalidInputError: ``presentationRequestInvalid``; ``details.keyword`` names the
+        keyword at fault.
+    """
+    if filter_ is None:
+        return  # as if absent (accepted so far; a filter of null filters nothing)
+    supported = ", ".join(sorted(_FILTER_KEYWORDS))
+    if not isinstance(filter_, dict):
+        raise _invalid(f"{at} must be an object using only {supported}", path=at)
+    unknown = sorted(str(keyword) for keyword in set(filter_) - _FILTER_KEYWORDS)
+    if unknown:
+        raise _invalid(
+            f"{at} may use only {supported}, not {unknown[0][:40]!r}",
+            path=at,
+            keyword=unknown[0][:40],
+        )
+    if "type" in filter_ and (
+        not isinstance(filter_["type"], str) or filter_["type"] not in _JSON_TYPES
+    ):
+        raise _invalid(
+            f"{at}.type must be one of {', '.join(_JSON_TYPES)}", path=at, keyword="type"
+        )
+    if "enum" in filter_ and (not isinstance(filter_["enum"], list) or not filter_["enum"]):
+        raise _invalid(f"{at}.enum must be a non-empty array", path=at, keyword="enum")
+    if "pattern" in filter_:
+        pattern = filter_["pattern"]
+        if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN_LENGTH:
+            raise _invalid(
+                f"{at}.pattern must be a regular expression (a string) of at most "
+                f"{MAX_PATTERN_LENGTH} characters",
+                path=at,
+                keyword="pattern",
+            )
+        try:
+            re.compile(pattern)
+        except (re.error, RecursionError, OverflowError, ValueError) as exc:
+            raise _invalid(
+                f"{at}.pattern is not a valid regular expression: {exc}",
+                path=at,
+                keyword="pattern",
+            ) from None
+    # "const" may be any JSON value.
+
+
+def _json_equal(left: Any, right: Any) -> bool:
+    """JSON Schema equality (``const``, ``enum``): ``true`` is not ``1``, ``1`` is ``1.0``."""
+    if isinstance(left, bool) or isinstance(right, bool):
+        return isinstance(left, bool) and isinstance(right, bool) and left is right
+    if isinstance(left, int | float) and isinstance(right, int | float):
+        return left == right
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(map(_json_equal, left, right))
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(_json_equal(left[k], right[k]) for k in left)
+    if isinstance(left, str) and isinstance(right, str):
+        return left == right
+    return left is None and right is None
+
+
+def _type_accepts(kind: object, value: Any) -> bool:
+    """JSON Schema ``type``: a boolean is no number; ``1.0`` is an integer."""
+    types = _JSON_TYPES.get(kind) if isinstance(kind, str) else None
+    if types is None:
+        return False
+    if kind in ("number", "integer") and isinstance(value, bool):
+        return False
+    if kind == "integer" and isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, types)
+
+
+def _filter_accepts(filter_: object, value: Any) -> bool:
+    """Whether ``value`` passes the field's filter. Total: a filter that could not be
+    evaluated (:func:`validate_definition` refuses those) is not satisfied, never an error."""
+    if filter_ is None:
         return True
-    kind = filter_.get("type")
-    if kind is not None:
-        types = _JSON_TYPES.get(kind) if isinstance(kind, str) else None
-        if types is None or not isinstance(value, types):
-            return False
-        if kind in ("number", "integer") and isinstance(value, bool):
-            return False
-    if "const" in filter_ and value != filter_["const"]:
+    if not isinstance(filter_, Mapping):
         return False
-    if "enum" in filter_ and value not in filter_["enum"]:
+    if "type" in filter_ and not _type_accepts(filter_["type"], value):
         return False
-    pattern = filter_.get("pattern")
-    return not (
-        isinstance(pattern, str) and (not isinstance(value, str) or not re.search(pattern, value))
-    )
+    if "const" in filter_ and not _json_equal(value, filter_["const"]):
+        return False
+    if "enum" in filter_:
+        options = filter_["enum"]
+        if not isinstance(options, list) or not any(_json_equal(value, o) for o in options):
+            return False
+    if "pattern" in filter_:
+        pattern = filter_["pattern"]
+        if not isinstance(pattern, str) or not isinstance(value, str):
+            return False
+        try:
+            return re.search(pattern, value) is not None
+        except (re.error, RecursionError, OverflowError, ValueError):
+            return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
