@@ -537,12 +537,18 @@ def _admin_router() -> APIRouter:
         }
         now = utcnow()
         purpose = body.get("purpose", state.purpose)
+        if purpose is not None and not isinstance(purpose, str):
+            raise InvalidInputError(
+                "purpose must be a string",
+                code=ErrorCode.REQUEST_INVALID,
+                details={"field": "purpose"},
+            )
         made = await create_presentation_request(
             state.nonces,
             state.signer,
             audience=state.did,
             definition=body.get("presentation_definition") or {},
-            purpose=purpose if isinstance(purpose, str) else None,
+            purpose=purpose,
             now=now,
             context=context,
         )
@@ -570,9 +576,18 @@ def _admin_router() -> APIRouter:
         body = await _body(request)
         role = _role(body, state)
         purpose = body.get("purpose", state.purpose)
+        if purpose is None:
+            raise InvalidInputError(
+                'purpose is required: give "purpose" in the body, or run the verifier with '
+                "'mydata serve verifier --purpose TEXT' to make it the default",
+                code=ErrorCode.REQUEST_INVALID,
+                details={"field": "purpose"},
+            )
         if not isinstance(purpose, str) or not purpose:
             raise InvalidInputError(
-                "purpose must be a non-empty string", code=ErrorCode.REQUEST_INVALID
+                "purpose must be a non-empty string",
+                code=ErrorCode.REQUEST_INVALID,
+                details={"field": "purpose"},
             )
         agent: DIDCommAgent = request.app.state.agent
         return await send_dcql_request(

@@ -336,3 +336,26 @@ def test_a_stored_definition_with_a_bad_filter_never_500s(
         assert status == 422, (case, body)
         assert _failed(body)["challenge"] == "nonceReplayed", (case, body)
     assert "Traceback" not in verifier.service.log()
+
+
+def test_a_purpose_that_is_not_text_is_refused(verifier: Verifier) -> None:
+    """It was dropped silently and the request made without one."""
+    response = verifier.service.admin.post(
+        "/presentation-requests", json={"presentation_definition": {}, "purpose": 5}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "presentationRequestInvalid"
+    assert response.json()["details"] == {"field": "purpose"}
+
+
+def test_a_didcomm_request_without_a_purpose_says_how_to_give_one(verifier: Verifier) -> None:
+    """This verifier runs without ``--purpose``: a request must name its purpose, and the
+    refusal says the two ways (it said only "purpose must be a non-empty string", QA)."""
+    response = verifier.service.admin.post(
+        "/admin/connections/no-such-connection/request-presentation", json={}
+    )
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["code"] == "presentationRequestInvalid"
+    assert body["details"] == {"field": "purpose"}
+    assert "--purpose" in body["message"] and '"purpose"' in body["message"]
