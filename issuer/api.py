@@ -10,6 +10,11 @@ Routes (OpenAPI at ``/docs``):
 ``GET /accreditation``                      open   its accreditation credential (operator)
 ``POST /fhir/import``                       admin  FHIR R4 record to credentials, 422 naming
                                                    the bad element's path
+``POST /batches``                           admin  start (or resume) a batch job; 202, or 422
+                                                   naming the bad field before anything is stored
+``GET /batches/{id}``                       admin  its state and counts (issued, failed)
+``GET /batches/{id}/credentials``           admin  its credentials, a page at a time
+``GET /batches/{id}/failures``              admin  its failed items: key, error code, message
 ``GET /status-lists/{list_id}``             open   a signed BitstringStatusListCredential, with
                                                    ``Cache-Control``, ``ETag`` and 304 answers
 ``GET /status-lists/{list_id}/token``       open   the same list as a Token Status List JWT
@@ -18,7 +23,21 @@ Routes (OpenAPI at ``/docs``):
 
 Handlers only parse input, call :class:`issuer.hospital.Hospital` and serialise the result
 (STYLE.md item 12). Bodies are parsed strictly (:mod:`agent.jsonio`): malformed JSON is a 400,
-a credential that breaks the data model a 422, both with a machine-readable ``code``.
+a credential that breaks the data model a 422, both with a machine-readable ``code``. Every
+member a handler reads is checked, by type too, before anything is issued or stored: a flag is
+a JSON boolean (``"false"`` is refused, not read as true), a list of formats names each once.
+
+Batch jobs (:mod:`issuer.batch`) run in the background. The request is checked whole before the
+202: ``jobId``, ``format`` and each patient's ``key``, ``subject``, ``fhir`` (an object) and
+``holderJwk`` (an object; required for ``sd-jwt``); a bad one is a 422 naming its path
+(``patients[3].subject``, never its value) and nothing is stored. What only issuing reveals (a
+FHIR resource that does not validate or has no credential type, a key that is not a usable
+public JWK) fails that patient's item alone: ``GET /batches/{id}`` counts the failed items and
+``GET /batches/{id}/failures`` lists them, with the error's code and message (paths and types,
+never a value of the record). A run that stops on an unexpected error leaves the job
+``failed``: the job record says so when the run got that far; when it did not (the store failed
+before the job started), this process remembers it and ``GET /batches/{id}`` answers ``failed``
+with the error's type until the job is posted again, which resumes it.
 """
 
 from __future__ import annotations
@@ -26,15 +45,26 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
-from agent.credentials.status_list import ENTRY_TYPE, parse_status_entry
-from agent.errors import DataModelError, ErrorCode, InvalidInputError, StatusError
+from agent.credentials.jose import key_from_jwk
+from agent.credentials.status_list import ENTRY_TYPE, LIST_CREDENTIAL_TYPE, parse_status_entry
+from agent.errors import (
+    DataModelError,
+    ErrorCode,
+    HealthMyDataError,
+    InvalidInputError,
+    StatusError,
+    StorageError,
+)
 from agent.jsonio import DEFAULT_MAX_BYTES, parse_json_object
 from agent.openapi import json_body, object_schema
 from agent.runtime import DIDCommAgent
@@ -47,11 +77,17 @@ from agent.service import (
 )
 from agent.status.publish import SignedCache, find_list, status_list_router
 from issuer.accreditation import load_link
-from issuer.batch import BatchJobs
+from issuer.batch import BatchJob, BatchJobs, JobState
 from issuer.didcomm import RECORD_SELECTION, offer_router, register_issuance
 from issuer.fhir import read_fhir_input
 from issuer.hospital import FORMATS, Hospital, StatusAction
-from issuer.templates import claim_evidence, emergency_summary, records_from_bundle
+from issuer.templates import (
+    CredentialKind,
+    RecordClaims,
+    claim_evidence,
+    emergency_summary,
+    records_from_bundle,
+)
 
 __all__ = ["create_hospital_app"]
 
@@ -59,6 +95,19 @@ log = logging.getLogger(__name__)
 
 #: How long verifiers may cache a status list before asking again (seconds).
 STATUS_LIST_MAX_AGE = 300
+
+#: ``credentialStatus[].type`` values of ``POST /credentials/status`` that name this hospital's
+#: status mechanism, the Bitstring Status List: the entry type its credentials carry (what
+#: Digital Bazaar's clients send) and the list credential's type (the VC-API's example). The
+#: member is optional (the ``status`` says which entry changes); any other type is refused.
+STATUS_UPDATE_TYPES: Final = frozenset({ENTRY_TYPE, LIST_CREDENTIAL_TYPE})
+
+#: A batch job's id, as :class:`issuer.batch.BatchJobs` accepts it.
+_JOB_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,100}")
+#: The largest page of ``GET /batches/{id}/credentials`` and ``/failures``.
+_MAX_PAGE: Final = 1000
+#: Background batch runs whose failure this process remembers (:class:`_BatchRuns`).
+_MAX_REMEMBERED_FAILURES: Final = 1000
 
 
 def _hospital(request: Request) -> Hospital:
@@ -150,6 +199,241 @@ def _client_status(credential: Mapping[str, Any], hospital: Hospital) -> bool:
     return True
 
 
+def _flag(body: Mapping[str, Any], name: str, default: bool) -> bool:
+    """``body[name]``, a JSON boolean; ``default`` when the member is absent.
+
+    :raises InvalidInputError: any other value (``"false"``, ``0``, ``null``): 422.
+    """
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise InvalidInputError(
+            f"'{name}' must be true or false (a JSON boolean)",
+            details={"path": name, "reason": "notABoolean"},
+        )
+    return value
+
+
+def _check_holder_jwk(holder_jwk: object, path: str) -> None:
+    """``holder_jwk`` is a public JWK an SD-JWT VC can be bound to (:func:`key_from_jwk`).
+
+    :raises InvalidInputError: 422 naming ``path``.
+    """
+    try:
+        key_from_jwk(holder_jwk, "holderJwk")
+    except HealthMyDataError as error:
+        raise InvalidInputError(
+            error.message, details={"path": path, "reason": "invalidJwk"}
+        ) from None
+
+
+def _status_changes(changes: list[Any]) -> list[str]:
+    """The ``status`` of each ``credentialStatus`` item, all checked before any is applied.
+
+    :raises InvalidInputError: ``PARSING_ERROR`` (400) for an item that is not an object with
+        a string ``status``; 422 for an unknown ``status`` or a ``type`` not in
+        :data:`STATUS_UPDATE_TYPES`.
+    """
+    actions: list[str] = []
+    for index, change in enumerate(changes):
+        path = f"credentialStatus[{index}]"
+        if not isinstance(change, Mapping) or not isinstance(change.get("status"), str):
+            raise InvalidInputError(
+                "each credentialStatus item needs a 'status'", code=ErrorCode.PARSING_ERROR
+            )
+        if change["status"] not in StatusAction.ALL:
+            raise InvalidInputError(
+                f"{path}.status must be one of {sorted(StatusAction.ALL)}",
+                details={"path": f"{path}.status", "reason": "unknownStatus"},
+            )
+        if "type" in change and change["type"] not in STATUS_UPDATE_TYPES:
+            raise InvalidInputError(
+                f"{path}.type must be one of {sorted(STATUS_UPDATE_TYPES)} (this hospital's "
+                "credentials use the Bitstring Status List), or be left out",
+                details={"path": f"{path}.type", "reason": "unsupportedStatusType"},
+            )
+        actions.append(change["status"])
+    return actions
+
+
+@dataclass(frozen=True)
+class _BatchRequest:
+    """``POST /batches``'s body, checked."""
+
+    job_id: str
+    credential_format: str
+    items: list[tuple[str, dict[str, Any]]]
+
+
+def _batch_request(body: Mapping[str, Any]) -> _BatchRequest:
+    """``POST /batches``'s body checked whole, before anything is stored. Messages name paths,
+    never values. What only issuing reveals (invalid FHIR, say) fails one item later.
+
+    A patient's payload is the item as posted (its digest identifies the job when it is posted
+    again), ``key`` included; without a ``key`` it is the item's position.
+
+    :raises InvalidInputError: 422: ``invalidInput`` for ``jobId``, ``format`` or
+        ``patients``; ``batchItemInvalid`` for a patient, with ``details.item`` (its position)
+        and ``details.path``.
+    """
+    job_id = body.get("jobId", f"job-{uuid.uuid4().hex[:12]}")
+    if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
+        raise InvalidInputError(
+            "'jobId' must be 1 to 100 letters, digits, '-', '_' or '.'",
+            details={"path": "jobId", "reason": "invalidJobId"},
+        )
+    credential_format = body.get("format", "vc")
+    if not isinstance(credential_format, str) or credential_format not in FORMATS:
+        raise InvalidInputError(
+            f"'format' must be one of {sorted(FORMATS)}",
+            details={"path": "format", "reason": "unknownFormat", "formats": sorted(FORMATS)},
+        )
+    patients = body.get("patients")
+    if not isinstance(patients, list):
+        raise InvalidInputError(
+            "'patients' must be a list of objects",
+            details={"path": "patients", "reason": "notAList"},
+        )
+    items = [
+        (_batch_item(position, patient, credential_format), patient)
+        for position, patient in enumerate(patients)
+    ]
+    return _BatchRequest(job_id, credential_format, items)
+
+
+def _batch_item(position: int, patient: object, credential_format: str) -> str:
+    """The patient's key, once the item's members have the right types.
+
+    :raises InvalidInputError: ``batchItemInvalid`` (422) naming the member's path.
+    """
+    where = f"patients[{position}]"
+
+    def bad(member: str, what: str) -> InvalidInputError:
+        path = f"{where}.{member}" if member else where
+        return InvalidInputError(
+            f"{path} {what}",
+            code=ErrorCode.BATCH_ITEM_INVALID,
+            details={"item": position, "path": path},
+        )
+
+    if not isinstance(patient, dict):
+        raise bad("", "must be an object")
+    key = patient.get("key", str(position))
+    if not isinstance(key, str) or not key:
+        raise bad("key", "must be a non-empty string")
+    subject = patient.get("subject")
+    if not isinstance(subject, str) or not subject.startswith("did:"):
+        raise bad("subject", "must be the citizen's DID (a string starting with 'did:')")
+    if not isinstance(patient.get("fhir"), dict):
+        raise bad("fhir", "must be a FHIR R4 resource (a JSON object)")
+    holder_jwk = patient.get("holderJwk")
+    if holder_jwk is not None and not isinstance(holder_jwk, dict):
+        raise bad("holderJwk", "must be a JWK object")
+    if holder_jwk is None and credential_format == "sd-jwt":
+        raise bad("holderJwk", "is required for format sd-jwt: the credential is bound to it")
+    return key
+
+
+@dataclass
+class _BatchRuns:
+    """The batch jobs this process runs in the background, and those whose run here failed.
+
+    A run that fails before :meth:`issuer.batch.BatchJobs.run` marks its job ``failed`` (the
+    store failing as the run starts, say) leaves the job record ``pending`` or ``running``.
+    The failure is remembered here, so that ``GET /batches/{id}`` answers ``failed`` rather than
+    ``pending`` forever, until the job is posted again (which resumes it) or its record moves on.
+    Per process, the newest :data:`_MAX_REMEMBERED_FAILURES`, not kept across restarts.
+    """
+
+    running: set[str] = field(default_factory=set)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def start(self, job_id: str) -> bool:
+        """Note that ``job_id`` runs here; ``False`` when it already does (one run at a time)."""
+        if job_id in self.running:
+            return False
+        self.running.add(job_id)
+        self.failed.pop(job_id, None)
+        return True
+
+    def end(self, job_id: str, error: BaseException | None) -> None:
+        """The run of ``job_id`` ended: done, cancelled (``None``) or failed with ``error``."""
+        self.running.discard(job_id)
+        if error is not None:
+            self.failed[job_id] = type(error).__name__
+            while len(self.failed) > _MAX_REMEMBERED_FAILURES:
+                del self.failed[next(iter(self.failed))]
+
+    def state(self, job: BatchJob) -> tuple[JobState, str | None]:
+        """The job's state and error as ``GET /batches/{id}`` shows them."""
+        error = self.failed.get(job.job_id)
+        if error is not None and job.state in (JobState.PENDING, JobState.RUNNING):
+            return JobState.FAILED, error
+        return job.state, job.error
+
+
+async def _run_batch(hospital: Hospital, batch: _BatchRequest, runs: _BatchRuns) -> None:
+    """Run a batch job in the background; the job's state says how it ended."""
+    failure: Exception | None = None
+    try:
+        await hospital.run_batch(
+            batch.job_id, batch.items, credential_format=batch.credential_format
+        )
+    except asyncio.CancelledError:
+        log.warning(
+            "batch job %s stopped by the service's shutdown; post it again with the "
+            "same jobId to resume (nothing is issued twice)",
+            batch.job_id,
+        )
+        raise
+    except Exception as exc:  # failed: GET /batches/{id} says so; post it again to resume
+        failure = exc
+        log.exception("batch job %s failed", batch.job_id)
+    finally:
+        runs.end(batch.job_id, failure)
+
+
+class BatchStarted(BaseModel):
+    """``POST /batches``: the job accepted; poll ``GET /batches/{jobId}``."""
+
+    jobId: str = Field(description="the job's id: the one given, or a random one")
+    total: int = Field(description="its patients")
+
+
+class BatchStatus(BaseModel):
+    """``GET /batches/{id}``: a batch job's state and counts."""
+
+    jobId: str
+    state: JobState = Field(
+        description="pending (accepted, not started), running, done (every item issued or "
+        "failed) or failed (the run stopped on an error: post the job again to resume it)"
+    )
+    done: int = Field(description="items processed: issued + failed")
+    total: int = Field(description="items in the job")
+    issued: int = Field(description="credentials issued: GET /batches/{id}/credentials")
+    failed: int = Field(description="items that failed alone: GET /batches/{id}/failures")
+    error: str | None = Field(
+        description="when the state is failed, the type of the error that stopped the run; "
+        "null otherwise"
+    )
+
+
+class BatchFailedItem(BaseModel):
+    """One patient whose credential a batch job did not issue."""
+
+    key: str = Field(description="the patient's key")
+    code: str = Field(description="the error's machine-readable code, e.g. invalidFhir")
+    message: str = Field(
+        description="what is wrong, naming paths and types, never a value of the record "
+        "(at most 300 characters)"
+    )
+
+
+class BatchFailures(BaseModel):
+    """``GET /batches/{id}/failures``: a page of a batch job's failed items."""
+
+    failures: list[BatchFailedItem]
+
+
 async def issue_answer(app: Any, raw: bytes) -> Response:
     """``POST /credentials/issue`` given the raw body (FastAPI route and direct path).
 
@@ -215,7 +499,11 @@ _STATUS_BODY = object_schema(
             "minItems": 1,
             "items": object_schema(
                 {
-                    "type": {"type": "string"},
+                    "type": {
+                        "type": "string",
+                        "enum": sorted(STATUS_UPDATE_TYPES),
+                        "description": "optional: this hospital's status mechanism",
+                    },
                     "status": {"type": "string", "enum": sorted(StatusAction.ALL)},
                 },
                 required=["status"],
@@ -240,7 +528,7 @@ _BATCH_BODY = object_schema(
     {
         "jobId": {
             "type": "string",
-            "pattern": "^[A-Za-z0-9._-]{1,100}$",
+            "pattern": f"^{_JOB_ID.pattern}$",
             "description": "a new job's id, or an interrupted one's to resume it; random if none",
         },
         "format": {"type": "string", "enum": sorted(FORMATS), "default": "vc"},
@@ -248,10 +536,18 @@ _BATCH_BODY = object_schema(
             "type": "array",
             "items": object_schema(
                 {
-                    "key": {"type": "string", "description": "unique; the position if none"},
+                    "key": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 200,
+                        "description": "unique; the position if none",
+                    },
                     "subject": {"type": "string", "pattern": "^did:"},
                     "fhir": {"type": "object", "description": "a FHIR R4 resource"},
-                    "holderJwk": {"type": "object"},
+                    "holderJwk": {
+                        "type": "object",
+                        "description": "the holder's public JWK; required for sd-jwt",
+                    },
                 },
                 required=["subject", "fhir"],
             ),
@@ -284,11 +580,17 @@ def _issue_router() -> APIRouter:
     @router.post(
         "/credentials/status",
         summary="Update a credential's status (VC-API)",
-        responses={404: {"description": "No credential with that id was issued here"}},
+        responses={
+            400: {"description": "Malformed request (no credentialId, an item without status)"},
+            404: {"description": "No credential with that id was issued here"},
+            422: {"description": "An unknown status or type; nothing is changed"},
+        },
         openapi_extra=json_body(_STATUS_BODY, example=_STATUS_EXAMPLE),
     )
     async def update_status(request: Request) -> dict[str, Any]:
-        """``revoked`` (final), ``suspended``, or ``active`` (lifts a suspension)."""
+        """``revoked`` (final), ``suspended``, or ``active`` (lifts a suspension). An item's
+        ``type``, when given, must name the Bitstring Status List (``BitstringStatusListEntry``
+        or ``BitstringStatusListCredential``). Every item is checked before any is applied."""
         body = await _json_body(request)
         credential_id = body.get("credentialId")
         changes = body.get("credentialStatus")
@@ -297,14 +599,11 @@ def _issue_router() -> APIRouter:
                 "the request needs 'credentialId' and a non-empty 'credentialStatus' list",
                 code=ErrorCode.PARSING_ERROR,
             )
+        actions = _status_changes(changes)  # all checked before any is applied
         await _check_managed_status(_hospital(request), credential_id)
         result: dict[str, bool] = {}
-        for change in changes:
-            if not isinstance(change, Mapping) or not isinstance(change.get("status"), str):
-                raise InvalidInputError(
-                    "each credentialStatus item needs a 'status'", code=ErrorCode.PARSING_ERROR
-                )
-            result.update(await _hospital(request).update_status(credential_id, change["status"]))
+        for action in actions:
+            result.update(await _hospital(request).update_status(credential_id, action))
         return {"credentialId": credential_id, "status": result}
 
     @router.post(
@@ -312,12 +611,19 @@ def _issue_router() -> APIRouter:
         status_code=201,
         tags=["FHIR"],
         summary="Issue credentials from a FHIR R4 record",
-        responses={422: {"description": "Invalid FHIR: the path of the bad element is named"}},
+        responses={
+            422: {
+                "description": "Invalid FHIR (the path of the bad element is named), or a "
+                "member of the wrong type; nothing is issued"
+            }
+        },
         openapi_extra=json_body(_FHIR_IMPORT_BODY),
     )
     async def fhir_import(request: Request) -> dict[str, Any]:
         """One credential per clinical topic (and, on request, the EmergencySummary and
-        ClaimEvidence composites) in each requested format."""
+        ClaimEvidence composites) in each requested format. ``topics``, ``emergencySummary``
+        and ``claimEvidence`` are JSON booleans; everything is checked before anything is
+        issued."""
         body = await _json_body(request)
         subject = body.get("subject")
         formats = body.get("formats", ["vc"])
@@ -326,22 +632,47 @@ def _issue_router() -> APIRouter:
             raise InvalidInputError(
                 "'subject' must be the citizen's DID", code=ErrorCode.PARSING_ERROR
             )
-        if not isinstance(formats, list) or not formats or not set(formats) <= FORMATS:
-            raise InvalidInputError(f"'formats' must list some of {sorted(FORMATS)}")
+        if (
+            not isinstance(formats, list)
+            or not formats
+            or not all(isinstance(f, str) and f in FORMATS for f in formats)
+            or len(set(formats)) < len(formats)
+        ):
+            raise InvalidInputError(
+                f"'formats' must list some of {sorted(FORMATS)}, each once",
+                details={"path": "formats", "reason": "unknownFormat"},
+            )
         if holder_jwk is not None and not isinstance(holder_jwk, dict):
-            raise InvalidInputError("'holderJwk' must be a JWK object")
+            raise InvalidInputError(
+                "'holderJwk' must be a JWK object", details={"path": "holderJwk"}
+            )
+        if holder_jwk is not None and "sd-jwt" in formats:
+            _check_holder_jwk(holder_jwk, "holderJwk")
+        topics = _flag(body, "topics", True)
+        with_summary = _flag(body, "emergencySummary", False)
+        with_evidence = _flag(body, "claimEvidence", False)
         parsed = read_fhir_input(body.get("fhir"))
-        records = []
-        if body.get("topics", True):
+        records: list[RecordClaims] = []
+        if topics:
             records.extend(records_from_bundle(parsed.resources, parsed.index))
-        if body.get("emergencySummary", False):
+        if with_summary:
             records.append(emergency_summary(parsed.resources, index=parsed.index))
-        if body.get("claimEvidence", False):
+        if with_evidence:
             records.append(claim_evidence(parsed.resources, index=parsed.index))
         if not records:
             raise InvalidInputError(
                 "the FHIR input holds no resource that becomes a credential",
                 code=ErrorCode.INVALID_FHIR,
+            )
+        if (
+            "sd-jwt" in formats
+            and holder_jwk is None
+            and any(claims.kind != CredentialKind.EMERGENCY_SUMMARY for claims in records)
+        ):
+            # Refused here, not half-way through: the vc ones would be issued already.
+            raise InvalidInputError(
+                "an SD-JWT VC needs the holder's public key (holderJwk) for key binding",
+                details={"path": "holderJwk", "reason": "missing"},
             )
         hospital = _hospital(request)
         issued = [
@@ -363,54 +694,78 @@ def _issue_router() -> APIRouter:
         status_code=202,
         tags=["batch"],
         summary="Start a batch job",
+        response_model=BatchStarted,
+        responses={
+            409: {"description": "The jobId exists with other patients or another format"},
+            422: {"description": "A bad member, named by its path; nothing is stored"},
+        },
         openapi_extra=json_body(_BATCH_BODY),
     )
-    async def start_batch(request: Request) -> dict[str, Any]:
+    async def start_batch(request: Request) -> BatchStarted:
         """Body: ``{"jobId"?: str, "format": "vc"|"sd-jwt", "patients": [{"key", "subject",
-        "fhir", "holderJwk"?}]}``. Runs in the background; poll ``GET /batches/{id}``. Posting
-        the same ``jobId`` again resumes an interrupted job and issues nothing twice. A job the
-        service's shutdown stopped stays ``running``, as after a crash: post it again."""
+        "fhir", "holderJwk"?}]}``, checked whole before anything is stored (a bad member is a
+        422 naming its path). Runs in the background; poll ``GET /batches/{id}``. Posting the
+        same ``jobId`` again resumes an interrupted or failed job and issues nothing twice. A
+        job the service's shutdown stopped stays ``running``, as after a crash: post it
+        again."""
         body = await read_json_body(request, max_bytes=64 * 1024 * 1024)
-        patients = body.get("patients")
-        credential_format = body.get("format", "vc")
-        job_id = body.get("jobId") or f"job-{uuid.uuid4().hex[:12]}"
-        if not isinstance(patients, list) or not all(isinstance(p, dict) for p in patients):
-            raise InvalidInputError("'patients' must be a list of objects")
-        items = [(str(p.get("key", index)), p) for index, p in enumerate(patients)]
+        batch = _batch_request(body)
         hospital = _hospital(request)
         jobs = BatchJobs(hospital.store, clock=hospital.clock, audit=hospital.audit)
-        await jobs.create(job_id, items, str(credential_format))  # validates before 202
+        job = await jobs.create(batch.job_id, batch.items, batch.credential_format)
+        if job.format != batch.credential_format:
+            raise StorageError(
+                f"batch job {batch.job_id} was created for format {job.format[:20]!r}; post it "
+                "again with that format, or choose another job id",
+                code=ErrorCode.BATCH_JOB_CONFLICT,
+                details={"jobId": batch.job_id, "format": job.format[:20]},
+            )
+        runs: _BatchRuns = request.app.state.batch_runs
+        if runs.start(batch.job_id):  # else it runs here already: one run at a time
+            run_in_background(
+                request.app, _run_batch(hospital, batch, runs), name=f"batch {batch.job_id}"
+            )
+        return BatchStarted(jobId=batch.job_id, total=len(batch.items))
 
-        async def run() -> None:
-            try:
-                await hospital.run_batch(job_id, items, credential_format=credential_format)
-            except asyncio.CancelledError:
-                log.warning(
-                    "batch job %s stopped by the service's shutdown; post it again with the "
-                    "same jobId to resume (nothing is issued twice)",
-                    job_id,
-                )
-                raise
-            except Exception:  # the job record says failed; resume by posting it again
-                log.exception("batch job %s failed", job_id)
-
-        run_in_background(request.app, run(), name=f"batch {job_id}")
-        return {"jobId": job_id, "total": len(items)}
-
-    @router.get("/batches/{job_id}", tags=["batch"], summary="A batch job's progress")
-    async def batch_status(request: Request, job_id: str) -> dict[str, Any]:
+    @router.get(
+        "/batches/{job_id}",
+        tags=["batch"],
+        summary="A batch job's progress",
+        response_model=BatchStatus,
+        responses={404: {"description": "No batch job with that id"}},
+    )
+    async def batch_status(request: Request, job_id: str) -> BatchStatus:
+        """Its state, and how many items were issued and how many failed (listed at
+        ``GET /batches/{id}/failures``)."""
         hospital = _hospital(request)
-        state, done, total = await BatchJobs(hospital.store, clock=hospital.clock).status(job_id)
-        return {"jobId": job_id, "state": str(state), "done": done, "total": total}
+        job = await BatchJobs(hospital.store, clock=hospital.clock).job(job_id)
+        runs: _BatchRuns = request.app.state.batch_runs
+        state, error = runs.state(job)
+        return BatchStatus(
+            jobId=job_id,
+            state=state,
+            done=job.done,
+            total=job.total,
+            issued=job.issued,
+            failed=job.failed,
+            error=error,
+        )
 
-    @router.get("/batches/{job_id}/credentials", tags=["batch"])
+    @router.get(
+        "/batches/{job_id}/credentials",
+        tags=["batch"],
+        summary="A batch job's credentials",
+        responses={404: {"description": "No batch job with that id"}},
+    )
     async def batch_credentials(
         request: Request, job_id: str, offset: int = 0, limit: int = 100
     ) -> dict[str, Any]:
+        """``limit`` (at most 1,000) of its credentials from ``offset``, in input order:
+        ``{"credentials": [{"key", "id", "credential"}]}``."""
         hospital = _hospital(request)
         jobs = BatchJobs(hospital.store, clock=hospital.clock)
         items = await jobs.credentials(
-            job_id, limit=min(max(limit, 1), 1000), offset=max(offset, 0)
+            job_id, limit=min(max(limit, 1), _MAX_PAGE), offset=max(offset, 0)
         )
         return {
             "credentials": [
@@ -418,6 +773,31 @@ def _issue_router() -> APIRouter:
                 for i in items
             ]
         }
+
+    @router.get(
+        "/batches/{job_id}/failures",
+        tags=["batch"],
+        summary="A batch job's failed items",
+        response_model=BatchFailures,
+        responses={404: {"description": "No batch job with that id"}},
+    )
+    async def batch_failures(
+        request: Request, job_id: str, offset: int = 0, limit: int = 100
+    ) -> BatchFailures:
+        """``limit`` (at most 1,000) of the items that failed from ``offset``, in input order:
+        the patient's key, the error's code and its message (paths and types, never a value
+        of the record). Post those patients again in a new job once their records are
+        fixed."""
+        hospital = _hospital(request)
+        failures = await BatchJobs(hospital.store, clock=hospital.clock).failure_details(job_id)
+        start = max(offset, 0)
+        page = failures[start : start + min(max(limit, 1), _MAX_PAGE)]
+        return BatchFailures(
+            failures=[
+                BatchFailedItem(key=item.patient_key, code=item.code, message=item.message)
+                for item in page
+            ]
+        )
 
     return router
 
@@ -512,6 +892,7 @@ def create_hospital_app(
         app.state.hospital = hospital
         app.state.status_max_age = status_max_age
         app.state.signed_lists = SignedCache(hospital.clock)
+        app.state.batch_runs = _BatchRuns()
         register_issuance(agent, hospital)
 
     return create_agent_app(

@@ -241,13 +241,22 @@ def test_batch_names_the_failed_patients_and_a_finished_job(tmp_path: Path) -> N
 def test_batch_interrupted_says_how_to_resume(tmp_path: Path) -> None:
     env, store = _init(tmp_path)
     patients = tmp_path / "patients.jsonl"
-    _patients(patients, 30000, bad=set())  # still issuing after 4 s on a fast machine
+    _patients(patients, 30000, bad=set())  # seconds of issuing, even on a fast machine
+    wal = tmp_path / "h.sqlite-wal"
+    before = wal.stat().st_size if wal.exists() else 0
     process = subprocess.Popen(
         [MYDATA, "hospital", "batch", str(patients), "--store", store, "--job-id", "night",
          "--chunk-size", "100"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    time.sleep(4)
+    # Interrupt the job itself, not the start-up or the reading of the file (which a loaded
+    # machine can stretch past any fixed delay): wait for the job's first megabyte of writes.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if wal.exists() and wal.stat().st_size > before + 1_000_000:
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr

@@ -171,7 +171,15 @@ def test_batch_job_over_http_with_progress(hospital: HospitalService) -> None:
         if state["state"] == "done":
             break
         time.sleep(0.1)
-    assert state == {"jobId": "ward-7", "state": "done", "done": 120, "total": 120}
+    assert state == {
+        "jobId": "ward-7",
+        "state": "done",
+        "done": 120,
+        "total": 120,
+        "issued": 120,
+        "failed": 0,
+        "error": None,
+    }
     page = hospital.admin.get("/batches/ward-7/credentials", params={"limit": 5}).json()
     assert [c["key"] for c in page["credentials"]] == ["p0", "p1", "p2", "p3", "p4"]
     assert all(s == "passed" for s, _ in verify(page["credentials"][0]["credential"]).values())

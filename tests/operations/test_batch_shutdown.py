@@ -63,7 +63,15 @@ async def test_a_batch_in_flight_stops_with_the_service_and_resumes(tmp_path: Pa
             (job,) = again.state.background_tasks
             await asyncio.wait_for(job, 120)
             state = (await client.get("/batches/ward-9", headers=ADMIN)).json()
-            finished = {"jobId": "ward-9", "state": "done", "done": PATIENTS, "total": PATIENTS}
+            finished = {
+                "jobId": "ward-9",
+                "state": "done",
+                "done": PATIENTS,
+                "total": PATIENTS,
+                "issued": PATIENTS,
+                "failed": 0,
+                "error": None,
+            }
             assert state == finished
             ids: list[str] = []
             for offset in range(0, PATIENTS, 1000):
