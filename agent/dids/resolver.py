@@ -11,6 +11,15 @@ did:web documents are kept for ``cache_ttl`` seconds, so a hospital's key rotati
 within that time. Documents added with :meth:`DIDResolver.add_document` (for the offline
 emergency story) are kept until replaced.
 
+A key a cached did:web document does not list (a credential signed by a key the hospital has
+just rotated in) makes :meth:`DIDResolver.resolve_key` fetch the document once more before it
+refuses with ``keyNotFound``, the way a JOSE client refreshes a JWKS on an unknown ``kid``. Such
+fetches are limited to one per DID per :attr:`DIDResolver.UNKNOWN_KEY_REFETCH_INTERVAL` seconds,
+whatever their outcome: a stream of made-up key ids costs the hospital one request per interval,
+not one per credential. Requests that arrive while that fetch is in flight wait for it and use
+its answer. Documents that were never fetched (seeded with ``add_document``, did:key, did:peer)
+are never fetched for this, and a resolver without an HTTP client fetches nothing.
+
 Dereferencing follows DID Core section 7.2 (https://www.w3.org/TR/did-core/#did-url-dereferencing)
 and Controlled Identifiers 1.0 section 3.3 ("Retrieve Verification Method"): the method must be in
 the document, be listed (by reference or embedded) under the relationship asked for, and be
@@ -19,12 +28,14 @@ controlled by the DID itself.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
@@ -50,6 +61,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DIDResolver"]
 
+log = logging.getLogger(__name__)
+
 # DID syntax, DID Core section 3.1: "did:" method-name ":" method-specific-id.
 _DID = re.compile(r"^did:([a-z0-9]+):((?:[A-Za-z0-9._%-]*:)*[A-Za-z0-9._%-]+)$")
 _LOCAL_METHODS = frozenset({"key", "peer"})
@@ -64,6 +77,14 @@ class _Entry:
     # The serialized document, kept so that dereferencing a key does not serialize it again.
     data: dict[str, Any]
     expires: float | None  # None: never expires (deterministic or seeded documents).
+    # Whether the document came over HTTP (did:web); never-fetched ones (local methods, seeded
+    # documents) are never fetched again for an unknown key.
+    fetched: bool = False
+    # When an unknown key last made the resolver fetch this DID's document (monotonic
+    # seconds), carried over to the DID's next entries; None: never.
+    refetched: float | None = None
+    # That fetch, shared by the callers that come while it is in flight.
+    refetch: asyncio.Future[_Entry | None] | None = None
     # Keys dereferenced from this document, by (DID URL, relationship): a verifier resolves
     # the same issuer keys again and again. Kept with the entry, so a new document (a
     # refresh, a rotation) starts empty; refusals are not kept.
@@ -108,6 +129,11 @@ class DIDResolver:
         development and tests only (see :func:`agent.dids.web.did_web_to_url`).
     """
 
+    #: The shortest time, in seconds, between two fetches of one DID's document made because
+    #: a DID URL named a key its cached did:web document does not list (successful or not).
+    #: Within it, another unknown key is refused (``keyNotFound``) from the cached document.
+    UNKNOWN_KEY_REFETCH_INTERVAL: ClassVar[float] = 30.0
+
     def __init__(
         self,
         *,
@@ -144,8 +170,15 @@ class DIDResolver:
         self._cache.move_to_end(did)
         return entry
 
-    def _store(self, did: str, document: DIDDocument, expires: float | None) -> _Entry:
-        entry = _Entry(document, document.serialize(), expires)
+    def _store(
+        self,
+        did: str,
+        document: DIDDocument,
+        expires: float | None,
+        *,
+        fetched: bool = False,
+    ) -> _Entry:
+        entry = _Entry(document, document.serialize(), expires, fetched)
         self._cache[did] = entry
         self._cache.move_to_end(did)
         while len(self._cache) > self._max_entries:
@@ -222,6 +255,7 @@ class DIDResolver:
         method = _method_of(did)
         if method in _LOCAL_METHODS:
             return self._entry_sync(did)
+        previous = self._cache.get(did)
         cached = self._cached(did)
         if cached is not None:
             return cached
@@ -232,14 +266,61 @@ class DIDResolver:
                 code=ErrorCode.METHOD_NOT_SUPPORTED,
                 details={"did": did},
             )
-        document = await resolve_did_web(
+        document = await self._fetch(did, self._http_client)
+        entry = self._store(did, document, self._clock() + self._cache_ttl, fetched=True)
+        if previous is not None:  # an expired entry: its re-fetch limit still holds
+            entry.refetched = previous.refetched
+        return entry
+
+    async def _fetch(self, did: str, http_client: httpx.AsyncClient) -> DIDDocument:
+        return await resolve_did_web(
             did,
-            self._http_client,
+            http_client,
             time_limit=self._timeout,
             max_bytes=self._max_document_bytes,
             insecure_http_hosts=self._insecure_http_hosts,
         )
-        return self._store(did, document, self._clock() + self._cache_ttl)
+
+    async def _refetched(self, did: str, stale: _Entry) -> _Entry | None:
+        """``did``'s document fetched again because ``stale``, the cached one, lacks a key; or
+        ``None`` when no fetch is allowed (a document never fetched, no HTTP client, such a
+        fetch less than :attr:`UNKNOWN_KEY_REFETCH_INTERVAL` ago) or the fetch failed.
+
+        Callers that come while the fetch is in flight share it.
+        """
+        if not stale.fetched or self._http_client is None:
+            return None  # seeded for offline use (or local): never fetched, never re-fetched
+        refetch = stale.refetch
+        if refetch is None or refetch.done():  # none in flight (a failed one leaves the entry)
+            now = self._clock()
+            last = stale.refetched
+            if last is not None and now - last < self.UNKNOWN_KEY_REFETCH_INTERVAL:
+                return None
+            stale.refetched = now  # the attempt counts, whether or not it succeeds
+            refetch = stale.refetch = asyncio.ensure_future(
+                self._fetch_again(did, stale, self._http_client)
+            )
+        return await asyncio.shield(refetch)
+
+    async def _fetch_again(
+        self, did: str, stale: _Entry, http_client: httpx.AsyncClient
+    ) -> _Entry | None:
+        try:
+            document = await self._fetch(did, http_client)
+        except (DIDResolutionError, DIDDocumentError, httpx.HTTPError) as exc:
+            log.warning(
+                "fetching %s again for a key its cached document lacks failed (%s); the cached "
+                "document stays in use",
+                did,
+                exc,
+            )
+            return None
+        current = self._cache.get(did)
+        if current is not None and current is not stale:
+            return current  # replaced meanwhile (add_document, or a fetch after a forget)
+        entry = self._store(did, document, self._clock() + self._cache_ttl, fetched=True)
+        entry.refetched = stale.refetched
+        return entry
 
     # --- dereferencing --------------------------------------------------------------------------
 
@@ -251,7 +332,8 @@ class DIDResolver:
         :raises InvalidInputError: when ``relationship`` is not a DID Core relationship.
         :raises DIDResolutionError: ``invalidDidUrl`` when the URL has no fragment or no DID,
             plus every error of :meth:`resolve`.
-        :raises DIDDocumentError: ``keyNotFound`` when the document has no such method;
+        :raises DIDDocumentError: ``keyNotFound`` when the document has no such method (for a
+            fetched did:web document: also after fetching it again, see the module docstring);
             ``MISMATCHED_PROOF_PURPOSE_ERROR`` when the method is not listed under
             ``relationship``; ``invalidDidDocument`` when its controller is another DID or its
             key cannot be read.
@@ -261,11 +343,22 @@ class DIDResolver:
             return key
         did, wanted = _parse_request(verification_method, relationship)
         entry = await self._entry(did)
-        key = entry.keys.get((verification_method, wanted))
+        try:
+            return self._key_of(entry, verification_method, wanted)
+        except DIDDocumentError as exc:
+            if exc.code is not ErrorCode.KEY_NOT_FOUND:
+                raise
+            fresh = await self._refetched(did, entry)
+            if fresh is None:
+                raise
+        return self._key_of(fresh, verification_method, wanted)
+
+    def _key_of(self, entry: _Entry, url: str, wanted: VerificationRelationship) -> ResolvedKey:
+        key = entry.keys.get((url, wanted))
         if key is None:
-            key = self._dereference(entry.data, verification_method, wanted)
+            key = self._dereference(entry.data, url, wanted)
             if len(entry.keys) < _MAX_KEYS_PER_DOCUMENT:
-                entry.keys[verification_method, wanted] = key
+                entry.keys[url, wanted] = key
         return key
 
     def _known_key(self, url: str, relationship: str) -> ResolvedKey | None:

@@ -3,14 +3,23 @@
 An issuer serves its status lists (and the operator its trust list) as signed credentials.
 Signing on every fetch would cost a signature per verifier request, so a :class:`SignedCache`
 keeps the last signed body per document and signs again only when the document's version
-changes or the signature is older than :data:`RESIGN_AFTER`. :func:`cached_response` answers a
-matching ``If-None-Match`` with 304 and no body. :func:`status_list_router` is the whole
+changes, the signature is older than :data:`RESIGN_AFTER`, or (when the caller names the key
+that signs now) its proof was made by another key. :func:`cached_response` answers a matching
+``If-None-Match`` with 304 and no body. :func:`status_list_router` is the whole
 ``GET /status-lists/{list_id}`` route of a party that publishes Bitstring Status Lists (a
 :class:`ListPublisher`).
+
+A party whose signing key can change while it serves (a hospital: ``mydata hospital
+rotate-key``, then ``retire-key``, possibly from another process or replica) offers
+``active_signer()`` (:class:`RotatingPublisher`). The route then reads the active key on every
+request, alongside the list itself, and serves a cached list only if that key signed it: after
+a rotation the next request signs the list again with the new key, and a list signed by a key
+that has since been retired is never served, since a retired key is never the active one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,12 +31,14 @@ from fastapi import APIRouter, Request, Response
 
 from agent.clock import Clock
 from agent.errors import ErrorCode, InvalidInputError, StorageError
+from agent.keys.signer import Signer
 from agent.status.allocator import StatusListAllocator
 
 __all__ = [
     "PUBLISHED_PURPOSES",
     "RESIGN_AFTER",
     "ListPublisher",
+    "RotatingPublisher",
     "SignedCache",
     "cached_response",
     "find_list",
@@ -48,6 +59,19 @@ class _Signed:
     version: str
     body: bytes
     signed_at: datetime
+    # The verification methods the body's proofs name (empty when it has none).
+    signed_by: frozenset[str]
+
+
+def _proof_methods(document: Mapping[str, Any]) -> frozenset[str]:
+    """The ``verificationMethod`` of each Data Integrity proof on ``document``."""
+    proof = document.get("proof")
+    proofs = proof if isinstance(proof, list) else [proof]
+    return frozenset(
+        str(p["verificationMethod"])
+        for p in proofs
+        if isinstance(p, Mapping) and "verificationMethod" in p
+    )
 
 
 class SignedCache:
@@ -59,14 +83,31 @@ class SignedCache:
         self._entries: dict[str, _Signed] = {}
 
     async def body(
-        self, key: str, version: str, sign: Callable[[], Awaitable[Mapping[str, Any]]]
+        self,
+        key: str,
+        version: str,
+        sign: Callable[[], Awaitable[Mapping[str, Any]]],
+        *,
+        signed_by: str | None = None,
     ) -> bytes:
-        """The JSON body of ``key`` at ``version``: the cached one while it is that version and
-        younger than the re-sign interval, else ``await sign()``, serialised and cached."""
+        """The JSON body of ``key`` at ``version``: the cached one while it is that version,
+        younger than the re-sign interval and (with ``signed_by``) signed by that key alone,
+        else ``await sign()``, serialised and cached.
+
+        :param signed_by: the verification method (DID URL) that signs now, for a party whose
+            key can change: a cached body whose proof names another key (a rotated-out or
+            retired one), or no key, is signed again.
+        """
         entry = self._entries.get(key)
         now = self._clock()
-        if entry is None or entry.version != version or now - entry.signed_at > self._resign_after:
-            entry = _Signed(version, json.dumps(await sign()).encode(), now)
+        if (
+            entry is None
+            or entry.version != version
+            or now - entry.signed_at > self._resign_after
+            or (signed_by is not None and entry.signed_by != {signed_by})
+        ):
+            document = await sign()
+            entry = _Signed(version, json.dumps(document).encode(), now, _proof_methods(document))
             self._entries[key] = entry
         return entry.body
 
@@ -109,15 +150,29 @@ async def status_list_response(
     sign: Callable[[str, str], Awaitable[Mapping[str, Any]]],
     cache: SignedCache,
     cache_control: str,
+    active_signer: Callable[[], Awaitable[Signer]] | None = None,
 ) -> Response:
     """The signed BitstringStatusListCredential of ``list_id``, as :func:`cached_response`.
 
     :param sign: ``sign(list_id, purpose)``, the party's signed list credential; called only
-        when the list changed since the cached signature or that signature is too old.
+        when the list changed since the cached signature, that signature is too old, or (with
+        ``active_signer``) it was made by another key than the active one.
+    :param active_signer: the party's signer of the moment, for a party whose key can change
+        (:class:`RotatingPublisher`); read on every request, together with the list, so that
+        a rotation done anywhere (another process, another replica) is seen at once.
     :raises agent.errors.InvalidInputError: ``NOT_FOUND``, no list with that id.
     """
-    purpose, encoded = await find_list(list_id, lambda p: allocator.encoded(list_id, p))
-    body = await cache.body(f"status:{list_id}", encoded.etag, lambda: sign(list_id, purpose))
+    found = find_list(list_id, lambda p: allocator.encoded(list_id, p))
+    signed_by: str | None = None
+    if active_signer is None:
+        purpose, encoded = await found
+    else:
+        # The key is read alongside the list, not after it (two store reads at once).
+        (purpose, encoded), signer = await asyncio.gather(found, active_signer())
+        signed_by = signer.verification_method
+    body = await cache.body(
+        f"status:{list_id}", encoded.etag, lambda: sign(list_id, purpose), signed_by=signed_by
+    )
     return cached_response(request, body, "application/vc+ld+json", cache_control)
 
 
@@ -131,6 +186,21 @@ class ListPublisher(Protocol):
         ...
 
 
+class RotatingPublisher(ListPublisher, Protocol):
+    """A :class:`ListPublisher` whose signing key can change while it serves (a hospital).
+
+    :func:`status_list_router` finds ``active_signer`` on the party by name and passes it to
+    :func:`status_list_response`: a party without one (the operator, whose key never changes)
+    has its lists checked by version and age only.
+    """
+
+    async def active_signer(self) -> Signer:
+        """The signer of the moment, the one :meth:`status_list_credential` signs with; cheap
+        enough to call on every request (the hospital's shares a store read between calls in
+        flight)."""
+        ...
+
+
 def status_list_router(
     publisher: Callable[[Request], ListPublisher],
     *,
@@ -138,7 +208,9 @@ def status_list_router(
     cache_control: Callable[[Request], str],
 ) -> APIRouter:
     """The ``GET /status-lists/{list_id}`` route (:func:`status_list_response`), for the party,
-    signature cache and ``Cache-Control`` value each callable finds for the request."""
+    signature cache and ``Cache-Control`` value each callable finds for the request. A party
+    with ``active_signer`` (:class:`RotatingPublisher`) has every served list signed by its
+    active key."""
     router = APIRouter()
 
     @router.get(
@@ -156,6 +228,7 @@ def status_list_router(
             sign=party.status_list_credential,
             cache=cache(request),
             cache_control=cache_control(request),
+            active_signer=getattr(party, "active_signer", None),
         )
 
     return router
