@@ -1,8 +1,14 @@
-"""``mydata did create|resolve``: DIDs from the command line.
+"""``mydata did create|resolve``: DIDs from the command line; ``mydata store-key``: a new raw
+store key.
 
 Keys are created in an encrypted askar store (``--store``, default
 ``$MYDATA_HOME/agent.sqlite``, with ``MYDATA_HOME`` defaulting to ``~/.local/share/mydata``). The
 store's passphrase comes from ``MYDATA_PASSPHRASE`` or a prompt; it is never printed or logged.
+
+``store-key`` prints a new random raw key (:func:`agent.storage.generate_raw_key`: 32 bytes from
+the OS, base58) for ``MYDATA_STORE_KEY``, what a PostgreSQL store needs (a SQLite store's
+``init`` writes its key file itself). It prints nothing else on stdout, for
+``KEY=$(mydata store-key)`` or a redirection into a secret file.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import asyncio
 import json
 import os
 import re
+import sys
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
@@ -30,7 +37,7 @@ from agent.dids import (
 )
 from agent.errors import HealthMyDataError
 from agent.keys import AskarKeyStore, KeyType, decode_multikey
-from agent.storage import open_store
+from agent.storage import generate_raw_key, open_store
 
 __all__ = ["InsecureHosts", "default_store_path", "loopback_hint", "register"]
 
@@ -139,6 +146,18 @@ async def _resolve(did: str, insecure_http_hosts: frozenset[str] = frozenset()) 
 def register(app: typer.Typer) -> None:
     did_app = typer.Typer(help="Create and resolve DIDs.", no_args_is_help=True)
     app.add_typer(did_app, name="did")
+
+    @app.command("store-key")
+    def new_store_key() -> None:
+        """Print a new random raw store key (32 bytes, base58) for MYDATA_STORE_KEY: a
+        PostgreSQL store's key, to keep in a secret manager."""
+        typer.echo(generate_raw_key())
+        if sys.stdout.isatty():
+            error_console().print(
+                "keep it in a secret manager and give it as MYDATA_STORE_KEY: a store made "
+                "with it opens only with it",
+                soft_wrap=True,
+            )
 
     @did_app.command("create")
     def create(

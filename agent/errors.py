@@ -85,6 +85,7 @@ class ErrorCode(StrEnum):
     # Storage.
     STORE_NOT_FOUND = "storeNotFound"
     STORE_WRONG_KEY = "storeWrongKey"
+    STORE_KEY_MALFORMED = "storeKeyMalformed"  # not a raw key at all: 32 bytes in base58
     STORE_DUPLICATE = "storeDuplicate"
     STORE_RECORD_NOT_FOUND = "storeRecordNotFound"
     STORE_BACKEND_ERROR = "storeBackendError"

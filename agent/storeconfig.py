@@ -6,7 +6,10 @@
   manager uses), else a key file beside a SQLite store (``<store>.key``, mode 0600) that
   ``init`` creates. A PostgreSQL store needs ``MYDATA_STORE_KEY``: there is no "beside".
 
-The key is never printed or logged.
+A raw key is 32 random bytes in base58, as ``mydata store-key`` prints one
+(:func:`agent.storage.generate_raw_key`); anything else (a base64 value from ``openssl rand``)
+is refused as ``storeKeyMalformed`` before a store is opened or created. The key is never
+printed or logged.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import os
 from pathlib import Path
 
 from agent.errors import ErrorCode, StorageError
-from agent.storage import generate_raw_key
+from agent.storage import check_raw_key, generate_raw_key
 
 __all__ = ["STORE_KEY_ENV", "key_file_for", "mydata_home", "resolve_store", "store_key"]
 
@@ -46,10 +49,16 @@ def key_file_for(uri: str) -> Path | None:
 def store_key(uri: str, *, create: bool = False) -> str:
     """The store's raw key: ``MYDATA_STORE_KEY``, else the key file (created if ``create``).
 
-    :raises StorageError: ``storeNotFound`` with what to do when there is no key.
+    Spaces and line breaks around the key are ignored (a secret file's last newline).
+
+    :raises StorageError: ``storeNotFound`` with what to do when there is no key;
+        ``storeKeyMalformed`` when ``MYDATA_STORE_KEY`` or the key file holds something that
+        is not a raw key (:func:`agent.storage.check_raw_key`), before anything is opened.
     """
     from_env = os.environ.get(STORE_KEY_ENV)
-    if from_env:
+    if from_env:  # set: it is the key (blank is malformed, not a reason to use a key file)
+        from_env = from_env.strip()
+        check_raw_key(from_env, source=STORE_KEY_ENV)
         return from_env
     path = key_file_for(uri)
     if path is None:
@@ -58,7 +67,10 @@ def store_key(uri: str, *, create: bool = False) -> str:
             code=ErrorCode.STORE_NOT_FOUND,
         )
     if path.exists():
-        return path.read_text(encoding="ascii").strip()
+        # Not ASCII at all is malformed too: U+FFFD is not base58.
+        from_file = path.read_bytes().decode("ascii", errors="replace").strip()
+        check_raw_key(from_file, source=f"the key file {path}")
+        return from_file
     if not create:
         raise StorageError(
             f"no store key: set {STORE_KEY_ENV} or run the party's 'init' command first "

@@ -64,7 +64,8 @@ def register(app: typer.Typer) -> None:
         public_url: Annotated[
             str | None,
             typer.Option(
-                help="The URL peers use to reach this service (default http://HOST:PORT)."
+                help="The URL peers use to reach this service (default http://HOST:PORT): "
+                "https, or http on loopback or an --insecure-http-host."
             ),
         ] = None,
         admin_insecure_mode: Annotated[
@@ -150,6 +151,7 @@ def register(app: typer.Typer) -> None:
         # Command-line refusals first: before a passphrase prompt or the service's imports.
         _check_command_line(
             host=host,
+            public_url=public_url,
             admin_insecure_mode=admin_insecure_mode,
             operator=operator or [],
             operator_url=operator_url or [],
@@ -312,11 +314,15 @@ def _check_command_line(
     operator: list[str],
     operator_url: list[str],
     insecure_hosts: frozenset[str],
+    public_url: str | None = None,
 ) -> None:
     """Refuse option combinations that cannot work or are unsafe, before anything starts.
 
     - ``--admin-insecure-mode`` on a non-loopback ``--host``: an unauthenticated admin API on
       the network; with a token set: the flag would silently switch the token off.
+    - a ``--public-url`` that is not an absolute http(s) URL with a host, has a query or
+      fragment, or uses http to a host neither loopback nor an ``--insecure-http-host``
+      (:func:`_check_public_url`): peers would be handed links that lead nowhere.
     - an ``--operator-url`` over plain http to a host not named by ``--insecure-http-host``:
       the trust sync would refuse it at every refresh and the verifier retry forever; an
       ``--operator-url`` with no ``--operator`` it belongs to.
@@ -332,6 +338,8 @@ def _check_command_line(
                 f"{ADMIN_TOKEN_ENV} is set and --admin-insecure-mode is given: give one or the "
                 "other (the flag never switches off a token that is set)"
             )
+    if public_url is not None:
+        _check_public_url(public_url, insecure_hosts)
     if len(operator_url) > len(operator):
         _refuse(
             "each --operator-url belongs to an --operator DID (give them in pairs, in the same "
@@ -346,6 +354,34 @@ def _check_command_line(
             )
         if parts.scheme not in ("http", "https") or not parts.hostname:
             _refuse(f"--operator-url {url} is not an http(s) URL")
+
+
+def _check_public_url(public_url: str, insecure_hosts: frozenset[str]) -> None:
+    """Refuse a ``--public-url`` peers could not use: invitations (``URL/invite?_oob=``) and
+    the DIDComm endpoint (``URL/didcomm``) are made from it, so ``notaurl`` would be handed out
+    as ``notaurl/invite?...``. It must be what a party's base URL must be
+    (:func:`agent.identity.check_base_url`: absolute http(s), a host, no query, fragment or
+    user), and https unless its host is loopback or named by ``--insecure-http-host``, as
+    for ``--operator-url``.
+    """
+    from agent.errors import InvalidInputError
+    from agent.identity import check_base_url  # nothing more than the service loads anyway
+
+    try:
+        check_base_url(public_url, party="this service")
+    except InvalidInputError:
+        _refuse(
+            f"--public-url {public_url[:200]!r} is not an absolute http(s) URL with a host "
+            "(and no user, query or fragment): give the URL peers reach this service at, such "
+            "as https://service.example"
+        )
+    parts = urlsplit(public_url)
+    hostname = parts.hostname or ""
+    if parts.scheme == "http" and not (_is_loopback(hostname) or hostname in insecure_hosts):
+        _refuse(
+            f"--public-url {public_url} uses http; use https (TLS here with --ssl-certfile, or "
+            f"at a proxy in front) or add --insecure-http-host {hostname} (testing only)"
+        )
 
 
 def _stop_when_orphaned() -> None:

@@ -23,9 +23,11 @@ The service's DIDComm agent keeps its relationships in a store of its own beside
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -38,7 +40,8 @@ import httpx
 import typer
 from rich.table import Table
 
-from agent.cliutil import run_command, write_private
+from agent.cli import loopback_hint
+from agent.cliutil import refuse, run_command, write_private
 from agent.console import error_console, escape, print_error, stdout_console
 from agent.dids import DIDResolver
 from agent.errors import ErrorCode, HealthMyDataError, StorageError
@@ -470,6 +473,65 @@ def _configured_operators(agent_uri: str) -> set[str] | None:
         return None
 
 
+#: Credential text given as ``wallet import``'s argument instead of a file's name: SMART Health
+#: Card QR text, a compact JWS or SD-JWT (a JOSE header always begins ``eyJ``, ``{"``), or a
+#: JSON object (as ``mydata verify`` takes them; a file named so is read as ``./NAME``).
+_INLINE_CREDENTIAL = re.compile(
+    r"shc:/.*|\{.*|eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(?:~[A-Za-z0-9_.~-]*)?",
+    re.DOTALL,
+)
+
+
+def _credential_argument(argument: str) -> bytes | str:
+    """What ``wallet import`` was given: stdin for ``-``, the credential itself when the
+    argument is one (``shc:/`` QR text, in chunks separated by spaces or line breaks too; a
+    compact JWS or SD-JWT; JSON) or too long to be a file's name, else the content of the file
+    it names. A file that cannot be read ends the command with ``error: [invalidInput] ...``
+    and exit 2, before the wallet opens.
+    """
+    if argument == "-":
+        return sys.stdin.buffer.read()
+    text = argument.strip()
+    if _INLINE_CREDENTIAL.fullmatch(text):
+        return text
+    # The argument's start only: it may be a credential pasted with a typo (health data).
+    shown = argument if len(argument) <= 120 else argument[:40] + "..."
+    try:
+        return Path(argument).read_bytes()
+    except FileNotFoundError:
+        refuse(
+            f"no file {shown}: give a credential file, - for stdin, or the credential itself "
+            "(shc:/ QR text, a compact JWS or SD-JWT, JSON)"
+        )
+    except IsADirectoryError:
+        refuse(f"{shown} is a folder: give a credential file")
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:  # no file's name: text (the wallet says what not)
+            return text
+        refuse(f"cannot read {shown}: {exc.strerror or type(exc).__name__}")
+
+
+def _read_jwks(path: Path) -> Any:
+    """``--jwks``: a JSON file, else ``error: [invalidInput] ...`` and exit 2."""
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        refuse(f"--jwks {path}: cannot read it: {exc.strerror or type(exc).__name__}")
+    except ValueError:  # not UTF-8, not JSON
+        refuse(f"--jwks {path} is not a JWKS: not JSON text")
+
+
+def _error_texts(exc: BaseException) -> list[str]:
+    """The messages of an error and of the errors it was raised from (a did:web fetch that
+    failed may be the cause of the verification error reported)."""
+    texts: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(texts) < 10:
+        texts.append(seen.message if isinstance(seen, HealthMyDataError) else str(seen))
+        seen = seen.__cause__ or seen.__context__
+    return texts
+
+
 def _register_local(wallet_app: typer.Typer) -> None:
     @wallet_app.command("init")
     def init(
@@ -510,7 +572,13 @@ def _register_local(wallet_app: typer.Typer) -> None:
 
     @wallet_app.command("import")
     def import_(
-        file: Annotated[str, typer.Argument(help="A credential file, or - for stdin.")],
+        file: Annotated[
+            str,
+            typer.Argument(
+                help="A credential file, - for stdin, or the credential itself: shc:/ QR text, "
+                "a compact JWS or SD-JWT, JSON."
+            ),
+        ],
         store: StoreOption = None,
         profile: ProfileOption = None,
         jwks: Annotated[
@@ -518,15 +586,25 @@ def _register_local(wallet_app: typer.Typer) -> None:
         ] = None,
         insecure_http_host: InsecureHosts = None,
     ) -> None:
-        """Verify and keep a W3C VC, SD-JWT VC or SMART Health Card (file or shc:/ text)."""
-        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
-        keys = json.loads(jwks.read_text("utf-8")) if jwks is not None else None
+        """Verify and keep a W3C VC, SD-JWT VC or SMART Health Card (a file, or its text:
+        shc:/ QR text, a JWS or SD-JWT, JSON)."""
+        data = _credential_argument(file)
+        keys = _read_jwks(jwks) if jwks is not None else None
 
         async def work() -> StoredCredential:
             async with _local(store, profile, insecure_hosts=insecure_http_host) as wallet:
                 return await wallet.add_credential(data, jwks=keys)
 
-        meta = run_command(work)
+        try:
+            meta = asyncio.run(work())
+        except HealthMyDataError as exc:
+            err = error_console()
+            print_error(err, exc)
+            # An issuer's did:web on this machine, fetched over https: say how to allow http.
+            hint = loopback_hint(_error_texts(exc), insecure_http_host or ())
+            if hint:
+                err.print(f"[yellow]hint:[/] {escape(hint)}")
+            raise typer.Exit(1) from None
         stdout_console().print(f"stored {escape(meta.id)}: {escape(meta.summary)}")
 
     @wallet_app.command("list")

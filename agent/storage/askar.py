@@ -27,7 +27,10 @@ Pitfalls of aries-askar 0.5.0 (see ``reference/packages.md`` sections 3 and 4):
 Errors: askar's ``AskarError`` never escapes. Its codes become :class:`StorageError` codes:
 a wrong passphrase or raw key is ``storeWrongKey``, a missing store or profile
 ``storeNotFound``, a missing record ``storeRecordNotFound``, a duplicate ``storeDuplicate``,
-input askar rejects ``invalidInput`` and everything else ``storeBackendError``.
+input askar rejects ``invalidInput`` and everything else ``storeBackendError``. A raw key that
+is not one at all (not 32 bytes in base58: a base64 value, say) is refused before askar sees it,
+as ``storeKeyMalformed`` (:func:`check_raw_key`): askar would call it a wrong key, even for a
+store that does not exist yet.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ __all__ = [
     "Store",
     "TagFilter",
     "Tags",
+    "check_raw_key",
     "configure_runtime",
     "generate_raw_key",
     "is_contention",
@@ -83,6 +87,11 @@ TagFilter: TypeAlias = Mapping[str, Any]
 KDF_KEY_METHOD: Final = "kdf:argon2i:mod"
 #: A 32-byte key given base58-encoded, as made by :func:`generate_raw_key`; no derivation cost.
 RAW_KEY_METHOD: Final = "raw"
+#: A raw key's size in bytes, and the longest base58 text of that many bytes.
+RAW_KEY_BYTES: Final = 32
+_RAW_KEY_MAX_CHARS: Final = 44
+#: The base58 alphabet (Bitcoin's), the one askar decodes raw keys with.
+_BASE58_ALPHABET: Final = frozenset("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
 
 _RANGE_OPERATORS: Final = frozenset({"$gt", "$gte", "$lt", "$lte", "$like"})
 _Operation = Literal["open", "session", "record", "query", "key", "profile", "close"]
@@ -169,6 +178,46 @@ def generate_raw_key(seed: bytes | None = None) -> str:
         return str(_AskarStore.generate_raw_key(seed))
     except AskarError as exc:
         raise _translate(exc, "open") from exc
+
+
+def check_raw_key(raw_key: str, *, source: str = "the key given") -> None:
+    """Refuse a raw store key askar could not use at all, before askar sees it.
+
+    Why: askar reports a malformed raw key as it reports a wrong one, so a base64 key
+    (``openssl rand -base64 32``) given for a new, empty store was refused with "could not be
+    decrypted: check the raw key", although nothing existed yet to decrypt. A raw key is
+    :data:`RAW_KEY_BYTES` bytes written in base58, as :func:`generate_raw_key` (and
+    ``mydata store-key``) makes it. A well-formed key that is not the store's still gives
+    ``storeWrongKey`` when the store is opened.
+
+    :param source: how the message names where the key came from (``MYDATA_STORE_KEY``, a key
+        file); the key itself is never shown, nor its characters.
+    :raises StorageError: ``storeKeyMalformed``, saying what is wrong with it and how to make
+        a good one.
+    """
+    if not raw_key:
+        problem = "it is empty"
+    elif any(character.isspace() for character in raw_key):
+        problem = "it contains a space or a line break"
+    elif not _BASE58_ALPHABET.issuperset(raw_key):
+        problem = (
+            "it has characters base58 does not use (base64 or hex, as openssl rand prints, "
+            "is not base58)"
+        )
+    elif len(raw_key) > _RAW_KEY_MAX_CHARS:
+        problem = f"it is longer than {RAW_KEY_BYTES} bytes in base58 can be"
+    else:
+        size = len(base58.b58decode(raw_key))
+        if size == RAW_KEY_BYTES:
+            return
+        problem = f"it decodes to {size} bytes, not {RAW_KEY_BYTES}"
+    raise StorageError(
+        f"{source} is not a raw store key: {problem}. A raw key is {RAW_KEY_BYTES} random bytes "
+        f"in base58, about {_RAW_KEY_MAX_CHARS} letters and digits (no 0, O, I or l); make one "
+        "with 'mydata store-key' and keep it in a secret manager",
+        code=ErrorCode.STORE_KEY_MALFORMED,
+        details={"source": source},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -656,10 +705,11 @@ async def open_store(
     :param create: provision the store when it does not exist; with ``False`` a missing store
         is an error.
     :param profile: the profile sessions use by default; created when missing and ``create``.
-    :raises StorageError: ``storeWrongKey`` when the secret does not open an existing store;
-        ``storeNotFound`` when ``create`` is false and the store or profile is missing;
-        ``storeBackendError`` when the database cannot be reached or created (e.g. a missing
-        directory, or a PostgreSQL role without CREATEDB).
+    :raises StorageError: ``storeKeyMalformed`` when ``raw_key`` is not a raw key at all
+        (:func:`check_raw_key`), before anything is opened or created; ``storeWrongKey`` when
+        the secret does not open an existing store; ``storeNotFound`` when ``create`` is false
+        and the store or profile is missing; ``storeBackendError`` when the database cannot be
+        reached or created (e.g. a missing directory, or a PostgreSQL role without CREATEDB).
     :raises InvalidInputError: neither or both secrets are given, or the URI scheme is not
         ``sqlite`` or ``postgres``.
     """
@@ -785,6 +835,7 @@ def _key_method(passphrase: str | None, raw_key: str | None) -> tuple[str, str]:
             raise InvalidInputError("the store passphrase is empty")
         return KDF_KEY_METHOD, passphrase
     if raw_key is not None:
+        check_raw_key(raw_key)
         return RAW_KEY_METHOD, raw_key
     raise InvalidInputError(
         "give passphrase= or raw_key= to open a store: health records are never stored unencrypted"
