@@ -45,6 +45,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
@@ -715,6 +716,7 @@ async def open_store(
     """
     askar_uri, display_uri = _normalise_uri(uri)
     key_method, pass_key = _key_method(passphrase, raw_key)
+    made = _create_private_file(askar_uri) if create else None
     try:
         if create:
             # Provisioning without recreate opens an existing store (checking the secret).
@@ -726,9 +728,13 @@ async def open_store(
         if create and exc.code not in _DEFINITE_OPEN_ERRORS:
             retried = await _open_provisioned_elsewhere(askar_uri, key_method, pass_key)
         if retried is None:
+            _remove_if_empty(made)
             secret = "passphrase" if passphrase is not None else "raw key"
             raise _translate(exc, "open", opened_with=secret, uri=display_uri) from exc
         inner = retried
+    except BaseException:
+        _remove_if_empty(made)
+        raise
     store = Store(inner, display_uri=display_uri, profile=profile)
     if profile is not None:
         try:
@@ -747,6 +753,34 @@ async def open_store(
             await store.close()
             raise
     return store
+
+
+def _create_private_file(askar_uri: str) -> Path | None:
+    """Create a new SQLite store's file empty and readable by its owner only (0600) before
+    askar provisions it: askar would create it with the process's umask (0644 as a rule),
+    readable by every local user. SQLite gives the ``-wal`` and ``-shm`` files the database
+    file's permissions. Returns the file when this call created it, else ``None`` (it exists,
+    its directory does not, or the store is not a SQLite file)."""
+    scheme, _, rest = askar_uri.partition("://")
+    path = rest.split("?", 1)[0]
+    if scheme != "sqlite" or not path or path == ":memory:":
+        return None
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:  # it exists (opened, or another process is provisioning it), or no folder
+        return None
+    os.close(descriptor)
+    return Path(path)
+
+
+def _remove_if_empty(path: Path | None) -> None:
+    """Undo :func:`_create_private_file` after a failed provisioning: a store file left empty
+    (never one that holds anything)."""
+    if path is None:
+        return
+    with contextlib.suppress(OSError):
+        if path.stat().st_size == 0:
+            path.unlink()
 
 
 #: Errors opening a store that no retry mends: a wrong key, bad input, an unsupported backend.
