@@ -81,6 +81,7 @@ from issuer.batch import BatchJob, BatchJobs, JobState
 from issuer.didcomm import RECORD_SELECTION, offer_router, register_issuance
 from issuer.fhir import read_fhir_input
 from issuer.hospital import FORMATS, Hospital, StatusAction
+from issuer.requests import flag, record_formats
 from issuer.templates import (
     CredentialKind,
     RecordClaims,
@@ -197,20 +198,6 @@ def _client_status(credential: Mapping[str, Any], hospital: Hospital) -> bool:
                     details={"path": f"{path}.statusListCredential", "rule": "credentialStatus"},
                 )
     return True
-
-
-def _flag(body: Mapping[str, Any], name: str, default: bool) -> bool:
-    """``body[name]``, a JSON boolean; ``default`` when the member is absent.
-
-    :raises InvalidInputError: any other value (``"false"``, ``0``, ``null``): 422.
-    """
-    value = body.get(name, default)
-    if not isinstance(value, bool):
-        raise InvalidInputError(
-            f"'{name}' must be true or false (a JSON boolean)",
-            details={"path": name, "reason": "notABoolean"},
-        )
-    return value
 
 
 def _check_holder_jwk(holder_jwk: object, path: str) -> None:
@@ -626,31 +613,21 @@ def _issue_router() -> APIRouter:
         issued."""
         body = await _json_body(request)
         subject = body.get("subject")
-        formats = body.get("formats", ["vc"])
         holder_jwk = body.get("holderJwk")
         if not isinstance(subject, str) or not subject.startswith("did:"):
             raise InvalidInputError(
                 "'subject' must be the citizen's DID", code=ErrorCode.PARSING_ERROR
             )
-        if (
-            not isinstance(formats, list)
-            or not formats
-            or not all(isinstance(f, str) and f in FORMATS for f in formats)
-            or len(set(formats)) < len(formats)
-        ):
-            raise InvalidInputError(
-                f"'formats' must list some of {sorted(FORMATS)}, each once",
-                details={"path": "formats", "reason": "unknownFormat"},
-            )
+        formats = record_formats(body)
         if holder_jwk is not None and not isinstance(holder_jwk, dict):
             raise InvalidInputError(
                 "'holderJwk' must be a JWK object", details={"path": "holderJwk"}
             )
         if holder_jwk is not None and "sd-jwt" in formats:
             _check_holder_jwk(holder_jwk, "holderJwk")
-        topics = _flag(body, "topics", True)
-        with_summary = _flag(body, "emergencySummary", False)
-        with_evidence = _flag(body, "claimEvidence", False)
+        topics = flag(body, "topics", True)
+        with_summary = flag(body, "emergencySummary", False)
+        with_evidence = flag(body, "claimEvidence", False)
         parsed = read_fhir_input(body.get("fhir"))
         records: list[RecordClaims] = []
         if topics:

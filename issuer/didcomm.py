@@ -21,7 +21,6 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 
 from agent.errors import ErrorCode, InvalidInputError
-from agent.jsonio import parse_json_object
 from agent.openapi import json_body, object_schema
 from agent.protocols import (
     FORMAT_SD_JWT_VC,
@@ -41,8 +40,10 @@ from agent.protocols import (
     offer_credential,
 )
 from agent.runtime import DIDCommAgent
+from agent.service import read_json_body
 from issuer.fhir import read_fhir_input
 from issuer.hospital import FORMATS, Hospital
+from issuer.requests import flag, record_formats
 from issuer.templates import (
     CredentialKind,
     RecordClaims,
@@ -172,18 +173,19 @@ def offer_router() -> APIRouter:
         """Body: ``{"fhir": Bundle|resource, "formats": ["vc","sd-jwt"], "topics": true,
         "emergencySummary": false, "claimEvidence": false}``."""
         agent: DIDCommAgent = request.app.state.agent
+        body = await read_json_body(request)
+        formats = record_formats(body)
+        topics = flag(body, "topics", True)
+        with_summary = flag(body, "emergencySummary", False)
+        with_evidence = flag(body, "claimEvidence", False)
         await agent.connection(connection_id)
-        body = parse_json_object(await request.body())
-        formats = body.get("formats", ["vc"])
-        if not isinstance(formats, list) or not formats or not set(formats) <= FORMATS:
-            raise InvalidInputError(f"'formats' must list some of {sorted(FORMATS)}")
         parsed = read_fhir_input(body.get("fhir"))
         records: list[RecordClaims] = []
-        if body.get("topics", True):
+        if topics:
             records.extend(records_from_bundle(parsed.resources, parsed.index))
-        if body.get("emergencySummary", False):
+        if with_summary:
             records.append(emergency_summary(parsed.resources, index=parsed.index))
-        if body.get("claimEvidence", False):
+        if with_evidence:
             records.append(claim_evidence(parsed.resources, index=parsed.index))
         if not records:
             raise InvalidInputError(
