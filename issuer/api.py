@@ -140,7 +140,11 @@ async def _check_managed_status(hospital: Hospital, credential_id: str) -> None:
         for entry in record.status
         if isinstance(entry, Mapping) and str(entry.get("statusListCredential")).startswith(prefix)
     }
-    if not {"revocation", "suspension"} <= purposes:
+    # An SD-JWT VC's status is its revocation entry (its Token Status List carries no
+    # suspension); one an earlier version's batch issued has that entry only on record.
+    sd_jwt = credential_id.startswith("urn:sd-jwt:")
+    needed = {"revocation"} if sd_jwt else {"revocation", "suspension"}
+    if not needed <= purposes:
         raise InvalidInputError(
             "this credential was issued with the client's own credentialStatus; its status is "
             "not managed here",

@@ -14,8 +14,14 @@ Records (category / name), all in the hospital's askar store, encrypted at rest:
 * ``batch_index / <job_id>:<shard>``: ``{patient_key: chunk}`` for one hash shard of the
   patients (about 5,000 per shard), so :meth:`BatchJobs.credential_for` reads two records.
 * ``issued-credential / <job_id>:<chunk>``: the chunk's credentials
-  ``[patient_key, credential_id, kind, value]`` and its failed items ``[patient_key, code,
-  message]`` (records stored before messages were kept have ``[patient_key, code]``).
+  ``[patient_key, credential_id, kind, value]`` (and a fifth member when ``issue_one`` gave
+  one: what the issuer must remember of the credential that the credential does not show, see
+  :data:`IssueOne`) and its failed items ``[patient_key, code, message]`` (records stored
+  before messages were kept have ``[patient_key, code]``). Tagged ``job`` and
+  :data:`ID_TAG`, the latter with every credential id of the chunk, so that
+  :func:`find_issued` finds a credential by its id (to revoke it) with one query. Chunk records
+  stored before that tag was written are tagged once by :meth:`BatchJobs.tag_credential_ids`
+  (:meth:`issuer.hospital.Hospital.load` runs it).
 
 Running a chunk (:meth:`BatchJobs.run`): read its items, call ``issue_one`` for each, then ONE
 transaction locks the job record (``for_update``), inserts the chunk's ``issued-credential``
@@ -29,9 +35,12 @@ credentials are dropped before anyone saw them.
 Why one record per chunk rather than one per patient: askar has no batch insert, and each
 record costs 0.3 to 0.6 ms of FFI and encryption (``reference/packages.md`` section 3): 100,000
 per-patient records would take 30 to 60 s, the whole budget. Per chunk of 500 it is about six
-record operations, some 200 x 6 = 1,200 for 100,000 patients, well under a second. The price:
-the per-patient lookup goes through the shard index (two fetches), and a chunk is the unit of
-retry, so a crash loses at most one chunk's signing work.
+record operations, some 200 x 6 = 1,200 for 100,000 patients, well under a second. The
+:data:`ID_TAG` tag, which lets a batch credential be found by id (to revoke it), adds one
+database row per credential: about 10 to 15 ms of CPU per chunk on SQLite (20 to 30 us per
+credential, some 4 % of what signing costs). The price: the per-patient lookup goes through
+the shard index (two fetches), and a chunk is the unit of retry, so a crash loses at most one
+chunk's signing work.
 
 Status list indexes: ``issue_one`` (wired by the caller to signing and to
 :class:`agent.status.StatusListAllocator`) allocates them. Indexes allocated for a chunk that
@@ -106,6 +115,7 @@ from issuer.templates import map_record
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "FAILURE_MESSAGE_CHARS",
+    "ID_TAG",
     "INDEX_CATEGORY",
     "ISSUED_CATEGORY",
     "ITEMS_CATEGORY",
@@ -119,12 +129,16 @@ __all__ = [
     "IssuedCredential",
     "JobResult",
     "JobState",
+    "find_issued",
 ]
 
 JOB_CATEGORY: Final = "batch_job"
 ITEMS_CATEGORY: Final = "batch_items"
 INDEX_CATEGORY: Final = "batch_index"
 ISSUED_CATEGORY: Final = "issued-credential"
+#: The tag of a chunk's ``issued-credential`` record that holds every credential id of the
+#: chunk (a list-valued tag: one row per id), by which :func:`find_issued` finds it.
+ID_TAG: Final = "credential_id"
 #: A failed item's message is kept up to this length (a path and what is wrong with it).
 FAILURE_MESSAGE_CHARS: Final = 300
 #: Items per chunk: per-chunk storage costs about 6 record operations; a crash loses at most
@@ -142,9 +156,17 @@ POOL_MIN_CHUNKS: Final = 4
 
 log = logging.getLogger(__name__)
 
-#: ``issue_one(patient_key, payload) -> (credential_id, credential)``; the credential is a JSON
-#: object (a W3C credential), a string (an SD-JWT) or bytes.
-IssueOne: TypeAlias = Callable[[str, JSONObject], Awaitable[tuple[str, JSONObject | str | bytes]]]
+#: A credential as ``issue_one`` returns it: a JSON object (a W3C credential), a string (an
+#: SD-JWT) or bytes.
+Credential: TypeAlias = JSONObject | str | bytes
+#: ``issue_one(patient_key, payload) -> (credential_id, credential)``, or ``(credential_id,
+#: credential, extra)`` where ``extra`` is a JSON object stored beside the credential and read
+#: back as :attr:`IssuedCredential.extra` (identifiers only: what the issuer must remember of
+#: the credential that the credential itself does not show, e.g. an SD-JWT VC's suspension
+#: entry).
+IssueOne: TypeAlias = Callable[
+    [str, JSONObject], Awaitable[tuple[str, Credential] | tuple[str, Credential, JSONObject]]
+]
 Progress: TypeAlias = Callable[[int, int], object]
 BeforeChunk: TypeAlias = Callable[[int], Awaitable[object]]
 
@@ -232,11 +254,15 @@ class BatchJob:
 
 @dataclass(frozen=True, slots=True)
 class IssuedCredential:
-    """One patient's credential from a job."""
+    """One patient's credential from a job.
+
+    :param extra: what ``issue_one`` gave beside the credential (:data:`IssueOne`), if anything.
+    """
 
     patient_key: str
     credential_id: str
     credential: JSONObject | str | bytes
+    extra: JSONObject | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,7 +447,8 @@ class BatchJobs:
         """Issue the job's remaining chunks; see the module docstring for the guarantees.
 
         :param issue_one: signs one patient's credential; returns ``(credential_id,
-            credential)``. A :class:`agent.errors.HealthMyDataError` fails that item only.
+            credential)`` or ``(credential_id, credential, extra)`` (:data:`IssueOne`). A
+            :class:`agent.errors.HealthMyDataError` fails that item only.
         :param progress: called with ``(done, total)`` after each chunk commits.
         :param before_chunk: awaited with the number of items before each chunk is issued
             (allocate the chunk's status indexes there).
@@ -533,13 +560,15 @@ class BatchJobs:
         with using_precomputed(precomputed):
             for patient_key, payload in items:
                 try:
-                    credential_id, credential = await issue_one(patient_key, payload)
+                    credential_id, credential, *extra = await issue_one(patient_key, payload)
                 except HealthMyDataError as exc:
                     failures.append(
                         [patient_key, str(exc.code), exc.message[:FAILURE_MESSAGE_CHARS]]
                     )
                     continue
-                credentials.append([patient_key, str(credential_id), *_encode(credential)])
+                credentials.append(
+                    [patient_key, str(credential_id), *_encode(credential), *extra[:1]]
+                )
         async with self._store.transaction(self._profile) as txn:
             current = await txn.get(JOB_CATEGORY, job_id, for_update=True)
             job = BatchJob.from_json(job_id, current.json())
@@ -549,7 +578,7 @@ class BatchJobs:
                 ISSUED_CATEGORY,
                 name,
                 {"credentials": credentials, "failed": failures},
-                tags={"job": job_id},
+                tags=_chunk_tags(job_id, credentials),
             )
             await txn.remove(ITEMS_CATEGORY, name)
             job.chunk_issued[number] = len(credentials)
@@ -671,6 +700,54 @@ class BatchJobs:
                     message = str(row[2]) if len(row) > 2 else ""
                     found.append(BatchFailure(str(row[0]), str(row[1]), message))
         return found
+
+    # --- upgrading --------------------------------------------------------------------------
+
+    async def tag_credential_ids(self) -> int:
+        """Tag with :data:`ID_TAG` every chunk record stored before chunks were so tagged, so
+        that :func:`find_issued` finds their credentials; returns how many were tagged.
+
+        One chunk record at a time, one transaction each (a chunk record holds up to 500
+        credentials: the whole store is never in memory). Idempotent: a tagged record, or one
+        without credentials, is left as it is; so a run that was interrupted, or that another
+        process runs at the same moment, is simply run again.
+
+        :raises StorageError: the store fails, or a chunk record is not one this module wrote.
+        """
+        async with self._store.session(self._profile) as session:
+            jobs = [
+                BatchJob.from_json(record.name, record.json())
+                for record in await session.fetch_all(JOB_CATEGORY)
+            ]
+        tagged = 0
+        for job in jobs:
+            for number, count in enumerate(job.chunk_issued):
+                if count:  # None: not stored yet (new chunks are tagged); 0: nothing to find
+                    tagged += await self._tag_chunk(job.job_id, number)
+        return tagged
+
+    async def _tag_chunk(self, job_id: str, number: int) -> int:
+        name = _chunk_name(job_id, number)
+        async with self._store.transaction(self._profile) as txn:
+            record = await txn.fetch(ISSUED_CATEGORY, name, for_update=True)
+            if record is None or ID_TAG in record.tags:
+                return 0
+            value = _object(record.json())
+            credentials = value.get("credentials")
+            if not isinstance(credentials, list) or not all(
+                isinstance(row, list) and len(row) >= 4 for row in credentials
+            ):
+                raise StorageError(
+                    f"the batch record {ISSUED_CATEGORY}/{name} holds no credential rows; the "
+                    "store was altered",
+                    details={"category": ISSUED_CATEGORY, "name": name},
+                )
+            tags = {**record.tags, **_chunk_tags(job_id, credentials)}
+            if ID_TAG not in tags:
+                return 0
+            await txn.replace(ISSUED_CATEGORY, name, value, tags=tags)
+            await txn.commit()
+        return 1
 
     async def _load(self, job_id: str) -> BatchJob:
         async with self._store.session(self._profile) as session:
@@ -1007,6 +1084,38 @@ def _encode(credential: JSONObject | str | bytes) -> list[Any]:
 
 
 def _decode(row: list[Any]) -> IssuedCredential:
-    patient_key, credential_id, kind, value = row
+    patient_key, credential_id, kind, value, *extra = row
     credential: JSONObject | str | bytes = bytes.fromhex(value) if kind == "bytes" else value
-    return IssuedCredential(str(patient_key), str(credential_id), credential)
+    found = extra[0] if extra and isinstance(extra[0], dict) else None
+    return IssuedCredential(str(patient_key), str(credential_id), credential, found)
+
+
+def _chunk_tags(job_id: str, credentials: Sequence[Sequence[Any]]) -> dict[str, str | list[str]]:
+    """A chunk record's tags: its job, and every credential id it holds (none: no such tag;
+    askar would store no row for an empty list anyway)."""
+    tags: dict[str, str | list[str]] = {"job": job_id}
+    ids = [str(row[1]) for row in credentials]
+    if ids:
+        tags[ID_TAG] = ids
+    return tags
+
+
+async def find_issued(session: Session, credential_id: str) -> IssuedCredential | None:
+    """The credential a batch issued under ``credential_id``, or ``None``: one tag query (on
+    :data:`ID_TAG`) and the chunk record it finds, read whole (about 1 MB for 500 W3C
+    credentials).
+
+    :raises StorageError: the store fails, or a chunk record is not one this module wrote.
+    """
+    for record in await session.fetch_all(ISSUED_CATEGORY, {ID_TAG: credential_id}, limit=1):
+        rows = _object(record.json()).get("credentials")
+        if not isinstance(rows, list):
+            raise StorageError(
+                f"the batch record {ISSUED_CATEGORY}/{record.name} holds no credential rows; "
+                "the store was altered",
+                details={"category": ISSUED_CATEGORY, "name": record.name},
+            )
+        for row in rows:
+            if isinstance(row, list) and len(row) >= 4 and row[1] == credential_id:
+                return _decode(row)
+    return None

@@ -17,6 +17,13 @@
   in one transaction (:class:`issuer.group_commit.GroupCommit`), as one askar record each
   (an issuance group, found by any of its credential ids, and an audit page): a record
   operation costs about as much CPU as a signature, so one per group, not per credential.
+  A batch (:meth:`Hospital.run_batch`) keeps no such record: its chunk records
+  (:mod:`issuer.batch`) are found by credential id instead, and :meth:`Hospital.issued`
+  reads the credential's record from its chunk, so a batch credential is revoked, suspended
+  and reinstated as any other.
+
+A store an earlier version wrote is brought up to date once, when the hospital loads
+(:meth:`Hospital.upgrade`, recorded as :data:`STORE_VERSION`).
 
 Everything here is a library; the HTTP service (:mod:`issuer.api`) and the CLI only carry it.
 Several replicas may share one PostgreSQL store: the identity and key records are written once
@@ -27,12 +34,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import logging
 import random
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 
 from agent.clock import Clock, format_datetime, utcnow
 from agent.credentials import (
@@ -50,6 +60,7 @@ from agent.credentials.token_status_list import (
     status_list_token,
 )
 from agent.dids import build_did_web_document
+from agent.encoding import b64url_decode
 from agent.errors import (
     DataModelError,
     ErrorCode,
@@ -61,21 +72,37 @@ from agent.identity import create_identity
 from agent.keys import AskarKeyStore, AskarSigner, KeyType, decode_multikey
 from agent.observability import record_issuance
 from agent.status import ReservedIndexes, StatusListAllocator
-from agent.storage import Session, Store, is_contention
+from agent.storage import Record, Session, Store, is_contention
 from agent.storeowner import refuse_other_party
 from issuer.audit import AuditEvent, AuditLog
-from issuer.batch import BatchJobs, JobResult
+from issuer.batch import ID_TAG as _BATCH_ID_TAG
+from issuer.batch import ISSUED_CATEGORY as _BATCH_ISSUED
+from issuer.batch import BatchJobs, JobResult, find_issued
+from issuer.batch import IssuedCredential as _BatchCredential
 from issuer.fhir import validate_resource
 from issuer.group_commit import GroupCommit
 from issuer.issue import sd_jwt_credential, w3c_credential
 from issuer.templates import CredentialKind, RecordClaims, claims_for_resource
 
-__all__ = ["FORMATS", "Hospital", "IssuedCredential", "IssuedRecord", "StatusAction"]
+__all__ = [
+    "FORMATS",
+    "STORE_VERSION",
+    "Hospital",
+    "IssuedCredential",
+    "IssuedRecord",
+    "StatusAction",
+]
+
+log = logging.getLogger(__name__)
 
 #: Credential formats the hospital issues: W3C VC with Data Integrity, and SD-JWT VC.
 FORMATS = frozenset({"vc", "sd-jwt"})
 
 _IDENTITY = ("hospital", "identity")
+#: The version of the store's layout this code has brought it to (:meth:`Hospital.upgrade`).
+#: 1: batch chunk records are tagged with their credential ids (:data:`issuer.batch.ID_TAG`).
+STORE_VERSION: Final = 1
+_STORE_VERSION = ("hospital", "store-version")
 #: Issuance records, one askar record per group of concurrent issuances: an askar record
 #: operation costs about as much CPU as signing a credential (FFI and thread hand-offs), so
 #: one per group rather than one per credential. Each is found by its ``credential_id`` tag,
@@ -182,7 +209,8 @@ async def _insert_records(
     one of the ``check`` ids between the look-up below and this transaction's commit.
 
     :param check: the ids to look up among earlier issuances (those a client gave), in
-        issuance groups and among the records earlier versions wrote one per credential.
+        issuance groups, in batch chunk records (:data:`issuer.batch.ID_TAG`) and among the
+        records earlier versions wrote one per credential.
     :raises StorageError: ``storeDuplicate`` (reason ``credentialIdTaken``) when one of the
         ``check`` ids was issued before, or an id occurs twice in the group; nothing is
         written then.
@@ -191,6 +219,9 @@ async def _insert_records(
     taken = bool(check) and bool(
         await txn.fetch_all(_ISSUED_GROUP, {_ID_TAG: {"$in": list(check)}}, limit=1)
     )
+    if check and not taken:
+        # A count, not a fetch: a chunk record holds up to 500 whole credentials.
+        taken = bool(await txn.count(_BATCH_ISSUED, {_BATCH_ID_TAG: {"$in": list(check)}}))
     for credential_id in check:
         taken = taken or await txn.fetch(_ISSUED, credential_id) is not None
     if taken or len(set(ids)) < len(ids):
@@ -205,6 +236,45 @@ async def _insert_records(
         {"records": [_record_json(record) for record in records]},
         tags={_ID_TAG: ids},
     )
+
+
+#: The credential type of each SD-JWT VC type (``vct``) this issuer uses.
+_KIND_OF_VCT: Final = {kind.vct: kind for kind in CredentialKind}
+
+
+def _version(record: Record | None) -> int:
+    """The store version a ``hospital/store-version`` record holds (0: none, an old store)."""
+    value = record.json() if record is not None else None
+    version = value.get("version") if isinstance(value, dict) else None
+    return version if isinstance(version, int) and not isinstance(version, bool) else 0
+
+
+def _as_list(value: object) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _w3c_batch_record(credential_id: str, credential: Mapping[str, Any]) -> IssuedRecord:
+    """The issuance record of a W3C credential a batch issued, read from the credential: its
+    types, status entries and proof's key, and its ``validFrom`` (the signing time).
+
+    :raises KeyError, TypeError: the credential lacks a member (the store was altered).
+    """
+    proof = _as_list(credential["proof"])[0]
+    return IssuedRecord(
+        credential_id=credential_id,
+        types=tuple(_as_list(credential.get("type", []))),
+        issued=str(credential["validFrom"]),
+        key=str(proof["verificationMethod"]),
+        status=tuple(_as_list(credential.get("credentialStatus", []))),
+    )
+
+
+def _jwt_part(jwt: str, number: int) -> dict[str, Any]:
+    """A compact JWS's header (0) or payload (1), not verified (this issuer signed it)."""
+    part = json.loads(b64url_decode(jwt.split(".")[number]))
+    if not isinstance(part, dict):
+        raise TypeError("a JWT part is not a JSON object")
+    return part
 
 
 class Hospital:
@@ -271,6 +341,7 @@ class Hospital:
         hospital = cls(
             store, did=did, base_url=base_url, clock=clock, insecure_http_hosts=insecure_http_hosts
         )
+        await hospital._record_store_version()  # a new store has nothing to upgrade
         await hospital.audit.append(AuditEvent.KEY_CREATED, did=did, key=multikey)
         return hospital
 
@@ -282,19 +353,82 @@ class Hospital:
         clock: Clock = utcnow,
         insecure_http_hosts: frozenset[str] = frozenset(),
     ) -> Hospital | None:
-        """The hospital in ``store``, or ``None`` when ``init`` never ran on it."""
+        """The hospital in ``store``, or ``None`` when ``init`` never ran on it.
+
+        A store an earlier version wrote is upgraded first (:meth:`upgrade`; once done, a load
+        only reads its version). An upgrade that fails (the store busy, say) is logged and
+        tried again at the next load: never a reason not to load.
+        """
         async with store.session() as session:
             record = await session.fetch(*_IDENTITY)
+            version = await session.fetch(*_STORE_VERSION)
         if record is None:
             return None
         identity = record.json()
-        return cls(
+        hospital = cls(
             store,
             did=str(identity["did"]),
             base_url=str(identity["base_url"]),
             clock=clock,
             insecure_http_hosts=insecure_http_hosts,
         )
+        if _version(version) < STORE_VERSION:
+            try:
+                await hospital.upgrade()
+            except StorageError as exc:
+                log.warning(
+                    "the hospital's store was not upgraded this time (%s); the next load tries "
+                    "again",
+                    exc.code,
+                )
+        return hospital
+
+    async def upgrade(self) -> int:
+        """Bring a store an earlier version wrote up to :data:`STORE_VERSION`, and record it;
+        returns how many records changed. Idempotent, and safe to run in several processes at
+        once (each step is; the last one to finish records the version).
+
+        Version 1: the chunk records of batches run before it are tagged with their
+        credential ids (:meth:`issuer.batch.BatchJobs.tag_credential_ids`), so that their
+        credentials can be revoked, suspended and reinstated by id. One transaction per
+        chunk record, each read and written again whole: about 0.1 s per 500 credentials,
+        some 20 s per 100,000 (SQLite; PostgreSQL a little more), once.
+
+        :raises StorageError: the store fails; what was done stays done, the rest is done by
+            the next call.
+        """
+        async with self.store.session() as session:
+            if _version(await session.fetch(*_STORE_VERSION)) >= STORE_VERSION:
+                return 0
+        started = time.monotonic()
+        changed = await BatchJobs(self.store, clock=self.clock).tag_credential_ids()
+        await self._record_store_version()
+        if changed:
+            log.info(
+                "upgraded the hospital's store to version %d: %d batch chunk record(s) tagged "
+                "with their credential ids in %.1f s",
+                STORE_VERSION,
+                changed,
+                time.monotonic() - started,
+            )
+        return changed
+
+    async def _record_store_version(self) -> None:
+        async with self.store.transaction() as txn:
+            recorded = await txn.fetch(*_STORE_VERSION, for_update=True)
+            if _version(recorded) >= STORE_VERSION:
+                return
+            value = {"version": STORE_VERSION}
+            try:
+                if recorded is None:
+                    await txn.insert(*_STORE_VERSION, value)
+                else:
+                    await txn.replace(*_STORE_VERSION, value)
+                await txn.commit()
+            except StorageError as exc:
+                if exc.code is not ErrorCode.STORE_DUPLICATE:
+                    raise
+                # Another process recorded it first, having upgraded the store as well.
 
     async def identity(self) -> dict[str, Any]:
         async with self.store.session() as session:
@@ -348,9 +482,12 @@ class Hospital:
         )
         return multikey
 
-    async def retire_key(self, multikey: str) -> None:
+    async def retire_key(self, multikey: str) -> bool:
         """Remove a key from the DID document: credentials it signed no longer verify.
 
+        Idempotent: retiring a key retired already changes nothing and audits nothing.
+
+        :returns: whether the key was retired now (``False``: it was retired already).
         :raises KeyMaterialError: ``keyNotFound`` for an unknown key; ``invalidInput`` when it
             is the active key (rotate first).
         """
@@ -360,11 +497,14 @@ class Hospital:
                 "refusing to retire the active signing key: rotate to a new key first",
                 code=ErrorCode.INVALID_INPUT,
             )
-        known = {info.multikey for info in await self.keys.keys_for(self.did)}
+        known = {info.multikey: info for info in await self.keys.keys_for(self.did)}
         if multikey not in known:
             raise KeyMaterialError(f"no key {multikey} belongs to {self.did}")
+        if known[multikey].retired:
+            return False
         await self.keys.retire(multikey)
         await self.audit.append(AuditEvent.KEY_RETIRED, did=self.did, key=multikey)
+        return True
 
     async def did_document(self) -> dict[str, Any]:
         """The document served at the did:web URL: every signing key not retired."""
@@ -448,11 +588,14 @@ class Hospital:
 
     async def status_entries(self) -> list[dict[str, Any]]:
         """A fresh revocation and a fresh suspension entry, at random indexes."""
+        return self._entries(await self._fresh_indexes())
+
+    def _entries(self, status: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+        """The ``credentialStatus`` entries of ``(list_id, index)`` for each of
+        :data:`_PURPOSES`, in that order."""
         return [
             self.status.entry(list_id, index, purpose)
-            for (list_id, index), purpose in zip(
-                await self._fresh_indexes(), _PURPOSES, strict=True
-            )
+            for (list_id, index), purpose in zip(status, _PURPOSES, strict=True)
         ]
 
     async def _fresh_indexes(self) -> list[tuple[str, int]]:
@@ -518,10 +661,19 @@ class Hospital:
             await asyncio.sleep(random.random() * min(0.002 * attempt, 0.05))  # noqa: S311
 
     async def issued(self, credential_id: str) -> IssuedRecord:
-        """:raises InvalidInputError: ``notFound`` when no credential with that id was issued."""
+        """What the hospital remembers of a credential it issued: from its issuance group, or
+        from the chunk record of the batch that issued it (:meth:`run_batch`), or from the
+        record an earlier version wrote for it alone.
+
+        :raises InvalidInputError: ``notFound`` when no credential with that id was issued.
+        :raises StorageError: the store fails, or a record was altered.
+        """
         async with self.store.session() as session:
             groups = await session.fetch_all(_ISSUED_GROUP, {_ID_TAG: credential_id}, limit=1)
-            legacy = None if groups else await session.fetch(_ISSUED, credential_id)
+            batch = None if groups else await find_issued(session, credential_id)
+            legacy = None if groups or batch else await session.fetch(_ISSUED, credential_id)
+        if batch is not None:
+            return self._batch_record(batch)
         for group in groups:
             value = group.json()
             records = value.get("records") if isinstance(value, dict) else None
@@ -541,10 +693,61 @@ class Hospital:
             raise StorageError(f"the issuance record {_ISSUED}/… is not a JSON object")
         return _record_of(data)
 
+    def _batch_record(self, found: _BatchCredential) -> IssuedRecord:
+        """The issuance record of a credential a batch issued, read from its chunk record.
+
+        :raises StorageError: the stored credential is not one this hospital's batch made.
+        """
+        credential = found.credential
+        try:
+            if isinstance(credential, dict):
+                return _w3c_batch_record(found.credential_id, credential)
+            if isinstance(credential, str):
+                return self._sd_jwt_batch_record(found.credential_id, credential, found.extra)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise StorageError(
+                "a batch credential record lacks a member or has a bad type (store altered)",
+                details={"category": _BATCH_ISSUED},
+            ) from exc
+        raise StorageError(
+            "a batch credential record holds neither a W3C credential nor an SD-JWT",
+            details={"category": _BATCH_ISSUED},
+        )
+
+    def _sd_jwt_batch_record(
+        self, credential_id: str, sd_jwt: str, extra: Mapping[str, Any] | None
+    ) -> IssuedRecord:
+        """An SD-JWT VC's issuance record: its key (``kid``), signing time (``iat``) and type
+        (``vct``) from its issuer-signed JWT; its status entries as stored beside it, or, for a
+        chunk an earlier version stored without them, the revocation entry its ``status``
+        claim names (the one status an SD-JWT VC has: :meth:`update_status` revokes it).
+        """
+        jwt = sd_jwt.split("~", 1)[0]
+        header, payload = _jwt_part(jwt, 0), _jwt_part(jwt, 1)
+        kind = _KIND_OF_VCT.get(str(payload.get("vct")))
+        stored = extra.get("status") if extra is not None else None
+        if isinstance(stored, list):
+            status = tuple(stored)
+        else:
+            reference = payload["status"]["status_list"]
+            token_url, index = str(reference["uri"]), int(reference["idx"])
+            prefix, suffix = f"{self.base_url}/status-lists/", "/token"
+            own = token_url.startswith(prefix) and token_url.endswith(suffix)
+            list_id = token_url[len(prefix) : -len(suffix)]
+            status = (self.status.entry(list_id, index, "revocation"),) if own else ()
+        return IssuedRecord(
+            credential_id=credential_id,
+            types=("VerifiableCredential", str(kind)) if kind else ("VerifiableCredential",),
+            issued=format_datetime(datetime.fromtimestamp(int(payload["iat"]), UTC)),
+            key=str(header["kid"]),
+            status=status,
+        )
+
     async def update_status(self, credential_id: str, action: str) -> dict[str, bool]:
         """Revoke, suspend, or reinstate (``active``) a credential issued here.
 
-        Revocation is final; reinstating lifts a suspension only. The status bit and the audit
+        Revocation is final; reinstating lifts a suspension only: reinstating a credential
+        that is not suspended changes nothing and audits nothing. The status bit and the audit
         entry commit in one transaction: a crash leaves both or neither.
 
         :returns: per purpose, whether its bit is now set.
@@ -597,7 +800,9 @@ class Hospital:
                     "the credential is revoked; revocation is final and cannot be undone",
                     code=ErrorCode.INVALID_INPUT,
                 )
-            await self._set(entry("suspension"), False, AuditEvent.CREDENTIAL_REINSTATED, record)
+            suspension = entry("suspension")
+            if await self._get(suspension):
+                await self._set(suspension, False, AuditEvent.CREDENTIAL_REINSTATED, record)
             outcome["suspension"] = False
         return outcome
 
@@ -660,10 +865,7 @@ class Hospital:
             )
         if status is None:
             status = await self._fresh_indexes()
-        entries = [
-            self.status.entry(list_id, index, purpose)
-            for (list_id, index), purpose in zip(status, _PURPOSES, strict=True)
-        ]
+        entries = self._entries(status)
         signer = signer or await self.active_signer()
         now = self.clock()
         if credential_format == "vc":
@@ -724,6 +926,12 @@ class Hospital:
 
         Each payload is ``{"subject": <citizen DID>, "fhir": <resource>, "holderJwk": {...}}``
         (``holderJwk`` for SD-JWT VC). A chunk's status indexes are allocated at once.
+
+        No issuance record is written per credential: :meth:`issued` reads a batch
+        credential's record from its chunk record (found by credential id), so it is revoked,
+        suspended and reinstated like any other. A W3C credential shows all its record holds;
+        an SD-JWT VC's status claim names its revocation entry only, so its two status
+        entries are stored beside it.
         """
         if credential_format not in FORMATS:
             raise InvalidInputError(
@@ -742,7 +950,9 @@ class Hospital:
             pending.extend([r, s] for r, s in zip(revocation, suspension, strict=True))
             pending.reverse()
 
-        async def issue_one(patient_key: str, payload: Mapping[str, Any]) -> tuple[str, Any]:
+        async def issue_one(
+            patient_key: str, payload: Mapping[str, Any]
+        ) -> tuple[str, Any] | tuple[str, Any, dict[str, Any]]:
             status = pending.pop() if pending else None
             subject = payload.get("subject")
             if not isinstance(subject, str) or not subject.startswith("did:"):
@@ -751,6 +961,8 @@ class Hospital:
                     code=ErrorCode.BATCH_ITEM_INVALID,
                 )
             claims = claims_for_resource(validate_resource(payload.get("fhir")))
+            if status is None:  # never, as before_chunk allocates for every item
+                status = await self._fresh_indexes()
             issued = await self.issue_record(
                 claims,
                 subject_did=subject,
@@ -760,7 +972,9 @@ class Hospital:
                 record=False,
                 signer=signers[0] if signers else None,
             )
-            return issued.id, issued.credential
+            if credential_format == "vc":
+                return issued.id, issued.credential
+            return issued.id, issued.credential, {"status": self._entries(status)}
 
         result = await jobs.run(
             job.job_id,
