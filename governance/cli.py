@@ -334,8 +334,8 @@ def register(app: typer.Typer) -> None:
     @audit_app.command("list")
     def audit_list(
         store: StoreOption = None,
-        since: Annotated[int, typer.Option(help="Entries after this sequence number.")] = 0,
-        limit: Annotated[int, typer.Option(help="How many.")] = 50,
+        since: Annotated[int, typer.Option(min=0, help="Entries after this sequence number.")] = 0,
+        limit: Annotated[int, typer.Option(min=1, help="How many.")] = 50,
     ) -> None:
         """Show audit entries: sequence, time, event and identifiers."""
 

@@ -21,8 +21,9 @@ status``            not set
 ==================  ==========================================================================
 
 A check that cannot run says why and is ``skip`` (no token: no issuance; no ``--operator``:
-no operator pin); one that depends on a failed check is ``skip`` too. The command exits 0 only
-when no check failed.
+no operator pin); one that depends on a failed check is ``skip`` too, and when the service
+does not answer every other check is listed as ``skip``. The command exits 0 only when no check
+failed.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import typer
 from rich.table import Table
 
 from agent.clock import utcnow
-from agent.console import stdout_console
+from agent.console import escape, stdout_console
 from agent.credentials import (
     CREDENTIALS_V2_CONTEXT,
     MIN_ENTRIES,
@@ -59,6 +60,16 @@ from agent.status import StatusChecker
 __all__ = ["CheckOutcome", "SelftestCheck", "SelftestReport", "register", "run_selftest"]
 
 _ROLE: Final = "AccreditedHealthcareProvider"
+#: Every check, in the order the report lists them.
+_CHECKS: Final = (
+    "service",
+    "did-document",
+    "issue-verify",
+    "status-list",
+    "accreditation",
+    "operator",
+    "accreditation-status",
+)
 
 
 class CheckOutcome(StrEnum):
@@ -109,11 +120,20 @@ def _why(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-async def _get_json(http: httpx.AsyncClient, url: str) -> tuple[int, dict[str, Any] | None]:
-    response = await http.get(url)
+async def _get_json(http: httpx.AsyncClient, url: str) -> tuple[str, dict[str, Any] | None]:
+    """The JSON object at ``url``, or ``None`` and what came instead ("HTTP 404", "HTTP 200
+    but not a JSON object", no answer): a service that is not a hospital's is reported, never
+    raised."""
+    try:
+        response = await http.get(url)
+    except httpx.HTTPError as exc:
+        return f"no answer ({type(exc).__name__})", None
     if response.status_code != 200:
-        return response.status_code, None
-    return 200, parse_json_object(response.content)
+        return f"HTTP {response.status_code}", None
+    try:
+        return "HTTP 200", parse_json_object(response.content)
+    except HealthMyDataError:
+        return "HTTP 200 but not a JSON object", None
 
 
 def _subject_id(document: dict[str, Any]) -> str | None:
@@ -143,10 +163,10 @@ async def run_selftest(
             CheckOutcome.PASS if response.status_code == 200 else CheckOutcome.FAIL,
             f"GET /healthz: HTTP {response.status_code}",
         ):
-            return report
+            return _skip_the_rest(report, f"GET /healthz gave HTTP {response.status_code}")
     except httpx.HTTPError as exc:
         report.add("service", CheckOutcome.FAIL, f"{base} cannot be reached: {_why(exc)}")
-        return report
+        return _skip_the_rest(report, "the service cannot be reached")
 
     # Where the DID comes from: the served did:web document, else the accreditation's subject.
     served_status, served = await _get_json(http, f"{base}/.well-known/did.json")
@@ -160,7 +180,7 @@ async def run_selftest(
         did = _issuer(issued) if issued else None
     report.did = did if isinstance(did, str) else None
 
-    await _check_did(report, resolver, served_status)
+    await _check_did(report, resolver, served_status, accreditation_status, accreditation, token)
     if token and issued is None and report.did:
         issued = await _issue(http, base, token, report)
     await _check_issued(report, resolver, issued, token)
@@ -169,6 +189,17 @@ async def run_selftest(
     operator = _issuer(accreditation) if accreditation else None
     _check_operator(report, operator, operators)
     await _check_accreditation_status(report, checker, accreditation)
+    # A check that ran early (issuing, to learn the DID) is still listed in its place.
+    report.checks.sort(key=lambda check: _CHECKS.index(check.name))
+    return report
+
+
+def _skip_the_rest(report: SelftestReport, why: str) -> SelftestReport:
+    """List every check not run yet as skipped, saying why (the service did not answer)."""
+    done = {check.name for check in report.checks}
+    for name in _CHECKS:
+        if name not in done:
+            report.add(name, CheckOutcome.SKIP, f"not run: {why}")
     return report
 
 
@@ -179,13 +210,35 @@ def _issuer(document: dict[str, Any] | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def _check_did(report: SelftestReport, resolver: DIDResolver, served_status: int) -> None:
+async def _check_did(
+    report: SelftestReport,
+    resolver: DIDResolver,
+    served_status: str,
+    accreditation_status: str,
+    accreditation: dict[str, Any] | None,
+    token: str | None,
+) -> None:
     if report.did is None:
+        held = (
+            f"GET /accreditation gave {accreditation_status}"
+            if accreditation is None
+            else "the accreditation names no subject"
+        )
+        if not token:
+            issuing = (
+                "no admin token was given (--token or MYDATA_ADMIN_TOKEN) to learn it from a "
+                "test credential"
+            )
+        else:
+            issuing = (
+                "the admin token given (--token or MYDATA_ADMIN_TOKEN) issued no test "
+                "credential to learn it from (issue-verify)"
+            )
         report.add(
             "did-document",
             CheckOutcome.FAIL,
-            f"no DID found: /.well-known/did.json gave HTTP {served_status} and there is no "
-            "accreditation (nor an admin token to issue with)",
+            f"no DID found: /.well-known/did.json gave {served_status}, {held}, and "
+            f"{issuing}; is {report.url} a hospital's service?",
         )
         return
     try:
@@ -220,7 +273,8 @@ async def _issue(
         report.add(
             "issue-verify",
             CheckOutcome.FAIL,
-            f"POST /credentials/issue gave HTTP {response.status_code}: {response.text[:200]}",
+            f"POST /credentials/issue gave HTTP {response.status_code}: "
+            + " ".join(response.text.split())[:200],
         )
         return None
     signed = parse_json_object(response.content).get("verifiableCredential")
@@ -338,14 +392,14 @@ async def _revoke(
 async def _check_accreditation(
     report: SelftestReport,
     resolver: DIDResolver,
-    status: int,
+    status: str,
     accreditation: dict[str, Any] | None,
 ) -> None:
     if accreditation is None:
         report.add(
             "accreditation",
             CheckOutcome.FAIL,
-            f"GET /accreditation gave HTTP {status}: the hospital holds no accreditation "
+            f"GET /accreditation gave {status}: the hospital holds no accreditation "
             "(mydata hospital init --operator URL, then mydata hospital accreditation fetch)",
         )
         return
@@ -435,7 +489,8 @@ def _render(report: SelftestReport) -> Table:
     colours = {CheckOutcome.PASS: "green", CheckOutcome.FAIL: "bold red", CheckOutcome.SKIP: "dim"}
     for check in report.checks:
         colour = colours[check.outcome]
-        table.add_row(check.name, f"[{colour}]{check.outcome}[/]", check.message)
+        # The detail is text (error codes in brackets, another service's answer), not markup.
+        table.add_row(check.name, f"[{colour}]{check.outcome}[/]", escape(check.message))
     return table
 
 

@@ -8,10 +8,14 @@ closes it. ``mydata serve hospital`` runs the same hospital as an HTTP service.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import os
+import shlex
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
@@ -38,8 +42,11 @@ from agent.cliutil import (
     write_private,
 )
 from agent.console import error_console, escape, print_error, stdout_console
+from agent.credentials import check_validity_period
+from agent.dids import DIDResolver
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
 from agent.jsonio import parse_json, parse_json_object
+from agent.status import StatusChecker
 from agent.storage import Store, open_store
 from agent.storeconfig import resolve_store, store_key
 from agent.storeowner import keyless_store_refusal
@@ -250,7 +257,13 @@ def register(app: typer.Typer) -> None:
                 f"{hospital.base_url}/.well-known/did.json)"
             )
         if operator is not None:
-            _onboard(uri, operator, operator_token, name, insecure)
+            registration = _onboard(uri, operator, operator_token, insecure)
+            # A registration rejected, or an accreditation held but not in force: not on track.
+            standing = registration.standing
+            if registration.link.state == "rejected" or (
+                standing is not None and not standing.in_force
+            ):
+                raise typer.Exit(1)
         else:
             out.print(
                 "accreditation  to be accredited, run init again with --operator URL (the public "
@@ -651,39 +664,278 @@ def _serve_command(store_uri: str, base_url: str) -> str:
     )
 
 
-def _print_link(link: AccreditationLink, store_uri: str, base_url: str) -> None:
+@dataclass(frozen=True)
+class _Standing:
+    """What a held accreditation is worth now, checked as ``mydata selftest`` checks it (its
+    validity period, then its entries in the operator's status lists, fetched now).
+
+    ``state`` is ``valid``, ``revoked``, ``suspended``, ``expired``, ``not yet valid`` or
+    ``unknown`` (the status could not be read); ``detail`` says what was found.
+    """
+
+    state: str
+    detail: str
+
+    @property
+    def in_force(self) -> bool:
+        return self.state == "valid"
+
+
+@dataclass(frozen=True)
+class _Registration:
+    """How the hospital's registration stands at the operator, with what its next steps need.
+
+    :param standing: the held accreditation's, when there is one.
+    :param reason: a rejected registration's reason as the operator gives it ("": none given;
+        ``None``: it could not be read).
+    """
+
+    link: AccreditationLink
+    base_url: str
+    name: str
+    standing: _Standing | None = None
+    reason: str | None = None
+
+
+def _http_host(url: str) -> str | None:
+    """The host of ``url`` when it is a plain-http URL."""
+    parts = urlsplit(url)
+    return parts.hostname if parts.scheme == "http" and parts.hostname else None
+
+
+def _status_hosts(link: AccreditationLink, given: frozenset[str]) -> frozenset[str]:
+    """The hosts the accreditation's status lists may be read from over plain http: those
+    given, and the operator's own host when the hospital reaches the operator over plain http
+    already (as ``mydata selftest`` allows its URL's own host)."""
+    host = _http_host(link.operator_url)
+    return given | {host} if host else given
+
+
+def _status_list_urls(credential: dict[str, Any]) -> list[str]:
+    entries = credential.get("credentialStatus")
+    entries = entries if isinstance(entries, list) else [entries]
+    return [
+        str(entry["statusListCredential"])
+        for entry in entries
+        if isinstance(entry, dict) and isinstance(entry.get("statusListCredential"), str)
+    ]
+
+
+async def _standing(
+    credential: dict[str, Any], *, http: httpx.AsyncClient, now: datetime, hosts: frozenset[str]
+) -> _Standing:
+    """The accreditation's standing: its validity period, then its revocation and suspension
+    entries in the operator's status lists (``mydata selftest``'s ``accreditation`` and
+    ``accreditation-status`` rows, with the same words)."""
+    try:
+        check_validity_period(credential, now=now)
+    except HealthMyDataError as exc:
+        state = {"expired": "expired", "notYetValid": "not yet valid"}.get(
+            str(exc.details.get("reason")), "unknown"
+        )
+        return _Standing(state, f"[{exc.code}] {exc.message}")
+    resolver = DIDResolver(http_client=http, insecure_http_hosts=hosts, cache_ttl=0)
+    checker = StatusChecker(http, resolver, insecure_http_hosts=hosts, ttl=0)
+    try:
+        results = await checker.check(credential, now=now)
+    except HealthMyDataError as exc:
+        return _Standing("unknown", f"not checked: [{exc.code}] {exc.message}")
+    for purpose, state in (("revocation", "revoked"), ("suspension", "suspended")):
+        for result in results:
+            if result.purpose == purpose and result.set:
+                return _Standing(
+                    state, f"the operator has {state} this accreditation ({result.list_url})"
+                )
+    for result in results:
+        if result.set:
+            return _Standing(
+                "unknown",
+                f"the operator has set the {result.purpose} status of this accreditation "
+                f"({result.list_url})",
+            )
+    if not results:
+        return _Standing(
+            "unknown", "the accreditation has no credentialStatus: it could not be revoked"
+        )
+    return _Standing(
+        "valid",
+        "neither revoked nor suspended (" + ", ".join(r.purpose for r in results) + " checked)",
+    )
+
+
+async def _rejection_reason(link: AccreditationLink, http: httpx.AsyncClient) -> str | None:
+    """Why the operator rejected the registration ("" when it gave no reason; ``None`` when
+    its answer cannot be read now)."""
+    try:
+        response = await http.get(f"{link.operator_url}/registrations/{link.registration_id}")
+        if response.status_code != 200:
+            return None
+        reason = parse_json_object(response.content).get("reason", "")
+    except (httpx.HTTPError, HealthMyDataError):
+        return None
+    return reason if isinstance(reason, str) else None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _insecure_flags(hosts: Iterable[str]) -> str:
+    return "".join(f" --insecure-http-host {host}" for host in sorted(set(hosts)))
+
+
+def _selftest_command(registration: _Registration) -> str:
+    """The ``mydata selftest`` line for this hospital. A plain-http operator on this machine
+    (a local trial) serves the accreditation's status lists over plain http: their host (the
+    accreditation's lists, else the operator URL's) is named with ``--insecure-http-host``
+    unless it is the hospital's own (the self-test allows its URL's own host)."""
+    link = registration.link
+    own = _http_host(registration.base_url)
+    urls = _status_list_urls(link.credential) if link.credential is not None else []
+    hosts = {
+        host
+        for host in map(_http_host, urls or [link.operator_url])
+        if host is not None and host != own and _is_loopback(host)
+    }
+    return (
+        f"mydata selftest {registration.base_url} --token <secret> --operator "
+        f"{link.operator_did}{_insecure_flags(hosts)}"
+    )
+
+
+def _init_command(registration: _Registration, store_uri: str) -> str:
+    """The ``mydata hospital init`` line that registers this hospital with its operator again."""
+    parts = ["mydata hospital init", "--base-url", registration.base_url]
+    if registration.name:
+        parts += ["--name", shlex.quote(registration.name)]
+    own = _http_host(registration.base_url)
+    if own is not None:
+        parts += ["--insecure-http-host", own]
+    parts += ["--operator", registration.link.operator_url, "--store", store_uri]
+    return " ".join(parts)
+
+
+def _fetch_command(store_uri: str, hosts: Iterable[str] = ()) -> str:
+    return f"mydata hospital accreditation fetch --store {store_uri}{_insecure_flags(hosts)}"
+
+
+def _held_steps(registration: _Registration, standing: _Standing, store_uri: str) -> list[str]:
+    """The next steps for a held accreditation that is not in force."""
+    link = registration.link
+    assert link.credential is not None
+    accreditation_id = link.credential.get("id")
+    if standing.state == "revoked":
+        return [
+            f"revocation is final: verifiers no longer accept this accreditation; ask the "
+            f"operator ({link.operator_url}) why",
+            "if the operator will accredit the hospital again, register again: "
+            + _init_command(registration, store_uri),
+        ]
+    if standing.state == "suspended":
+        return [
+            f"ask the operator ({link.operator_url}) why: verifiers do not accept the "
+            f"accreditation until the operator lifts the suspension (mydata operator reinstate "
+            f"{accreditation_id})",
+            f"then check again: {_fetch_command(store_uri)}",
+        ]
+    if standing.state == "expired":
+        return [f"register again for a new accreditation: {_init_command(registration, store_uri)}"]
+    # Not yet valid, or the status could not be read: name the plain-http hosts it needs.
+    allowed = _status_hosts(link, frozenset())
+    hosts = [
+        host
+        for host in map(_http_host, _status_list_urls(link.credential))
+        if host is not None and host not in allowed
+    ]
+    return [f"see the status line above, then check again: {_fetch_command(store_uri, hosts)}"]
+
+
+def _print_link(registration: _Registration, store_uri: str) -> None:
+    """How the registration stands, and the next steps."""
     out = stdout_console()
+    link = registration.link
+    standing = registration.standing
     out.print(f"operator       {link.operator_url} ({link.operator_did})")
     out.print(f"registration   {link.registration_id}: {link.state}")
-    if link.credential is not None:
-        out.print(
-            f"accreditation  [green]{link.credential.get('id')}[/] "
-            f"(valid until {link.credential.get('validUntil')})"
+    if link.credential is not None and standing is not None:
+        accreditation_id = escape(str(link.credential.get("id")))
+        if standing.in_force:
+            out.print(
+                f"accreditation  [green]{accreditation_id}[/] "
+                f"(valid until {escape(str(link.credential.get('validUntil')))})"
+            )
+            steps = [
+                _serve_command(store_uri, registration.base_url),
+                _selftest_command(registration),
+            ]
+        else:
+            state = "status unknown" if standing.state == "unknown" else standing.state
+            out.print(f"accreditation  [bold red]{accreditation_id}: {state}[/]")
+            steps = _held_steps(registration, standing, store_uri)
+        out.print(f"status         {escape(standing.detail)}")
+    elif link.state == "rejected":
+        reason = registration.reason
+        shown = (
+            escape(_printable(reason))
+            if reason
+            else "(none given)"
+            if reason == ""
+            else "(the operator's answer could not be read)"
         )
-        out.print("next steps")
-        out.print(f"  1. {_serve_command(store_uri, base_url)}")
-        out.print(
-            f"  2. mydata selftest {base_url} --token <secret> --operator {link.operator_did}"
-        )
-        return
+        out.print(f"reason         {shown}")
+        steps = [
+            f"a rejected registration cannot be approved any more: fix what the reason names, "
+            f"or ask the operator ({link.operator_url}) what it needs",
+            f"register again: {_init_command(registration, store_uri)}",
+        ]
+    else:
+        steps = [
+            f"the operator approves: mydata operator approve {link.registration_id}",
+            _fetch_command(store_uri),
+            _serve_command(store_uri, registration.base_url),
+            _selftest_command(registration),
+        ]
     out.print("next steps")
-    out.print(f"  1. the operator approves: mydata operator approve {link.registration_id}")
-    out.print(f"  2. mydata hospital accreditation fetch --store {store_uri}")
-    out.print(f"  3. {_serve_command(store_uri, base_url)}")
-    out.print(f"  4. mydata selftest {base_url} --token <secret> --operator {link.operator_did}")
+    for number, step in enumerate(steps, start=1):
+        out.print(f"  {number}. {step}")
+
+
+def _printable(text: str) -> str:
+    """``text`` from another party, on one line and without control characters."""
+    return "".join(c if c.isprintable() else " " for c in text)[:200]
 
 
 async def _at_operator(
     store: str | None,
     insecure: frozenset[str],
     action: Callable[[Hospital, httpx.AsyncClient], Awaitable[AccreditationLink]],
-) -> tuple[AccreditationLink, str]:
+) -> _Registration:
     """Run ``action`` on the hospital in ``store`` with a client for the operator's service;
-    the link it returns and the hospital's base URL."""
+    how the registration it returns stands (a held accreditation's standing, a rejection's
+    reason)."""
     opened, hospital = await open_hospital(store, insecure_http_hosts=insecure)
     try:
         async with httpx.AsyncClient(timeout=httpx.Timeout(15.0)) as http:
-            return await action(hospital, http), hospital.base_url
+            link = await action(hospital, http)
+            standing = reason = None
+            if link.credential is not None:
+                standing = await _standing(
+                    link.credential,
+                    http=http,
+                    now=hospital.clock(),
+                    hosts=_status_hosts(link, insecure),
+                )
+            elif link.state == "rejected":
+                reason = await _rejection_reason(link, http)
+            identity = await hospital.identity()
+            return _Registration(
+                link, hospital.base_url, str(identity.get("name", "")), standing, reason
+            )
     finally:
         await opened.close()
 
@@ -692,18 +944,29 @@ def _onboard(
     store_uri: str,
     operator_url: str,
     operator_token: str | None,
-    name: str,
     insecure: frozenset[str],
-) -> None:
-    """Register the hospital in ``store_uri`` with the operator (and approve with its token)."""
+) -> _Registration:
+    """Register the hospital in ``store_uri`` with the operator (and approve with its token).
+
+    A rejected registration, or an accreditation revoked or expired, is followed by a new
+    registration (the operator decides on it as on any other)."""
 
     async def onboard(hospital: Hospital, http: httpx.AsyncClient) -> AccreditationLink:
         link = await load_link(hospital)
-        if (
-            link is None
-            or link.operator_url != operator_url.rstrip("/")
-            or link.state == "rejected"
-        ):
+        if link is not None and link.operator_url != operator_url.rstrip("/"):
+            link = None
+        if link is not None and link.credential is not None:
+            standing = await _standing(
+                link.credential,
+                http=http,
+                now=hospital.clock(),
+                hosts=_status_hosts(link, insecure),
+            )
+            if standing.state in {"revoked", "expired"}:
+                link = None
+        if link is None or link.state == "rejected":
+            # The name in the store: init keeps an identity, whatever --name says.
+            name = str((await hospital.identity()).get("name", ""))
             link = await register_with_operator(hospital, operator_url, http=http, name=name)
         if link.credential is None and operator_token:
             await approve_at_operator(link, http=http, token=operator_token)
@@ -711,8 +974,9 @@ def _onboard(
             link = await fetch_accreditation(hospital, http=http, insecure_http_hosts=insecure)
         return link
 
-    link, base_url = run_command(lambda: _at_operator(store_uri, insecure, onboard))
-    _print_link(link, store_uri, base_url)
+    registration = run_command(lambda: _at_operator(store_uri, insecure, onboard))
+    _print_link(registration, store_uri)
+    return registration
 
 
 def _register_accreditation(hospital_app: typer.Typer) -> None:
@@ -723,15 +987,17 @@ def _register_accreditation(hospital_app: typer.Typer) -> None:
 
     @accreditation_app.command("fetch")
     def fetch(store: StoreOption = None, insecure_http_host: InsecureHosts = None) -> None:
-        """Ask the operator how the registration stands; keep the accreditation once approved."""
+        """Ask the operator how the registration stands; keep the accreditation once approved,
+        and check it is in force (its status lists at the operator; a plain-http operator's
+        own host is allowed). Exits 0 only when it is."""
         insecure = frozenset(insecure_http_host or ())
 
         async def fetch_link(hospital: Hospital, http: httpx.AsyncClient) -> AccreditationLink:
             return await fetch_accreditation(hospital, http=http, insecure_http_hosts=insecure)
 
-        link, base_url = run_command(lambda: _at_operator(store, insecure, fetch_link))
-        _print_link(link, resolve_store(store, "hospital"), base_url)
-        if link.credential is None:
+        registration = run_command(lambda: _at_operator(store, insecure, fetch_link))
+        _print_link(registration, resolve_store(store, "hospital"))
+        if registration.standing is None or not registration.standing.in_force:
             raise typer.Exit(1)
 
     @accreditation_app.command("show")
