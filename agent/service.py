@@ -380,9 +380,9 @@ async def _read_model(request: Request, model: type[_Body], *, optional: bool = 
     """The request's JSON body as ``model``, read as every other route reads its body
     (:func:`read_json_body`: 415 unless declared as JSON, 413 over the size limit, 400 for
     malformed or too deeply nested JSON), then validated: 422 as FastAPI's own validation
-    answers, located under ``body``. ``optional``: an empty body without a content type
-    stands for every default."""
-    if optional and "content-type" not in request.headers and not await request.body():
+    answers, located under ``body``. ``optional``: an empty body stands for every default
+    (many clients declare JSON whether they send a body or not)."""
+    if optional and not await request.body():  # with or without a content type
         return model()
     data = await read_json_body(request)
     try:

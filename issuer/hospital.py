@@ -375,11 +375,11 @@ class Hospital:
         if _version(version) < STORE_VERSION:
             try:
                 await hospital.upgrade()
-            except StorageError as exc:
+            except Exception as exc:  # never a reason not to load: a damaged record included
                 log.warning(
                     "the hospital's store was not upgraded this time (%s); the next load tries "
                     "again",
-                    exc.code,
+                    exc.code if isinstance(exc, StorageError) else type(exc).__name__,
                 )
         return hospital
 

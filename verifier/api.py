@@ -536,7 +536,9 @@ def _admin_router() -> APIRouter:
             **claim_context(state.policies[role], body.get("claim_id"), body.get("claim_type")),
         }
         now = utcnow()
-        purpose = body.get("purpose", state.purpose)
+        purpose = body.get("purpose")
+        if purpose is None:  # absent or null: the verifier's own
+            purpose = state.purpose
         if purpose is not None and not isinstance(purpose, str):
             raise InvalidInputError(
                 "purpose must be a string",
@@ -575,7 +577,9 @@ def _admin_router() -> APIRouter:
         state = _state(request)
         body = await _body(request)
         role = _role(body, state)
-        purpose = body.get("purpose", state.purpose)
+        purpose = body.get("purpose")
+        if purpose is None:  # absent or null: the verifier's own
+            purpose = state.purpose
         if purpose is None:
             raise InvalidInputError(
                 'purpose is required: give "purpose" in the body, or run the verifier with '

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal, TypeAlias
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import base58
 from aries_askar import AskarError, AskarErrorCode
@@ -762,7 +762,7 @@ def _create_private_file(askar_uri: str) -> Path | None:
     file's permissions. Returns the file when this call created it, else ``None`` (it exists,
     its directory does not, or the store is not a SQLite file)."""
     scheme, _, rest = askar_uri.partition("://")
-    path = rest.split("?", 1)[0]
+    path = unquote(rest.split("?", 1)[0])  # as askar reads it: "a%20b.sqlite" is "a b.sqlite"
     if scheme != "sqlite" or not path or path == ":memory:":
         return None
     try:

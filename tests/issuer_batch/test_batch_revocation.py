@@ -574,3 +574,32 @@ async def test_an_old_batch_sd_jwt_is_revoked_over_http(store_uri: str, raw_key:
         assert await _sd_jwt_valid(await _hospital(reopened), sd_jwt) is False
     finally:
         await reopened.close()
+
+
+async def test_a_job_is_not_resumed_in_another_format(store: Store) -> None:
+    """Below the API too (the CLI's ``--format``): a job resumed in another format would hold
+    both, its record naming one (review)."""
+    hospital = await _hospital(store)
+    patients = _patients(3)
+    await hospital.run_batch("fmt", patients, chunk_size=2)
+    with pytest.raises(StorageError) as conflict:
+        await hospital.run_batch("fmt", patients, credential_format="sd-jwt", chunk_size=2)
+    assert conflict.value.code is ErrorCode.BATCH_JOB_CONFLICT
+    jobs = BatchJobs(store, clock=lambda: NOW)
+    listed = await jobs.credentials("fmt", limit=10)
+    assert len(listed) == 3
+    assert all(isinstance(c.credential, dict) for c in listed)
+
+
+async def test_a_damaged_record_does_not_stop_the_hospital_loading(store: Store) -> None:
+    """The upgrade on load meets a batch job record it cannot read: the hospital still loads
+    (it raised KeyError, stopping every command and the service, review)."""
+    hospital = await _hospital(store)
+    await hospital.run_batch("ok", _patients(2), chunk_size=2)
+    await _simulate_old_store(store)
+    async with store.transaction() as txn:
+        await txn.insert("batch_job", "damaged", {"state": "done"})
+        await txn.commit()
+    loaded = await Hospital.load(store, clock=lambda: NOW)
+    assert loaded is not None
+    assert loaded.did == hospital.did

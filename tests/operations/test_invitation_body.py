@@ -18,6 +18,10 @@ async def test_an_invitation_without_a_body_uses_the_defaults(
     running: Running = await start(service)
     bare = await running.client.post("/admin/invitations", headers=running.admin)
     assert bare.status_code == 201, bare.text
+    declared = await running.client.post(
+        "/admin/invitations", headers={**running.admin, "content-type": "application/json"}
+    )
+    assert declared.status_code == 201, declared.text  # JSON declared, no body (review)
     assert "_oob=" in bare.json()["invitation_url"]
     named = await running.client.post(
         "/admin/invitations", json={"goal": "City ER"}, headers=running.admin

@@ -18,6 +18,10 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+def _names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
 async def test_a_new_store_and_its_wal_are_private(tmp_path: Path) -> None:
     old = os.umask(0o022)
     try:
@@ -26,8 +30,9 @@ async def test_a_new_store_and_its_wal_are_private(tmp_path: Path) -> None:
             async with store.transaction() as txn:
                 await txn.insert("c", "n", {"v": 1})
                 await txn.commit()
-            made = sorted(p.name for p in tmp_path.iterdir())
-            assert "w.sqlite" in made and "w.sqlite-wal" in made, made
+            made = _names(tmp_path)
+            assert "w.sqlite" in made, made
+            assert "w.sqlite-wal" in made, made
             for name in made:
                 assert _mode(tmp_path / name) == 0o600, (name, oct(_mode(tmp_path / name)))
         finally:
@@ -60,3 +65,12 @@ async def test_a_failed_provisioning_leaves_no_empty_file(tmp_path: Path) -> Non
         # askar refuses the query parameter's value before it writes anything
         await open_store(f"sqlite://{path}?journal_mode=nonsense", raw_key=generate_raw_key())
     assert not path.exists()
+
+
+async def test_a_percent_encoded_path_is_the_file_askar_makes(tmp_path: Path) -> None:
+    """askar decodes the URI's path: the private file must be that one, not a stray
+    ``a%20b.sqlite`` beside a 0644 ``a b.sqlite`` (review)."""
+    store = await open_store(f"sqlite://{tmp_path}/a%20b.sqlite", raw_key=generate_raw_key())
+    await store.close()
+    assert [n for n in _names(tmp_path) if not n.endswith(("-wal", "-shm"))] == ["a b.sqlite"]
+    assert _mode(tmp_path / "a b.sqlite") == 0o600

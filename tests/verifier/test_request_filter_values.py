@@ -358,4 +358,20 @@ def test_a_didcomm_request_without_a_purpose_says_how_to_give_one(verifier: Veri
     body = response.json()
     assert body["code"] == "presentationRequestInvalid"
     assert body["details"] == {"field": "purpose"}
-    assert "--purpose" in body["message"] and '"purpose"' in body["message"]
+    assert "--purpose" in body["message"]
+    assert '"purpose"' in body["message"]
+
+
+def test_a_null_purpose_is_the_verifier_s_own(verifier: Verifier) -> None:
+    """``"purpose": null`` is as if left out: this verifier has none, so the refusal still
+    says how to give one (a configured one would be used: review)."""
+    response = verifier.service.admin.post(
+        "/admin/connections/no-such-connection/request-presentation", json={"purpose": None}
+    )
+    assert response.status_code == 400, response.text
+    assert "--purpose" in response.json()["message"]
+    made = verifier.service.admin.post(
+        "/presentation-requests",
+        json={"presentation_definition": _definition(None), "purpose": None},
+    )
+    assert made.status_code == 201, made.text
