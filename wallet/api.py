@@ -13,17 +13,24 @@ device reaches it. ``POST /didcomm`` is the only open route besides ``/healthz``
                                                 ``code``, ``text``, ``from``, ``to`` (days,
                                                 ``YYYY-MM-DD``), ``format``, ``limit``
 ``GET /wallet/credentials/{id}``                metadata and the credential as received
+``DELETE /wallet/credentials/{id}``             delete it (204; 404 unknown id)
 ``POST /wallet/import``                         body: a credential in any supported format
                                                 (W3C VC JSON, SD-JWT VC, SMART Health Card
                                                 file, JWS or ``shc:/`` text); 201, 409 duplicate
-``GET /wallet/offers``                          offers waiting for the citizen
+``GET /wallet/offers``                          offers waiting for the citizen: who offers
+                                                (``peer_did``, ``issuer``) and, with trusted
+                                                operators, ``issuer_trust``
 ``POST /wallet/offers/{thread}/accept|decline`` request the offered credentials, or say no
 ``GET /wallet/requests``, ``.../{thread}``      presentation requests and the plan answering
                                                 each: what goes to whom for which purpose,
                                                 and ``verifier_trust``: whether the verifier
-                                                is accredited (:mod:`wallet.trust`)
+                                                is accredited (:mod:`wallet.trust`);
+                                                ``?state=answered``: those answered, with the
+                                                verifier's answer (``outcome``, ``problem``)
 ``POST /wallet/requests/{thread}/approve``      present (body ``{"digest"?}``: the plan's digest
-                                                as shown; 409 ``planChanged`` when it differs)
+                                                as shown; 409 ``planChanged`` when it differs;
+                                                502 ``didcommDeliveryFailed``: not delivered,
+                                                still pending, its consent rolled back)
 ``POST /wallet/requests/{thread}/decline``      refuse; nothing is presented
 ``GET /wallet/trust``                           the operators trusted, when their trust lists
                                                 were fetched, their age (:mod:`wallet.trust`)
@@ -31,7 +38,9 @@ device reaches it. ``POST /didcomm`` is the only open route besides ``/healthz``
 ``GET /wallet/consents``, ``.../{id}``          consent records and their state
 ``POST /wallet/consents/{id}/withdraw``         withdraw and notify the recipient
 ``POST /wallet/emergency-card``                 ``{"sections"?, "lifetime": "365d",
-                                                "credential"?}``: payload text, SVG, PNG
+                                                "credential"?}``: payload text, SVG, PNG; from
+                                                the newest summary of an accredited hospital
+                                                when operators are trusted
 ==============================================  ================================================
 
 Plus the DIDComm agent's own admin routes (:mod:`agent.service`): ``POST /admin/connections``
@@ -47,15 +56,21 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from agent.clock import format_datetime
 from agent.credentials.emergency_qr import EMERGENCY_SUMMARY_VCT
 from agent.dids import DIDResolver
-from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError, ProtocolStateError
+from agent.errors import (
+    ErrorCode,
+    HealthMyDataError,
+    InvalidInputError,
+    MessagingError,
+    ProtocolStateError,
+)
 from agent.jsonio import parse_json_object
 from agent.openapi import json_body, object_schema
 from agent.runtime import DIDCommAgent
@@ -68,6 +83,7 @@ from agent.types import JSONObject
 from wallet.consent import ConsentRecord, ConsentStatus, get_consent, list_consents
 from wallet.didcomm import (
     accept_offer,
+    answered_requests,
     approve_request,
     decline_offer,
     decline_request,
@@ -81,12 +97,14 @@ from wallet.emergency import SECTIONS, EmergencyCard, emergency_card, emergency_
 from wallet.errors import CredentialNotFoundError, CredentialStatusError, WalletError
 from wallet.holder import CredentialFormat, StoredCredential, Wallet, wallet_on
 from wallet.status import CredentialStatus, sd_jwt_status
-from wallet.trust import WalletTrust
+from wallet.trust import IssuerTrust, WalletTrust
 
 __all__ = [
     "PASSPHRASE_ENV",
+    "SummaryChoice",
     "WalletOpenArgs",
     "agent_store_uri",
+    "choose_emergency_summary",
     "consent_to_json",
     "create_wallet_app",
     "make_emergency_card",
@@ -107,6 +125,11 @@ _STATUS: Final[dict[str, int]] = {
     str(ErrorCode.CONSENT_RECEIPT_MISMATCH): 409,
     str(ErrorCode.CREDENTIAL_REVOKED): 409,
     str(ErrorCode.CREDENTIAL_SUSPENDED): 409,
+    str(ErrorCode.ISSUER_NOT_TRUSTED): 409,
+    # The other party could not be reached or refused the message: a gateway's failure, not
+    # the citizen's request (what was asked for is pending again).
+    str(ErrorCode.DIDCOMM_DELIVERY_FAILED): 502,
+    str(ErrorCode.DIDCOMM_NO_ENDPOINT): 502,
     str(ErrorCode.PRESENTATION_NO_MATCH): 422,
     str(ErrorCode.PRESENTATION_QUERY_INVALID): 422,
     str(ErrorCode.WALLET_UNSUPPORTED_FORMAT): 422,
@@ -118,6 +141,7 @@ _REASON_STATUS: Final[dict[str, int]] = {
     "unexpectedState": 409,
     "illegalTransition": 409,
     "planChanged": 409,
+    "inFlight": 409,
 }
 _LIFETIME: Final = re.compile(r"^\s*(\d{1,5})\s*([dhw]?)\s*$")
 
@@ -191,6 +215,118 @@ def consent_to_json(consent: ConsentRecord) -> JSONObject:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class SummaryChoice:
+    """The EmergencySummary a card is made from, and why.
+
+    :param issuer_trust: whether its issuer is an accredited hospital; ``None`` when the wallet
+        trusts no operator (nothing is checked then).
+    :param warning: what the citizen should know (a newer summary passed over, an issuer whose
+        accreditation could not be checked or that is not accredited), else ``None``.
+    """
+
+    credential_id: str
+    issuer: str | None
+    issuer_trust: IssuerTrust | None
+    warning: str | None = None
+
+
+async def _hospital(trust: WalletTrust, issuer: str | None) -> IssuerTrust:
+    if issuer is None:
+        return IssuerTrust(None, None, False, True, "the summary names no issuer")
+    return await trust.assess_issuer(issuer)
+
+
+async def choose_emergency_summary(
+    wallet: Wallet, *, trust: WalletTrust | None = None, credential_id: str | None = None
+) -> SummaryChoice:
+    """Which EmergencySummary SD-JWT VC to make the card from.
+
+    ``credential_id`` when given (the citizen's choice is honoured; with trusted operators a
+    warning says when its issuer is not accredited). Otherwise the newest summary; when the
+    wallet trusts operators, the newest whose issuer is accredited as
+    ``AccreditedHealthcareProvider`` and in force (emergency departments check exactly that),
+    with a warning naming any newer one passed over. When no issuer can be checked (trust data
+    not fetched) the newest undecided one is used, with a warning.
+
+    :raises CredentialNotFoundError: no EmergencySummary SD-JWT VC is stored, or no credential
+        ``credential_id``.
+    :raises WalletError: ``issuerNotTrusted``: every summary's issuer is known not to be
+        accredited (revoked, suspended, never accredited); no card would be accepted.
+    """
+    checking = trust is not None and trust.registry is not None
+    if credential_id is not None:
+        meta = await wallet.get(credential_id)
+        if not checking:
+            return SummaryChoice(meta.id, meta.issuer, None)
+        assert trust is not None
+        verdict = await _hospital(trust, meta.issuer)
+        warning = None
+        if not verdict.accredited:
+            warning = (
+                f"its issuer is not an accredited hospital ({verdict.reason}): emergency "
+                "departments that trust the same operators will refuse this card"
+                if verdict.checked
+                else f"whether its issuer is an accredited hospital was not checked "
+                f"({verdict.reason})"
+            )
+        return SummaryChoice(meta.id, meta.issuer, verdict, warning)
+    found = await wallet.search(type=EMERGENCY_SUMMARY_VCT, format=str(CredentialFormat.SD_JWT_VC))
+    if not found:
+        raise CredentialNotFoundError(
+            "no EmergencySummary SD-JWT VC in this wallet: ask the hospital for one",
+            details={"type": EMERGENCY_SUMMARY_VCT},
+        )
+    newest_first = sorted(
+        found, key=lambda m: m.issued.timestamp() if m.issued else 0.0, reverse=True
+    )
+    if not checking:
+        return SummaryChoice(newest_first[0].id, newest_first[0].issuer, None)
+    assert trust is not None
+    assessed: list[tuple[StoredCredential, IssuerTrust]] = []
+    for meta in newest_first:
+        assessed.append((meta, await _hospital(trust, meta.issuer)))
+        if assessed[-1][1].accredited:
+            break
+    chosen = next((pair for pair in assessed if pair[1].accredited), None)
+    chosen = chosen or next((pair for pair in assessed if not pair[1].checked), None)
+    if chosen is None:
+        listed = "; ".join(f"{m.id} from {m.issuer}: {v.reason}" for m, v in assessed[:5])
+        raise WalletError(
+            "no EmergencySummary in this wallet is from a hospital that the operators this "
+            f"wallet trusts accredit ({listed}); emergency departments that trust them would "
+            "refuse the card, so none was made: ask an accredited hospital for a new summary "
+            "(or name a summary with 'credential' to make the card anyway)",
+            code=ErrorCode.ISSUER_NOT_TRUSTED,
+            details={
+                "summaries": [
+                    {
+                        "credential": m.id,
+                        "issuer": m.issuer,
+                        "code": v.decision.code if v.decision else None,
+                    }
+                    for m, v in assessed[:20]
+                ]
+            },
+        )
+    meta, verdict = chosen
+    notes = []
+    if not verdict.accredited:
+        notes.append(
+            f"whether its issuer {meta.issuer} is an accredited hospital was not checked "
+            f"({verdict.reason})"
+        )
+    passed = assessed[: assessed.index(chosen)]
+    if passed:
+        notes.append(
+            "made from an older summary: a newer one is not from a hospital known to be "
+            "accredited ("
+            + "; ".join(f"{m.id} from {m.issuer}: {v.reason}" for m, v in passed[:3])
+            + ")"
+        )
+    return SummaryChoice(meta.id, meta.issuer, verdict, "; ".join(notes) or None)
+
+
 async def make_emergency_card(
     wallet: Wallet,
     *,
@@ -200,7 +336,9 @@ async def make_emergency_card(
     insecure_http_hosts: Collection[str] = frozenset(),
 ) -> EmergencyCard:
     """The card from the newest EmergencySummary SD-JWT VC (or ``credential_id``); every
-    section it has unless ``sections`` says which.
+    section it has unless ``sections`` says which. The issuer's accreditation is not checked
+    here: :func:`choose_emergency_summary` with the wallet's :class:`WalletTrust` chooses
+    ``credential_id`` that way (``POST /wallet/emergency-card`` does).
 
     The summary's status is checked first (:func:`wallet.status.sd_jwt_status`): emergency
     departments refuse a card of a revoked or suspended summary, so none is made. When the
@@ -212,16 +350,7 @@ async def make_emergency_card(
     :raises InvalidInputError: as :func:`wallet.emergency.emergency_card`.
     """
     if credential_id is None:
-        found = await wallet.search(
-            type=EMERGENCY_SUMMARY_VCT, format=str(CredentialFormat.SD_JWT_VC)
-        )
-        if not found:
-            raise CredentialNotFoundError(
-                "no EmergencySummary SD-JWT VC in this wallet: ask the hospital for one",
-                details={"type": EMERGENCY_SUMMARY_VCT},
-            )
-        newest = max(found, key=lambda m: m.issued.timestamp() if m.issued else 0.0)
-        credential_id = newest.id
+        credential_id = (await choose_emergency_summary(wallet)).credential_id
     content = await wallet.content(credential_id)
     if not isinstance(content, str):
         raise InvalidInputError(
@@ -371,6 +500,17 @@ def _router() -> APIRouter:
         meta = await wallet.get(credential_id)
         return {"metadata": meta.to_json(), "credential": await wallet.content(credential_id)}
 
+    @router.delete(
+        "/credentials/{credential_id:path}",
+        status_code=204,
+        response_class=Response,
+        responses={404: {"description": "walletCredentialNotFound: no credential with this id"}},
+    )
+    async def delete_credential(request: Request, credential_id: str) -> Response:
+        """Delete a credential, its metadata and its search words (consents naming it stay)."""
+        await _wallet(request).remove(credential_id)
+        return Response(status_code=204)
+
     @router.post("/import", status_code=201, openapi_extra=_IMPORT_BODY)
     async def import_credential(request: Request) -> JSONObject:
         """Body: the credential itself (JSON object, or text such as an SD-JWT or shc:/)."""
@@ -384,7 +524,11 @@ def _router() -> APIRouter:
 
     @router.get("/offers")
     async def offers(request: Request) -> list[JSONObject]:
-        return [o.to_json() for o in await pending_offers(_agent(request))]
+        """Offers waiting for the citizen: who offers (``peer_did``; ``issuer``: the issuer of
+        what came on that connection before) what, and, with trusted operators, whether that
+        issuer is an accredited hospital (``issuer_trust``)."""
+        found = await pending_offers(_agent(request), trust=_trust(request))
+        return [o.to_json() for o in found]
 
     @router.post("/offers/{thread_id}/accept", status_code=202)
     async def accept(request: Request, thread_id: str) -> JSONObject:
@@ -398,8 +542,16 @@ def _router() -> APIRouter:
         return {"declined": thread_id}
 
     @router.get("/requests")
-    async def requests(request: Request) -> list[JSONObject]:
-        """Presentation requests waiting for the citizen, each with its plan."""
+    async def requests(
+        request: Request,
+        state: Literal["pending", "answered"] = "pending",
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[JSONObject]:
+        """Presentation requests waiting for the citizen, each with its plan; or, with
+        ``state=answered``, those answered, the most recent first (at most ``limit``), each
+        with its ``outcome`` and the verifier's ``problem`` (code and reason) if it refused."""
+        if state == "answered":
+            return [a.to_json() for a in await answered_requests(_agent(request), limit=limit)]
         found = await pending_requests(_agent(request), _wallet(request), trust=_trust(request))
         return [p.to_json() for p in found]
 
@@ -440,7 +592,15 @@ def _router() -> APIRouter:
         return JSONResponse(body, status_code=200 if ok else 502)
 
     @router.post(
-        "/requests/{thread_id}/approve", openapi_extra=json_body(_APPROVE_BODY, required=False)
+        "/requests/{thread_id}/approve",
+        openapi_extra=json_body(_APPROVE_BODY, required=False),
+        responses={
+            409: {"description": "planChanged, or the request is not pending (or being sent)"},
+            502: {
+                "description": "didcommDeliveryFailed: not delivered; the request is pending "
+                "again and its consent rolled back"
+            },
+        },
     )
     async def approve(request: Request, thread_id: str) -> JSONObject:
         """Present as planned; body ``{"digest": <plan digest shown>}`` (recommended)."""
@@ -497,13 +657,19 @@ def _router() -> APIRouter:
         credential_id = body.get("credential")
         if credential_id is not None and not isinstance(credential_id, str):
             raise InvalidInputError("'credential' must be a credential id")
+        lifetime = parse_lifetime(body.get("lifetime", "365d"))
+        wallet = _wallet(request)
+        choice = await choose_emergency_summary(
+            wallet, trust=_trust(request), credential_id=credential_id
+        )
         made = await make_emergency_card(
-            _wallet(request),
+            wallet,
             sections=sections,
-            lifetime=parse_lifetime(body.get("lifetime", "365d")),
-            credential_id=credential_id,
+            lifetime=lifetime,
+            credential_id=choice.credential_id,
             insecure_http_hosts=getattr(request.app.state, "insecure_http_hosts", frozenset()),
         )
+        warnings = [w for w in (choice.warning, made.status_warning) if w]
         return {
             "payload": made.payload_text,
             "svg": made.svg_text,
@@ -513,7 +679,11 @@ def _router() -> APIRouter:
             "sections": list(made.sections),
             "expires": None if made.expires is None else format_datetime(made.expires),
             "statusChecked": made.status_warning is None,
-            "warning": made.status_warning,
+            "credential": choice.credential_id,
+            "issuer": choice.issuer,
+            "issuerTrust": None if choice.issuer_trust is None else choice.issuer_trust.to_json(),
+            "warning": "; ".join(warnings) or None,
+            "warnings": warnings,
         }
 
     return router
@@ -590,6 +760,7 @@ def create_wallet_app(
 
     app.add_exception_handler(WalletError, handler)
     app.add_exception_handler(ProtocolStateError, handler)
+    app.add_exception_handler(MessagingError, handler)
     inner = app.router.lifespan_context
 
     @asynccontextmanager

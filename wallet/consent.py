@@ -30,8 +30,16 @@ member                     27560 / Consent Receipt element
 History: records ``consent-log / <seq>`` (``~seq`` plaintext, a counter), each
 ``{seq, time, event, consentId, document, prevHash, hash}`` with ``hash`` = SHA-256 of the JCS
 of the entry without ``hash`` (as :mod:`issuer.audit`), events ``given``, ``withdrawn``
-(a signed withdrawal statement) and ``receipt`` (the recipient's deletion receipt body). The
+(a signed withdrawal statement), ``receipt`` (the recipient's deletion receipt body) and
+``undelivered`` (:func:`rollback_consent`: the presentation never reached the recipient). The
 current state of each consent is ``consent / <id>``.
+
+A consent record says that a presentation went to its recipient. The record is written before
+the presentation is sent (so that a share is never made without one); when the presentation
+cannot be delivered, :func:`rollback_consent` removes the consent's current state (it is no
+longer listed, and there is nothing to withdraw: nothing was shared) and appends an
+``undelivered`` entry naming it, so that the history keeps both what the citizen agreed to and
+that it was never sent. Nothing is removed from the history.
 """
 
 from __future__ import annotations
@@ -67,6 +75,7 @@ __all__ = [
     "list_consents",
     "record_consent",
     "record_receipt",
+    "rollback_consent",
     "verify_consent",
     "verify_history",
     "withdraw",
@@ -78,6 +87,9 @@ _HEAD: Final = ("consent-head", "head")
 GENESIS: Final = "0" * 64
 RECORD_TYPE: Final = "ConsentRecord"
 WITHDRAWAL_TYPE: Final = "ConsentWithdrawal"
+UNDELIVERED_TYPE: Final = "ConsentUndelivered"
+#: The history event of a consent rolled back because its presentation was not delivered.
+UNDELIVERED_EVENT: Final = "undelivered"
 
 
 class ConsentStatus(StrEnum):
@@ -293,6 +305,40 @@ async def withdraw(wallet: Wallet, consent_id: str) -> JSONObject:
         "occurred_at": time,
         "consent_id": consent_id,
     }
+
+
+async def rollback_consent(wallet: Wallet, consent_id: str, *, reason: str) -> JSONObject:
+    """Roll back a consent whose presentation never reached its recipient: its current state is
+    removed (:func:`get_consent` no longer finds it, nor :func:`list_consents`), and the history
+    gets an ``undelivered`` entry after its ``given`` one. Returns that entry's document.
+
+    :param reason: why, as an error code (e.g. ``didcommDeliveryFailed``); no health data.
+    :raises ConsentError: ``consentNotFound``; ``consentNotActive`` when it was withdrawn
+        meanwhile (then it is left as it is).
+    """
+    time = format_datetime(wallet.clock())
+    async with wallet.store.transaction(wallet.profile) as txn:
+        record = await txn.fetch(CONSENT_CATEGORY, consent_id, for_update=True)
+        if record is None:
+            raise _not_found(consent_id)
+        data = record.json()
+        if data["status"] != ConsentStatus.ACTIVE:
+            raise ConsentError(
+                "this consent was withdrawn already",
+                code=ErrorCode.CONSENT_NOT_ACTIVE,
+                details={"consentId": consent_id},
+            )
+        statement: JSONObject = {
+            "type": [UNDELIVERED_TYPE],
+            "consent": consent_id,
+            "recipient": data["record"]["recipient"],
+            "reason": reason[:100],
+            "time": time,
+        }
+        await txn.remove(CONSENT_CATEGORY, consent_id)
+        await _append(txn, UNDELIVERED_EVENT, consent_id, statement, time)
+        await txn.commit()
+    return statement
 
 
 async def record_receipt(wallet: Wallet, notice: Notice | Mapping[str, Any]) -> ConsentRecord:

@@ -6,16 +6,24 @@ Three protocols, each registered on the wallet service's :class:`agent.runtime.D
 * **issue-credential 3.0, holder** (:func:`register_holder`). An ``offer-credential`` is kept
   pending (the protocol record stays in ``offer-received``) until the citizen accepts it
   (:func:`pending_offers`, :func:`accept_offer`, :func:`decline_offer`); ``auto_accept`` requests
-  at once (demo). The ``request-credential`` carries ``didcomm/w3c-di-vc-request@v0.1``
-  ``{"holder": <holder DID>}`` and, when the offer previews SD-JWT VCs,
-  ``health-mydata/sd-jwt-vc-request@v1.0`` ``{"holder", "holderJwk"}``. Each credential of
-  ``issue-credential`` is verified and stored by :meth:`wallet.Wallet.add_credential`.
+  at once (demo). An offer names the offering party by its DID on the connection; the issuer
+  of the credentials stored from that connection is remembered (agent store, category
+  :data:`ISSUER_CATEGORY`), so that a later offer says which hospital it comes from and, with
+  :class:`wallet.trust.WalletTrust`, whether it is accredited. The ``request-credential``
+  carries ``didcomm/w3c-di-vc-request@v0.1`` ``{"holder": <holder DID>}`` and, when the offer
+  previews SD-JWT VCs, ``health-mydata/sd-jwt-vc-request@v1.0`` ``{"holder", "holderJwk"}``.
+  Each credential of ``issue-credential`` is verified and stored by
+  :meth:`wallet.Wallet.add_credential`.
 * **present-proof 3.0, prover** (:func:`register_prover`). A ``request-presentation`` carries
   one attachment of format :data:`FORMAT_DCQL_REQUEST`; the request stays pending
   (``request-received``) until the citizen has seen the plan (:func:`pending_requests`: what
   goes to whom for which purpose) and approves (:func:`approve_request`: the presentation and
   a signed consent record) or declines (:func:`decline_request`: a problem-report
-  :data:`DECLINED`). A malformed request is refused at once with ``e.p.msg.malformed``.
+  :data:`DECLINED`). A malformed request is refused at once with ``e.p.msg.malformed``. The
+  thread moves to ``presentation-sent`` only once the verifier has taken the presentation: if
+  it cannot be delivered, the request stays pending and its consent is rolled back
+  (:func:`wallet.consent.rollback_consent`). :func:`answered_requests` lists the requests
+  answered, with the verifier's answer (accepted, or its problem-report: code and reason).
 * **notification 1.0** (:func:`register_notifications`): a ``deletion-receipt`` is kept with
   its consent (:func:`wallet.consent.record_receipt`); :func:`withdraw_consent` sends the
   ``consent-withdrawn`` notice.
@@ -55,7 +63,13 @@ from typing import Any, Final
 
 from agent.clock import format_datetime
 from agent.credentials.jcs import canonicalize
-from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError, ProtocolStateError
+from agent.errors import (
+    ErrorCode,
+    HealthMyDataError,
+    InvalidInputError,
+    MessagingError,
+    ProtocolStateError,
+)
 from agent.protocols import (
     FORMAT_SD_JWT_VC,
     FORMAT_SD_JWT_VC_OFFER,
@@ -67,6 +81,7 @@ from agent.protocols import (
     MEDIA_TYPE_JSON,
     NOTIFICATION,
     PRESENT_PROOF,
+    PRESENTATION_REJECTED,
     CredentialMessage,
     Notice,
     NoticeKind,
@@ -77,32 +92,42 @@ from agent.protocols import (
     attachment_json_data,
     attachments_with_format,
     build_notice,
+    build_presentation,
     handle_issuance,
     handle_notification,
     handle_presentation,
     report_problem,
     request_credential,
-    send_presentation,
 )
 from agent.runtime import DIDCommAgent
 from agent.types import JSONObject
-from wallet.consent import ConsentRecord, ConsentStatus, get_consent, record_receipt, withdraw
+from wallet.consent import (
+    ConsentRecord,
+    ConsentStatus,
+    get_consent,
+    record_receipt,
+    rollback_consent,
+    withdraw,
+)
 from wallet.errors import ConsentError, DuplicateCredentialError, PresentationQueryError
 from wallet.holder import StoredCredential, Wallet
 from wallet.plan import PresentationPlan, Recipient
 from wallet.present import plan_presentation, present
-from wallet.trust import VerifierTrust, WalletTrust
+from wallet.trust import IssuerTrust, VerifierTrust, WalletTrust
 
 __all__ = [
     "DECLINED",
     "FORMAT_DCQL_REQUEST",
     "FORMAT_DCQL_RESPONSE",
+    "ISSUER_CATEGORY",
+    "AnsweredRequest",
     "Approval",
     "OfferedCredential",
     "PendingOffer",
     "PendingRequest",
     "PresentationRequest",
     "accept_offer",
+    "answered_requests",
     "approve_request",
     "dcql_request_attachment",
     "decline_offer",
@@ -149,7 +174,19 @@ _HOLDER: Final = "holder"
 _PROVER: Final = "prover"
 _OFFER_RECEIVED: Final = "offer-received"
 _REQUEST_RECEIVED: Final = "request-received"
+_PRESENTATION_SENT: Final = "presentation-sent"
+_DONE: Final = "done"
+_ABANDONED: Final = "abandoned"
+_MALFORMED: Final = "e.p.msg.malformed"
+#: Agent store category: per connection, the issuer of the credentials last stored from it.
+ISSUER_CATEGORY: Final = "wallet_connection_issuer"
+#: How long an inbound ack waits for the approval that sent the presentation to record it.
+_FLIGHT_WAIT: Final = 60.0
 _approval_locks: weakref.WeakKeyDictionary[DIDCommAgent, asyncio.Lock] = weakref.WeakKeyDictionary()
+#: Per agent, the threads whose presentation is being delivered (set when recorded or undone).
+_in_flight: weakref.WeakKeyDictionary[DIDCommAgent, dict[str, asyncio.Event]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 # --- issue-credential: holder ----------------------------------------------------------------
@@ -169,7 +206,14 @@ class OfferedCredential:
 
 @dataclass(frozen=True, slots=True)
 class PendingOffer:
-    """An offer waiting for the citizen: who offers what."""
+    """An offer waiting for the citizen: who offers what.
+
+    :param peer: the connection's label (what the citizen typed), else the start of its DID.
+    :param peer_did: the offering party's DID on this connection.
+    :param issuer: the public DID of the issuer whose credentials came on this connection
+        before (``None`` when none has: an offer itself proves no public DID).
+    :param issuer_trust: with trusted operators, whether that issuer is an accredited hospital.
+    """
 
     thread_id: str
     connection_id: str | None
@@ -178,12 +222,18 @@ class PendingOffer:
     goal_code: str | None
     comment: str | None
     credentials: tuple[OfferedCredential, ...]
+    peer_did: str | None = None
+    issuer: str | None = None
+    issuer_trust: IssuerTrust | None = None
 
     def to_json(self) -> JSONObject:
         return {
             "thread_id": self.thread_id,
             "connection_id": self.connection_id,
             "peer": self.peer,
+            "peer_did": self.peer_did,
+            "issuer": self.issuer,
+            "issuer_trust": None if self.issuer_trust is None else self.issuer_trust.to_json(),
             "received": format_datetime(self.received),
             "goal_code": self.goal_code,
             "comment": self.comment,
@@ -220,7 +270,36 @@ async def _peer(agent: DIDCommAgent, connection_id: str | None) -> tuple[str, st
     return connection.their_did, connection.label or connection.their_did[:48] + "..."
 
 
-async def _offer(agent: DIDCommAgent, record: ProtocolRecord) -> PendingOffer:
+async def _known_issuer(agent: DIDCommAgent, connection_id: str | None) -> str | None:
+    """The issuer of the credentials last stored from ``connection_id``, if any."""
+    if connection_id is None:
+        return None
+    async with agent.store.session() as session:
+        found = await session.fetch(ISSUER_CATEGORY, connection_id)
+    value = None if found is None else found.json()
+    issuer = value.get("issuer") if isinstance(value, dict) else None
+    return issuer if isinstance(issuer, str) else None
+
+
+async def _remember_issuer(
+    agent: DIDCommAgent, connection_id: str | None, stored: list[StoredCredential]
+) -> None:
+    """Keep the issuer of credentials verified and stored from ``connection_id``."""
+    issuers = [s.issuer for s in stored if s.issuer and s.issuer.startswith("did:")]
+    if connection_id is None or not issuers:
+        return
+    value = {"issuer": issuers[-1], "time": format_datetime(agent.clock())}
+    async with agent.store.transaction() as txn:
+        if await txn.fetch(ISSUER_CATEGORY, connection_id, for_update=True) is None:
+            await txn.insert(ISSUER_CATEGORY, connection_id, value)
+        else:
+            await txn.replace(ISSUER_CATEGORY, connection_id, value)
+        await txn.commit()
+
+
+async def _offer(
+    agent: DIDCommAgent, record: ProtocolRecord, trust: WalletTrust | None = None
+) -> PendingOffer:
     attachments = record.data.get("offer_attachments") or []
     previews = [
         p
@@ -233,7 +312,11 @@ async def _offer(agent: DIDCommAgent, record: ProtocolRecord) -> PendingOffer:
         if p is not None
     ]
     body = record.data.get("offer_body") or {}
-    _, peer = await _peer(agent, record.connection_id)
+    their_did, peer = await _peer(agent, record.connection_id)
+    issuer = await _known_issuer(agent, record.connection_id)
+    issuer_trust = None
+    if trust is not None:
+        issuer_trust = await trust.assess_issuer(issuer, peer_did=their_did or None)
     return PendingOffer(
         thread_id=record.thread_id,
         connection_id=record.connection_id,
@@ -242,6 +325,9 @@ async def _offer(agent: DIDCommAgent, record: ProtocolRecord) -> PendingOffer:
         goal_code=body.get("goal_code") if isinstance(body.get("goal_code"), str) else None,
         comment=body.get("comment") if isinstance(body.get("comment"), str) else None,
         credentials=tuple(previews),
+        peer_did=their_did or None,
+        issuer=issuer,
+        issuer_trust=issuer_trust,
     )
 
 
@@ -264,10 +350,13 @@ async def _request_attachments(
     return attachments
 
 
-async def _store_issued(wallet: Wallet, message: CredentialMessage) -> list[StoredCredential]:
+async def _store_issued(
+    wallet: Wallet, message: CredentialMessage, agent: DIDCommAgent | None = None
+) -> list[StoredCredential]:
     """Verify and keep every credential of an ``issue-credential``; a credential stored
     already (a redelivery after a crash) is skipped. A credential that does not verify is
-    refused with a problem-report, after the others were kept."""
+    refused with a problem-report, after the others were kept. With ``agent``, the issuer of
+    those stored is remembered for the connection."""
     stored: list[StoredCredential] = []
     rejected: list[dict[str, str]] = []
     for attachment in message.attachments:
@@ -287,6 +376,8 @@ async def _store_issued(wallet: Wallet, message: CredentialMessage) -> list[Stor
         except (HealthMyDataError, UnicodeDecodeError) as exc:
             code = str(exc.code) if isinstance(exc, HealthMyDataError) else "notAscii"
             rejected.append({"attachment": str(attachment.get("id")), "code": code})
+    if agent is not None:
+        await _remember_issuer(agent, message.connection_id, stored)
     if rejected:
         log.warning("refused %d issued credential(s) on %s", len(rejected), message.thread_id)
         raise InvalidInputError(
@@ -312,7 +403,7 @@ def register_holder(agent: DIDCommAgent, wallet: Wallet, *, auto_accept: bool = 
         return await _request_attachments(wallet, message.attachments)
 
     async def store(message: CredentialMessage, record: ProtocolRecord) -> None:
-        await _store_issued(wallet, message)
+        await _store_issued(wallet, message, agent)
 
     agent.registry.register(
         ISSUE_CREDENTIAL,
@@ -344,10 +435,13 @@ async def _record_in(
     return record
 
 
-async def pending_offers(agent: DIDCommAgent) -> list[PendingOffer]:
-    """Offers waiting for the citizen, oldest first."""
+async def pending_offers(
+    agent: DIDCommAgent, *, trust: WalletTrust | None = None
+) -> list[PendingOffer]:
+    """Offers waiting for the citizen, oldest first (and, with ``trust``, whether the issuer
+    known for each connection is an accredited hospital: :meth:`WalletTrust.assess_issuer`)."""
     records = await agent.repository.find(ISSUE_CREDENTIAL, state=_OFFER_RECEIVED, role=_HOLDER)
-    return [await _offer(agent, r) for r in records]
+    return [await _offer(agent, r, trust) for r in records]
 
 
 async def accept_offer(agent: DIDCommAgent, wallet: Wallet, thread_id: str) -> PendingOffer:
@@ -641,10 +735,29 @@ async def pending_request(
     """One pending request and its plan (and, with ``trust``, whether the verifier is
     accredited: :mod:`wallet.trust`).
 
-    :raises ProtocolStateError: ``unknownThread``; ``unexpectedState`` when it is not pending.
+    :raises ProtocolStateError: ``unknownThread``; ``unexpectedState`` when it is not pending:
+        for a request answered already, the message says how (the verifier's reason when it
+        refused the presentation) and ``details["outcome"]`` is its :class:`AnsweredRequest`.
     """
-    record = await _record_in(agent, PRESENT_PROOF, thread_id, _PROVER, _REQUEST_RECEIVED)
+    record = await _prover_record(agent, thread_id)
     return await _pending(agent, wallet, record, trust)
+
+
+async def _prover_record(agent: DIDCommAgent, thread_id: str) -> ProtocolRecord:
+    """The pending request's record, or the refusal saying what became of it."""
+    record = await agent.repository.get(PRESENT_PROOF, thread_id)
+    if record is not None and record.role == _PROVER and record.state in _ANSWERED_STATES:
+        answered = _answered(record)
+        raise ProtocolStateError(
+            f"request {thread_id!r} is not waiting for the citizen: {answered.sentence}",
+            details={
+                "reason": "unexpectedState",
+                "thread_id": thread_id,
+                "state": record.state,
+                "outcome": answered.to_json(),
+            },
+        )
+    return await _record_in(agent, PRESENT_PROOF, thread_id, _PROVER, _REQUEST_RECEIVED)
 
 
 async def pending_requests(
@@ -660,6 +773,118 @@ async def pending_requests(
         except PresentationQueryError:
             continue  # malformed: refused on arrival
     return pending
+
+
+_ANSWERED_STATES: Final = (_PRESENTATION_SENT, _DONE, _ABANDONED)
+#: The longest problem-report text kept in an answer (it is the verifier's own words).
+_MAX_REASON: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class AnsweredRequest:
+    """A presentation request no longer waiting for the citizen, and what became of it.
+
+    :param outcome: ``sent`` (presented; the verifier's answer has not come, or it confirms
+        nothing), ``accepted`` (the verifier acknowledged it), ``rejected`` (the verifier
+        refused the presentation: ``problem`` says why), ``declined`` (by the citizen),
+        ``refused`` (a malformed request the wallet refused), ``abandoned`` (another
+        problem-report, by either side).
+    :param problem: the problem-report that ended the thread: ``code``, ``reason`` (its text,
+        the sender's words: never health data from this wallet) and ``by`` (``verifier`` or
+        ``wallet``).
+    :param consent_id: the consent the presentation was made under, when one was sent.
+    """
+
+    thread_id: str
+    connection_id: str | None
+    received: datetime
+    updated: datetime
+    state: str
+    outcome: str
+    request: PresentationRequest | None
+    consent_id: str | None
+    problem: JSONObject | None
+
+    @property
+    def sentence(self) -> str:
+        """What happened, for a person."""
+        problem = self.problem or {}
+        said = f" ({problem.get('code')})" if problem.get("code") else ""
+        reason = f": {problem['reason']}" if problem.get("reason") else ""
+        return {
+            "sent": "it was presented; the verifier's answer has not come",
+            "accepted": "it was presented and the verifier accepted it",
+            "rejected": f"the verifier rejected the presentation{reason}{said}",
+            "declined": "it was declined",
+            "refused": "it was malformed and refused when it arrived",
+        }.get(self.outcome, f"it was abandoned{reason}{said}")
+
+    def to_json(self) -> JSONObject:
+        request = self.request
+        return {
+            "thread_id": self.thread_id,
+            "connection_id": self.connection_id,
+            "received": format_datetime(self.received),
+            "updated": format_datetime(self.updated),
+            "state": self.state,
+            "outcome": self.outcome,
+            "text": self.sentence,
+            "problem": self.problem,
+            "consent_id": self.consent_id,
+            "audience": None if request is None else request.audience,
+            "purpose": None if request is None else request.purpose,
+            "verifier_name": None if request is None else request.verifier_name,
+        }
+
+
+def _answered(record: ProtocolRecord) -> AnsweredRequest:
+    try:
+        request: PresentationRequest | None = parse_presentation_request(
+            record.data.get("request_attachments") or []
+        )
+    except PresentationQueryError:
+        request = None
+    stored = record.data.get("problem")
+    problem: JSONObject | None = None
+    outcome = "sent"
+    if record.state == _ABANDONED:
+        stored = stored if isinstance(stored, dict) else {}
+        code = str(stored.get("code") or "")[:100] or None
+        ours = bool(stored.get("sent"))
+        comment = stored.get("comment")
+        problem = {
+            "code": code,
+            "reason": comment[:_MAX_REASON] if isinstance(comment, str) and not ours else None,
+            "by": "wallet" if ours else "verifier",
+        }
+        if ours:
+            outcome = {DECLINED: "declined", _MALFORMED: "refused"}.get(code or "", "abandoned")
+        else:
+            outcome = "rejected" if code == PRESENTATION_REJECTED else "abandoned"
+    elif record.state == _DONE and record.data.get("acked"):
+        outcome = "accepted"
+    consent_id = record.data.get("consent_id")
+    return AnsweredRequest(
+        thread_id=record.thread_id,
+        connection_id=record.connection_id,
+        received=record.created,
+        updated=record.updated,
+        state=record.state,
+        outcome=outcome,
+        request=request,
+        consent_id=consent_id if isinstance(consent_id, str) else None,
+        problem=problem,
+    )
+
+
+async def answered_requests(agent: DIDCommAgent, *, limit: int = 100) -> list[AnsweredRequest]:
+    """Presentation requests answered (presented, declined, refused or ended by the verifier),
+    the most recently changed first, at most ``limit``."""
+    records: list[ProtocolRecord] = []
+    for state in _ANSWERED_STATES:
+        records += await agent.repository.find(PRESENT_PROOF, state=state, role=_PROVER)
+    records.sort(key=lambda r: r.updated, reverse=True)
+    return [_answered(r) for r in records[:limit]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -683,15 +908,23 @@ async def approve_request(
 ) -> Approval:
     """Present what the plan says, with a consent record, and send it to the verifier.
 
+    The thread moves to ``presentation-sent`` once the verifier has taken the presentation.
+    If it cannot be delivered, nothing changes but the consent, which is rolled back
+    (:func:`wallet.consent.rollback_consent`): the request is pending again and can be
+    approved again (a new presentation, a new consent) or declined.
+
     :param expected_digest: the :func:`plan_digest` of the plan the citizen saw; refused
         (``reason=planChanged``) when the plan is no longer the same.
     :raises PresentationQueryError: ``presentationNoMatch``; ``planChanged``.
-    :raises ProtocolStateError: the request is unknown or not pending.
-    :raises agent.errors.MessagingError: delivery failed (the consent is recorded and the
-        thread closed: withdraw the consent if it should not stand).
+    :raises ProtocolStateError: the request is unknown or not pending (``inFlight``: it is
+        being presented right now).
+    :raises agent.errors.MessagingError: not delivered (``didcommDeliveryFailed``, ...): the
+        request is pending again and its consent rolled back (``details["consentId"]``).
     """
     lock = _approval_locks.setdefault(agent, asyncio.Lock())
+    flights = _in_flight.setdefault(agent, {})
     async with lock:  # two approvals of one request would record two consents
+        _refuse_in_flight(flights, thread_id)
         pending = await pending_request(agent, wallet, thread_id)
         if pending.plan is None:
             problem = pending.problem or {}
@@ -706,6 +939,11 @@ async def approve_request(
                 "look at it again",
                 code=ErrorCode.INVALID_INPUT,
                 details={"reason": "planChanged", "thread_id": thread_id},
+            )
+        connection_id = pending.connection_id
+        if connection_id is None:  # pragma: no cover - requests always come on a connection
+            raise ProtocolStateError(
+                "the request came on no connection", details={"reason": "noPeer"}
             )
         request = pending.request
         answer = await present(
@@ -722,20 +960,117 @@ async def approve_request(
             FORMAT_DCQL_RESPONSE,
             {"vp_token": answer.vp_token, "consent_id": answer.consent.id},
         )
-        message = await send_presentation(agent.repository, thread_id, [attachment])
-    if pending.connection_id is not None:
-        await agent.send(pending.connection_id, message)
+        message = build_presentation([attachment], clock=agent.repository.clock, thid=thread_id)
+        flight = flights[thread_id] = asyncio.Event()
+    try:
+        try:
+            await agent.send(connection_id, message)
+        except Exception as exc:
+            replacement = await _undelivered(wallet, thread_id, answer.consent.id, exc)
+            if replacement is exc:
+                raise
+            raise replacement from exc
+        await _presented(agent, thread_id, message, answer.consent.id)
+    finally:
+        flights.pop(thread_id, None)
+        flight.set()
     return Approval(thread_id, pending.plan, answer.consent)
 
 
-async def decline_request(agent: DIDCommAgent, thread_id: str) -> None:
-    """Tell the verifier no (problem-report :data:`DECLINED`); nothing is presented."""
-    record = await _record_in(agent, PRESENT_PROOF, thread_id, _PROVER, _REQUEST_RECEIVED)
-    message = await report_problem(
-        agent.repository, PRESENT_PROOF, thread_id, DECLINED, comment=_DECLINED_COMMENT
+def _refuse_in_flight(flights: Mapping[str, asyncio.Event], thread_id: str) -> None:
+    if thread_id in flights:
+        raise ProtocolStateError(
+            f"request {thread_id!r} is being presented right now; look at it again in a moment",
+            details={"reason": "inFlight", "thread_id": thread_id},
+        )
+
+
+async def _undelivered(
+    wallet: Wallet, thread_id: str, consent_id: str, error: Exception
+) -> Exception:
+    """Roll the consent back after a presentation was not delivered; the error to raise."""
+    code = str(error.code) if isinstance(error, HealthMyDataError) else type(error).__name__
+    try:
+        await rollback_consent(wallet, consent_id, reason=code)
+    except HealthMyDataError as failed:  # pragma: no cover - withdrawn in between
+        log.warning("consent %s of undelivered %s kept: %s", consent_id, thread_id, failed.code)
+    log.warning("presentation %s not delivered (%s); consent rolled back", thread_id, code)
+    if not isinstance(error, HealthMyDataError):
+        return error
+    return MessagingError(
+        f"the presentation was not delivered ({error.message.rstrip('.')}). Nothing was "
+        "recorded as shared: the consent given for it was rolled back and the request is "
+        "pending again; approve it again once the verifier can be reached, or decline it",
+        code=error.code,
+        details={
+            **{k: v for k, v in error.details.items() if k != "reason"},
+            "thread_id": thread_id,
+            "consentId": consent_id,
+        },
     )
+
+
+async def _presented(
+    agent: DIDCommAgent, thread_id: str, message: JSONObject, consent_id: str
+) -> None:
+    """Record the delivered presentation: ``presentation-sent`` (then ``done`` when the
+    verifier will not confirm), as :func:`agent.protocols.send_presentation` would have."""
+    summary = {
+        "id": message["id"],
+        "attachments": [
+            {"id": a.get("id"), "format": a.get("format")} for a in message.get("attachments", ())
+        ],
+    }
+    try:
+        record = await agent.repository.transition(
+            PRESENT_PROOF,
+            thread_id,
+            _PRESENTATION_SENT,
+            expect_state=_REQUEST_RECEIVED,
+            update_data={"presentation": summary, "consent_id": consent_id},
+            message_id=str(message["id"]),
+        )
+    except ProtocolStateError:
+        # The verifier's problem-report came first (an ack waits for this, see
+        # register_prover): it was delivered, and the thread has ended already.
+        current = await agent.repository.get(PRESENT_PROOF, thread_id)
+        if current is not None and current.state == _ABANDONED:
+            log.info("the verifier answered %s before it was recorded as sent", thread_id)
+            return
+        raise
+    if not record.data.get("will_confirm", False):
+        await agent.repository.transition(
+            PRESENT_PROOF, thread_id, _DONE, expect_state=_PRESENTATION_SENT
+        )
+
+
+async def decline_request(agent: DIDCommAgent, thread_id: str) -> None:
+    """Tell the verifier no (problem-report :data:`DECLINED`); nothing is presented.
+
+    :raises ProtocolStateError: unknown, not pending, or ``inFlight`` (being presented).
+    """
+    lock = _approval_locks.setdefault(agent, asyncio.Lock())
+    async with lock:
+        _refuse_in_flight(_in_flight.setdefault(agent, {}), thread_id)
+        record = await _prover_record(agent, thread_id)
+        message = await report_problem(
+            agent.repository, PRESENT_PROOF, thread_id, DECLINED, comment=_DECLINED_COMMENT
+        )
     if record.connection_id is not None:
         await agent.send(record.connection_id, message)
+
+
+async def _after_flight(agent: DIDCommAgent, message: Mapping[str, Any]) -> None:
+    """Let a message on a thread whose presentation is being delivered wait until the
+    approval has recorded it (the verifier may answer before our delivery returns)."""
+    thid = message.get("thid")
+    flight = _in_flight.get(agent, {}).get(thid) if isinstance(thid, str) else None
+    if flight is None:
+        return
+    try:
+        await asyncio.wait_for(flight.wait(), _FLIGHT_WAIT)
+    except TimeoutError:  # pragma: no cover - a delivery never lasts this long
+        log.warning("handling %s without waiting for its presentation to be recorded", thid)
 
 
 def register_prover(agent: DIDCommAgent, wallet: Wallet) -> None:
@@ -750,7 +1085,7 @@ def register_prover(agent: DIDCommAgent, wallet: Wallet) -> None:
         except PresentationQueryError as exc:
             log.info("refusing a malformed presentation request %s: %s", record.thread_id, exc)
             report = await report_problem(
-                agent.repository, PRESENT_PROOF, record.thread_id, "e.p.msg.malformed"
+                agent.repository, PRESENT_PROOF, record.thread_id, _MALFORMED
             )
             if record.connection_id is not None:
                 agent.send_later(record.connection_id, report)
@@ -758,11 +1093,17 @@ def register_prover(agent: DIDCommAgent, wallet: Wallet) -> None:
         log.info("presentation request %s waits for the citizen", record.thread_id)
         return None
 
-    agent.registry.register(
-        PRESENT_PROOF,
-        partial(handle_presentation, role=_PROVER, repository=agent.repository, present=on_request),
-        messages=("request-presentation", "ack"),
-    )
+    async def handle(message: JSONObject, *, connection_id: str | None) -> list[JSONObject]:
+        await _after_flight(agent, message)
+        return await handle_presentation(
+            message,
+            role=_PROVER,
+            repository=agent.repository,
+            connection_id=connection_id,
+            present=on_request,
+        )
+
+    agent.registry.register(PRESENT_PROOF, handle, messages=("request-presentation", "ack"))
 
 
 # --- notifications and consent withdrawal ------------------------------------------------------

@@ -14,6 +14,13 @@ nonce); the ``audience`` alone is a claim. The roles that count are ``Accredited
 for a request whose purpose is emergency care also ``AccreditedHealthcareProvider`` and
 ``LicensedClinician``. Nothing is refused automatically: the citizen decides, and an
 unaccredited or unproven verifier is marked ``NOT accredited``.
+
+:meth:`WalletTrust.assess_issuer` answers the same for a hospital
+(``AccreditedHealthcareProvider``): the issuer of an EmergencySummary the card is made from
+(:func:`wallet.api.make_emergency_card`), and the party offering credentials
+(:func:`wallet.didcomm.pending_offers`). An offer proves no public DID; the wallet knows the
+issuer of the credentials that came on that connection before (verified when they were
+stored), and says so.
 """
 
 from __future__ import annotations
@@ -38,7 +45,9 @@ from agent.types import JSONObject
 __all__ = [
     "DATA_USER_ROLES",
     "EMERGENCY_ROLES",
+    "HOSPITAL_ROLES",
     "TRUST_CATEGORY",
+    "IssuerTrust",
     "VerifierTrust",
     "WalletTrust",
     "add_operator",
@@ -54,6 +63,18 @@ _NO_OPERATOR: Final = "this wallet trusts no operator: mydata wallet trust add"
 DATA_USER_ROLES: Final = ("AccreditedDataUser",)
 #: ... and for a request for emergency care.
 EMERGENCY_ROLES: Final = ("AccreditedHealthcareProvider", "LicensedClinician", "AccreditedDataUser")
+#: The role that makes an issuer an accredited hospital: what an emergency department checks
+#: for the EmergencySummary of a card.
+HOSPITAL_ROLES: Final = ("AccreditedHealthcareProvider",)
+#: Refusals that say the party is not accredited (as opposed to: could not be decided, e.g. an
+#: expired trust list or an accreditation status list that could not be fetched).
+_DEFINITE: Final = frozenset(
+    {
+        str(ErrorCode.ISSUER_NOT_TRUSTED),
+        str(ErrorCode.CREDENTIAL_REVOKED),
+        str(ErrorCode.CREDENTIAL_SUSPENDED),
+    }
+)
 
 
 async def add_operator(
@@ -135,22 +156,81 @@ class VerifierTrust:
             return f"verifier: {who} — accreditation not checked ({self.reason})"
         if not self.accredited:
             return f"verifier: {who} — NOT accredited ({self.reason})"
-        assert self.decision is not None
-        age = f" (trust list {age_text(self.decision.age)} old)" if self.decision.age else ""
-        return f"verifier: {who} — accredited {self.decision.role} by {self.decision.operator}{age}"
+        return f"verifier: {who} — {_accredited_text(self.decision)}"
 
     def to_json(self) -> JSONObject:
-        decision = self.decision
         return {
             "verifier": self.verifier,
             "claimed": self.claimed,
             "accredited": self.accredited,
-            "role": decision.role if decision and decision.trusted else None,
-            "operator": decision.operator if decision else None,
-            "accreditation": decision.accreditation if decision and decision.trusted else None,
-            "ageSeconds": int(decision.age.total_seconds())
-            if decision and decision.age is not None
-            else None,
+            **_decision_json(self.decision),
+            "reason": self.reason,
+            "text": self.text,
+        }
+
+
+def _decision_json(decision: TrustDecision | None) -> JSONObject:
+    return {
+        "role": decision.role if decision and decision.trusted else None,
+        "operator": decision.operator if decision else None,
+        "accreditation": decision.accreditation if decision and decision.trusted else None,
+        "ageSeconds": int(decision.age.total_seconds())
+        if decision and decision.age is not None
+        else None,
+    }
+
+
+def _accredited_text(decision: TrustDecision | None) -> str:
+    assert decision is not None
+    age = f" (trust list {age_text(decision.age)} old)" if decision.age else ""
+    return f"accredited {decision.role} by {decision.operator}{age}"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerTrust:
+    """Whether an issuer (a hospital) is accredited as ``AccreditedHealthcareProvider`` by an
+    operator the wallet trusts.
+
+    :param issuer: the issuer's public DID; ``None`` when it is not known (an offer on a
+        connection that has not issued anything yet: an offer proves no public DID).
+    :param peer: the DID the party uses on the DIDComm connection (offers), else ``None``.
+    :param accredited: ``True`` accredited and in force; ``False`` not, or not known to be;
+        ``None`` when the wallet trusts no operator.
+    :param checked: whether the answer is definite: ``False`` when there was nothing to decide
+        with (no operator, issuer not known, trust list not fetched or expired, accreditation
+        status not fetched).
+    """
+
+    issuer: str | None
+    peer: str | None
+    accredited: bool | None
+    checked: bool
+    reason: str
+    decision: TrustDecision | None = None
+
+    @property
+    def text(self) -> str:
+        """One line for a person, e.g. ``issuer: did:web:... — accredited
+        AccreditedHealthcareProvider by did:key:... (trust list 3 min old)``."""
+        if self.issuer is not None:
+            who = self.issuer
+        else:
+            who = f"{self.peer or 'unknown'} (its public DID is not known yet)"
+        if self.accredited is None:
+            return f"issuer: {who} — accreditation not checked ({self.reason})"
+        if self.accredited:
+            return f"issuer: {who} — {_accredited_text(self.decision)}"
+        if not self.checked:
+            return f"issuer: {who} — NOT known to be accredited ({self.reason})"
+        return f"issuer: {who} — NOT accredited ({self.reason})"
+
+    def to_json(self) -> JSONObject:
+        return {
+            "issuer": self.issuer,
+            "peer": self.peer,
+            "accredited": self.accredited,
+            "checked": self.checked,
+            **_decision_json(self.decision),
             "reason": self.reason,
             "text": self.text,
         }
@@ -245,16 +325,52 @@ class WalletTrust:
         if self.registry is None:
             return VerifierTrust(verifier, audience, None, _NO_OPERATOR)
         if self.registry.fetched_at is None:
-            reason = "the trust list could not be fetched"
-            if self.sync is not None and self.sync.last_error:
-                reason += f" ({self.sync.last_error})"
-            return VerifierTrust(verifier, audience, False, reason)
+            return VerifierTrust(verifier, audience, False, self._not_fetched())
         roles = EMERGENCY_ROLES if "emergency" in purpose.lower() else DATA_USER_ROLES
+        decision, reason = await self._decide(verifier, roles)
+        return VerifierTrust(verifier, audience, decision.trusted, reason, decision)
+
+    async def assess_issuer(
+        self, issuer: str | None, *, peer_did: str | None = None
+    ) -> IssuerTrust:
+        """Whether ``issuer`` is an accredited hospital (``AccreditedHealthcareProvider``), in
+        force now; never raises (the answer says why not).
+
+        :param issuer: the issuer's public DID, ``None`` when not known.
+        :param peer_did: the party's DID on the connection (an offer), for the answer.
+        """
+        if self.registry is None:
+            return IssuerTrust(issuer, peer_did, None, False, _NO_OPERATOR)
+        if issuer is None:
+            return IssuerTrust(
+                None,
+                peer_did,
+                False,
+                False,
+                "an offer does not prove who issues, and this connection has not issued a "
+                "credential yet",
+            )
+        if self.registry.fetched_at is None:
+            return IssuerTrust(issuer, peer_did, False, False, self._not_fetched())
+        decision, reason = await self._decide(issuer, HOSPITAL_ROLES)
+        definite = decision.trusted or decision.code in _DEFINITE
+        return IssuerTrust(issuer, peer_did, decision.trusted, definite, reason, decision)
+
+    def _not_fetched(self) -> str:
+        reason = "the trust list could not be fetched"
+        if self.sync is not None and self.sync.last_error:
+            reason += f" ({self.sync.last_error})"
+        return reason
+
+    async def _decide(self, did: str, roles: tuple[str, ...]) -> tuple[TrustDecision, str]:
+        """The first decision accrediting ``did`` for one of ``roles``, else the first refusal,
+        with the reason to show."""
+        assert self.registry is not None
         first: TrustDecision | None = None
         for role in roles:
-            decision = await self.registry.check_issuer(verifier, role)
+            decision = await self.registry.check_issuer(did, role)
             if decision.trusted:
-                return VerifierTrust(verifier, audience, True, decision.reason, decision)
+                return decision, decision.reason
             first = first or decision
         assert first is not None
         reason = (
@@ -262,4 +378,4 @@ class WalletTrust:
             if first.code == str(ErrorCode.ISSUER_NOT_TRUSTED) and first.operator is None
             else first.reason
         )
-        return VerifierTrust(verifier, audience, False, reason, first)
+        return first, reason
