@@ -54,13 +54,18 @@ the imported keys are removed again.
 from __future__ import annotations
 
 import base64
+import contextlib
+import errno
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import struct
+import tempfile
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 from cryptography.exceptions import InvalidTag
@@ -88,6 +93,7 @@ __all__ = [
     "normalise_recovery_phrase",
     "profile_is_empty",
     "restore",
+    "write_backup_file",
 ]
 
 MAGIC: Final = b"HMDWBAK\x00"
@@ -292,6 +298,66 @@ async def backup(wallet: Wallet, phrase: str, *, kdf: KdfParams = DEFAULT_KDF) -
     )
     header += hashlib.sha256(header).digest()[:_DIGEST_SIZE]
     return header + ChaCha20Poly1305(key).encrypt(nonce, plaintext, header)
+
+
+#: ``os.link`` errors of a file system without hard links: the backup is then renamed into
+#: place after a check that nothing is there (:func:`write_backup_file`).
+_NO_HARD_LINKS: Final = frozenset(
+    {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS}
+)
+
+
+def write_backup_file(path: str | os.PathLike[str], data: bytes, *, replace: bool = False) -> None:
+    """Write a backup to ``path`` atomically and readable by its owner only (0600).
+
+    The bytes go to a temporary file beside ``path`` (created 0600 by :func:`tempfile.mkstemp`,
+    flushed to disk) that then takes ``path``'s name in one step: nobody ever reads a partial
+    backup, and a failure (disk full, interrupted) leaves whatever was at ``path`` as it was and
+    no temporary file behind.
+
+    :param replace: replace a file at ``path``. Without it an existing ``path`` is refused, also
+        when one appears meanwhile (it is never overwritten): each backup has a phrase of its
+        own, so the one there, and what its phrase restores, would be lost.
+    :raises FileExistsError: ``path`` exists and ``replace`` is false; nothing was written.
+    :raises OSError: as the file system says (no such folder, not writable, ``path`` a folder).
+    """
+    target = Path(path)
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if replace:
+            os.replace(temporary, target)
+        else:
+            try:
+                os.link(temporary, target)  # EEXIST when anything is there: never replaced
+            except OSError as exc:
+                if exc.errno not in _NO_HARD_LINKS:
+                    raise
+                if os.path.lexists(target):
+                    raise FileExistsError(errno.EEXIST, "File exists", str(target)) from None
+                os.rename(temporary, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+    _sync_folder(target.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: not every system opens folders)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _decrypt(data: bytes, phrase: str) -> dict[str, Any]:

@@ -5,10 +5,11 @@ Two kinds of command:
 * **local** ones open the wallet store directly (``--store``, default
   ``$MYDATA_HOME/wallet.sqlite``; encrypted with a key from the passphrase in
   ``MYDATA_PASSPHRASE`` or asked for): ``init``, ``import``, ``list``, ``search``, ``show``,
-  ``consents``, ``backup``, ``restore``, ``emergency-card``;
+  ``remove``, ``consents``, ``backup``, ``restore``, ``emergency-card``;
 * **DIDComm** ones ask the running wallet service (``mydata serve wallet``), since only a
   running agent can receive the answers: ``connect``, ``offers``, ``accept``, ``receive``,
-  ``requests``, ``present``, ``decline``, ``withdraw``. They call its admin API at
+  ``requests``, ``present``, ``decline`` (a presentation request or a credential offer),
+  ``withdraw``. They call its admin API at
   ``--service`` (default ``$MYDATA_WALLET_URL`` or ``http://127.0.0.1:8000``) with the token in
   ``MYDATA_ADMIN_TOKEN``.
 
@@ -34,7 +35,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import httpx
 import typer
@@ -44,12 +45,18 @@ from agent.cli import loopback_hint
 from agent.cliutil import refuse, run_command, write_private
 from agent.console import error_console, escape, print_error, stdout_console
 from agent.dids import DIDResolver
-from agent.errors import ErrorCode, HealthMyDataError, StorageError
+from agent.errors import (
+    ErrorCode,
+    HealthMyDataError,
+    InvalidInputError,
+    ProtocolStateError,
+    StorageError,
+)
 from agent.servenames import NO_PASSPHRASE
 from agent.service import ADMIN_TOKEN_ENV
 from agent.storage import Store, open_store, settle_pending_calls
 from agent.storeconfig import key_file_for, resolve_store, store_key
-from agent.trustsync import LOOPBACK_HOSTS, OperatorSource, sources_from
+from agent.trustsync import OperatorSource, sources_from
 from wallet.api import (
     PASSPHRASE_ENV,
     agent_store_uri,
@@ -63,11 +70,12 @@ from wallet.backup import (
     normalise_recovery_phrase,
     profile_is_empty,
     restore,
+    write_backup_file,
 )
 from wallet.consent import list_consents
 from wallet.emergency import EmergencyCard
-from wallet.errors import BackupError, CredentialStatusError
-from wallet.holder import StoredCredential, Wallet, open_wallet
+from wallet.errors import BackupError, CredentialNotFoundError, CredentialStatusError
+from wallet.holder import CredentialFormat, StoredCredential, Wallet, open_wallet
 from wallet.trust import add_operator, list_operators, remove_operator
 from wallet.vault import (
     VaultReceipt,
@@ -119,6 +127,16 @@ InsecureHosts = Annotated[
     typer.Option(
         "--insecure-http-host",
         help="A host whose did:web is served over plain http (local testing only).",
+    ),
+]
+
+
+OperatorInsecureHosts = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--insecure-http-host",
+        help="A host whose did:web or operator service is served over plain http (local "
+        "testing only; start 'mydata serve wallet' with the same).",
     ),
 ]
 
@@ -178,12 +196,57 @@ async def _ensure_agent_store(uri: str) -> None:
     await opened.close()
 
 
+def _check_operator_sources(
+    sources: list[OperatorSource], insecure_hosts: list[str] | None, command: str
+) -> list[str]:
+    """Refuse (exit 2, nothing stored) what the wallet service would never fetch, as it
+    would refuse it (:func:`agent.trustsync.checked_url`, :class:`agent.trustsync.TrustSync`):
+
+    * an operator without a URL: the service fetches the trust list and accreditations from
+      the operator's service and keeps no trust cache, so the operator would never be used;
+    * a URL over plain http to a host that ``--insecure-http-host`` does not name: the service
+      allows plain http only to the hosts named by its own ``--insecure-http-host``, with no
+      default (not even loopback), so the CLI applies the same rule.
+
+    :returns: the hosts reached over plain http (the service must be started allowing them).
+    """
+    allowed = frozenset(insecure_hosts or ())
+    plain: list[str] = []
+    for source in sources:
+        if not source.url:
+            refuse(
+                f"{command}: --operator {source.did} has no --operator-url: the wallet service "
+                "fetches the operator's trust list and accreditations from its service URL and "
+                "keeps no trust cache, so an operator without one would never be used; give "
+                "--operator DID --operator-url URL (in pairs)"
+            )
+        try:
+            parsed = httpx.URL(source.url)
+        except httpx.InvalidURL:
+            refuse(f"{command}: --operator-url {source.url} is not an http(s) URL")
+        host = parsed.host
+        if parsed.scheme not in ("http", "https") or not host:
+            refuse(f"{command}: --operator-url {source.url} is not an http(s) URL")
+        if parsed.scheme == "http" and host not in allowed:
+            refuse(
+                f"{command}: --operator-url {source.url} uses plain http, which the wallet "
+                "service refuses to fetch from (it allows plain http only to the hosts named "
+                "by its --insecure-http-host); use https, or, for an operator on this machine "
+                f"(local testing only), add --insecure-http-host {host} here and start the "
+                f"service with it too: mydata serve wallet --insecure-http-host {host}"
+            )
+        if parsed.scheme == "http" and host not in plain:
+            plain.append(host)
+    return plain
+
+
 async def _add_operators(
     agent_uri: str, sources: list[OperatorSource], insecure_hosts: list[str] | None
 ) -> None:
+    """Store the operators (checked first by :func:`_check_operator_sources`)."""
     if not sources:
         return
-    allowed = frozenset(insecure_hosts or ()) or LOOPBACK_HOSTS
+    allowed = frozenset(insecure_hosts or ())
     opened = await open_store(agent_uri, raw_key=store_key(agent_uri, create=True))
     try:
         for source in sources:
@@ -192,30 +255,71 @@ async def _add_operators(
         await opened.close()
 
 
+def _plain_http_note(hosts: list[str]) -> str | None:
+    """What ``init`` and ``trust add`` say after storing an operator URL over plain http."""
+    if not hosts:
+        return None
+    flags = " ".join(f"--insecure-http-host {host}" for host in hosts)
+    return (
+        f"plain http to {', '.join(hosts)}: the wallet service fetches from it only when "
+        f"started with {flags} (mydata serve wallet {flags})"
+    )
+
+
 # --- the service's admin API -------------------------------------------------------------------
 
 
-def _service_call(service: str | None, method: str, path: str, body: Any = None) -> Any:
+def _service_request(
+    service: str | None, method: str, path: str, body: Any = None
+) -> httpx.Response:
+    """The wallet service's answer, whatever its status; one that cannot be reached ends the
+    command (exit 1)."""
     url = (service or os.environ.get(SERVICE_ENV) or _DEFAULT_SERVICE).rstrip("/")
     token = os.environ.get(ADMIN_TOKEN_ENV, "")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx.request(method, url + path, json=body, headers=headers, timeout=60.0)
+        return httpx.request(method, url + path, json=body, headers=headers, timeout=60.0)
     except httpx.HTTPError as exc:
         error_console().print(
             f"[red]error:[/] cannot reach the wallet service at {escape(url)} "
             f"({escape(type(exc).__name__)}); is 'mydata serve wallet' running?"
         )
         raise typer.Exit(1) from None
+
+
+def _service_error(response: httpx.Response) -> dict[str, Any]:
+    """The service's error body (``{"code", "message", "details"?}``), or ``{}``."""
+    try:
+        error = response.json()
+    except ValueError:
+        return {}
+    return error if isinstance(error, dict) else {}
+
+
+def _fail(response: httpx.Response) -> None:
+    """Print the service's error (``error: [code] message``) and end with exit 1."""
+    error = _service_error(response)
+    if "code" in error:
+        text = f"[{error.get('code')}] {error.get('message')}"
+    else:
+        text = f"HTTP {response.status_code}"
+    error_console().print(f"[red]error:[/] {escape(text)}")
+    raise typer.Exit(1)
+
+
+def _service_call(service: str | None, method: str, path: str, body: Any = None) -> Any:
+    response = _service_request(service, method, path, body)
     if response.status_code >= 400:
-        try:
-            error = response.json()
-            text = f"[{error.get('code')}] {error.get('message')}"
-        except ValueError:
-            text = f"HTTP {response.status_code}"
-        error_console().print(f"[red]error:[/] {escape(text)}")
-        raise typer.Exit(1)
+        _fail(response)
     return response.json()
+
+
+def _unknown_thread(response: httpx.Response) -> bool:
+    """Whether the service answered that it has no such thread (404 ``unknownThread``)."""
+    if response.status_code != 404:
+        return False
+    details = _service_error(response).get("details")
+    return isinstance(details, dict) and details.get("reason") == "unknownThread"
 
 
 # --- output ------------------------------------------------------------------------------------
@@ -349,24 +453,30 @@ def _register_trust(wallet_app: typer.Typer) -> None:
     def add(
         operator: Annotated[str, typer.Option(help="The operator's DID (only it is trusted).")],
         operator_url: Annotated[
-            str | None, typer.Option(help="Its service URL (trust list, accreditations).")
+            str | None,
+            typer.Option(help="Its service URL (trust list, accreditations); needed."),
         ] = None,
         store: StoreOption = None,
         agent_store: AgentStoreOption = None,
-        insecure_http_host: InsecureHosts = None,
+        insecure_http_host: OperatorInsecureHosts = None,
     ) -> None:
-        """Trust an operator; a running wallet service uses it after a restart."""
+        """Trust an operator; a running wallet service uses it after a restart.
+
+        --operator-url is https, or plain http to a host named by --insecure-http-host (local
+        testing only), which 'mydata serve wallet' must then be started with too.
+        """
+        sources = [OperatorSource(operator, operator_url)]
+        plain = _check_operator_sources(sources, insecure_http_host, "trust add")
         uri = _agent_uri(store, agent_store)
-        run_command(
-            lambda: _add_operators(
-                uri, [OperatorSource(operator, operator_url)], insecure_http_host
-            )
+        run_command(lambda: _add_operators(uri, sources, insecure_http_host))
+        out = stdout_console()
+        out.print(
+            f"trusting operator {escape(operator)} (fetched from {escape(operator_url or '')})"
         )
-        stdout_console().print(
-            f"trusting operator {escape(operator)}"
-            + (f" (fetched from {escape(operator_url)})" if operator_url else "")
-        )
-        stdout_console().print(_RESTART_NOTE)
+        note = _plain_http_note(plain)
+        if note:
+            out.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
+        out.print(_RESTART_NOTE)
 
     @trust_app.command("list")
     def list_trusted(
@@ -442,9 +552,10 @@ def _register_trust(wallet_app: typer.Typer) -> None:
             if not stale:
                 out.print("no operator is trusted: mydata wallet trust add")
             return
-        age = found.get("age") or "never fetched"
+        age = found.get("age")
+        fetched = f"trust data {escape(str(age))} old" if age else "trust data never fetched"
         out.print(f"operators  {escape(', '.join(found['operators']))}")
-        out.print(f"entries    {found.get('entries')} (trust data {escape(str(age))} old)")
+        out.print(f"entries    {found.get('entries')} ({fetched})")
         if found.get("lastError"):
             out.print(f"[yellow]last refresh failed:[/] {escape(str(found['lastError']))}")
 
@@ -548,14 +659,19 @@ def _register_local(wallet_app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(help="The service URL of the --operator of the same position."),
         ] = None,
-        insecure_http_host: InsecureHosts = None,
+        insecure_http_host: OperatorInsecureHosts = None,
     ) -> None:
         """Create the wallet (passphrase-encrypted), its holder keys and the agent's store."""
         uri = resolve_store(store, "wallet")
         agent_uri = agent_store_uri(uri, agent_store)
+        try:
+            sources = sources_from(operator or [], operator_url or [])
+        except InvalidInputError as exc:
+            refuse(f"init: {exc.message}")
+        # Before anything is created: an operator the service would never fetch is refused.
+        plain = _check_operator_sources(sources, insecure_http_host, "init")
 
         async def work() -> tuple[str, dict[str, str]]:
-            sources = sources_from(operator or [], operator_url or [])
             async with _local(store, profile, create=True) as wallet:
                 holder, jwk = await wallet.holder_did(), await wallet.holder_jwk()
             await _ensure_agent_store(agent_uri)
@@ -569,6 +685,9 @@ def _register_local(wallet_app: typer.Typer) -> None:
         out.print(f"wallet store   {uri} (encrypted with your passphrase)")
         out.print(f"agent store    {agent_uri}")
         out.print("serve it with  mydata serve wallet (MYDATA_PASSPHRASE, MYDATA_ADMIN_TOKEN)")
+        note = _plain_http_note(plain)
+        if note:
+            out.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
 
     @wallet_app.command("import")
     def import_(
@@ -652,29 +771,103 @@ def _register_local(wallet_app: typer.Typer) -> None:
     @wallet_app.command("show")
     def show(
         credential_id: Annotated[str, typer.Argument(help="The credential's id.")],
+        raw: Annotated[
+            bool,
+            typer.Option(
+                "--raw",
+                help="Also print the credential as received (an SD-JWT or SMART Health Card "
+                "encoded as issued).",
+            ),
+        ] = False,
         store: StoreOption = None,
         profile: ProfileOption = None,
         as_json: JsonOption = False,
     ) -> None:
-        """One credential: its metadata and the credential as received."""
+        """One credential: its metadata and the claims it holds (--raw: as received too).
 
-        async def work() -> tuple[StoredCredential, Any]:
+        The claims as you hold them: an SD-JWT VC's with every disclosure applied, a SMART
+        Health Card's decoded. --json gives the credential as received and its claims.
+        """
+
+        async def work() -> tuple[StoredCredential, Any, Any]:
             async with _local(store, profile) as wallet:
-                return await wallet.get(credential_id), await wallet.content(credential_id)
+                try:
+                    meta = await wallet.get(credential_id)
+                except CredentialNotFoundError:
+                    raise _no_credential(credential_id) from None
+                return meta, await wallet.content(credential_id), await wallet.claims(credential_id)
 
-        meta, content = run_command(work)
+        meta, content, claims = run_command(work)
         if as_json:
-            typer.echo(json.dumps({"metadata": meta.to_json(), "credential": content}, indent=2))
+            # "credential" as received, as GET /wallet/credentials/{id} answers (scripts read
+            # it); "claims" what it says.
+            shown = {"metadata": meta.to_json(), "credential": content, "claims": claims}
+            typer.echo(json.dumps(shown, indent=2))
             return
         table = Table(show_header=False)
         table.add_column("", style="bold")
         table.add_column("", overflow="fold")
         for key, value in meta.to_json().items():
-            shown = ", ".join(value) if isinstance(value, list) else str(value or "")
-            table.add_row(key, escape(shown))
+            shown_value = ", ".join(value) if isinstance(value, list) else str(value or "")
+            table.add_row(key, escape(shown_value))
         out = stdout_console()
         out.print(table)
-        out.print(escape(content if isinstance(content, str) else json.dumps(content, indent=2)))
+        encoded = meta.format is not CredentialFormat.W3C_VC  # a W3C VC reads as it is
+        if encoded:
+            out.print(
+                "[bold]claims[/] (every disclosure applied)"
+                if meta.format is CredentialFormat.SD_JWT_VC
+                else "[bold]claims[/] (the card's JWS payloads, decoded)"
+            )
+        out.print(escape(json.dumps(claims, indent=2, ensure_ascii=False)), soft_wrap=True)
+        if raw and encoded:
+            out.print("[bold]as received[/]")
+            text = content if isinstance(content, str) else json.dumps(content, indent=2)
+            out.print(escape(text), soft_wrap=True)
+
+    @wallet_app.command("remove")
+    def remove(
+        credential_id: Annotated[str, typer.Argument(help="The credential's id.")],
+        yes: Annotated[bool, typer.Option("--yes", help="Do not ask; remove it.")] = False,
+        store: StoreOption = None,
+        profile: ProfileOption = None,
+    ) -> None:
+        """Delete a stored credential from this wallet, after asking (--yes: without).
+
+        Without a terminal to ask on it is refused unless --yes is given. What was presented
+        stays with its recipients and its consent records stay; an earlier backup still holds
+        it.
+        """
+        if not yes and not os.isatty(0):
+            refuse(
+                f"{credential_id} was not removed: there is no terminal to ask on; give --yes "
+                "to remove it without asking"
+            )
+
+        async def work() -> StoredCredential | None:
+            async with _local(store, profile) as wallet:
+                try:
+                    meta = await wallet.get(credential_id)
+                except CredentialNotFoundError:
+                    raise _no_credential(credential_id) from None
+                if not yes:
+                    out = stdout_console()
+                    out.print(escape(f"{meta.id}: {meta.summary} [{meta.format}]"))
+                    if meta.issuer:
+                        out.print(f"  issued by {escape(meta.issuer)}")
+                    if not _confirm("Remove this credential from the wallet?"):
+                        return None
+                try:
+                    await wallet.remove(credential_id)
+                except CredentialNotFoundError:  # removed by another process meanwhile
+                    raise _no_credential(credential_id) from None
+                return meta
+
+        removed = run_command(work)
+        if removed is None:
+            stdout_console().print("nothing was removed")
+            raise typer.Exit(1)
+        stdout_console().print(f"removed {escape(removed.id)}: {escape(removed.summary)}")
 
     @wallet_app.command("consents")
     def consents(
@@ -751,6 +944,14 @@ def _register_local(wallet_app: typer.Typer) -> None:
             f"{len(card.payload_text)} characters, sections {', '.join(card.sections)}, "
             f"expires {card.expires.isoformat() if card.expires else 'never'}"
         )
+
+
+def _no_credential(credential_id: str) -> CredentialNotFoundError:
+    return CredentialNotFoundError(
+        f"no credential {credential_id} in this wallet (profile): 'mydata wallet list' shows "
+        "the ids",
+        details={"id": credential_id},
+    )
 
 
 def _confirm(question: str) -> bool:
@@ -878,12 +1079,37 @@ def _register_service(wallet_app: typer.Typer) -> None:
 
     @wallet_app.command("decline")
     def decline(
-        thread: Annotated[str, typer.Argument(help="The request's thread id.")],
+        thread: Annotated[
+            str, typer.Argument(help="The thread id of a presentation request or an offer.")
+        ],
         service: ServiceOption = None,
     ) -> None:
-        """Refuse a presentation request; nothing is sent."""
-        _service_call(service, "POST", f"/wallet/requests/{thread}/decline")
-        stdout_console().print(f"declined {escape(thread)}")
+        """Refuse a presentation request or a credential offer; the other party is told.
+
+        For a request nothing is sent, for an offer nothing is requested.
+        """
+        answer = _service_request(service, "POST", f"/wallet/requests/{thread}/decline")
+        if _unknown_thread(answer):  # not a presentation request: an offer?
+            offer = _service_request(service, "POST", f"/wallet/offers/{thread}/decline")
+            if _unknown_thread(offer):
+                unknown = ProtocolStateError(
+                    f"no presentation request or credential offer with thread {thread} here: "
+                    "'mydata wallet requests' and 'mydata wallet offers' list those waiting",
+                    details={"reason": "unknownThread", "thread_id": thread},
+                )
+                print_error(error_console(), unknown)
+                raise typer.Exit(1)
+            if offer.status_code >= 400:
+                _fail(offer)
+            stdout_console().print(
+                f"declined the credential offer {escape(thread)}; nothing was requested"
+            )
+            return
+        if answer.status_code >= 400:
+            _fail(answer)
+        stdout_console().print(
+            f"declined the presentation request {escape(thread)}; nothing was sent"
+        )
 
     @wallet_app.command("withdraw")
     def withdraw(
@@ -975,6 +1201,33 @@ def _run_interruptible(work: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
             raise
 
 
+def _check_backup_file(file: Path, force: bool) -> None:
+    """Refuse a backup FILE that cannot or must not be written, before the wallet is opened
+    and a phrase made (exit 2, nothing done): a folder, a missing folder, and an existing file
+    without ``--force`` (an earlier backup is useless without its own phrase, which a new
+    backup does not know)."""
+    if file.is_dir():
+        refuse(f"{file} is a folder: give the backup file to write (nothing was backed up)")
+    if not file.parent.is_dir():
+        refuse(f"{file}: the folder {file.parent} does not exist (nothing was backed up)")
+    if (file.exists() or file.is_symlink()) and not force:
+        refuse(
+            f"{file} exists: it may be an earlier backup, which only its own recovery phrase "
+            "opens, and this backup would replace it; give another file, or --force to "
+            "replace it (nothing was backed up)"
+        )
+
+
+def _backup_file_failed(file: Path | None, exc: OSError) -> NoReturn:
+    """The backup file could not be written (it was not, nor any part of it): exit 1."""
+    if isinstance(exc, FileExistsError):
+        why = "it exists now (created meanwhile); give another file, or --force"
+    else:
+        why = exc.strerror or type(exc).__name__
+    print_error(error_console(), InvalidInputError(f"the backup was not written to {file}: {why}"))
+    raise typer.Exit(1)
+
+
 def _vault_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=10.0), follow_redirects=False)
 
@@ -993,17 +1246,24 @@ def _register_backup(wallet_app: typer.Typer) -> None:
             bool,
             typer.Option(
                 "--force",
-                help="--vault: replace the vault's backup even if it is not the one "
-                "this wallet last wrote or read.",
+                help="Replace an existing FILE; with --vault, replace the vault's backup even "
+                "if it is not the one this wallet last wrote or read.",
             ),
         ] = False,
         store: StoreOption = None,
         profile: ProfileOption = None,
     ) -> None:
         """An encrypted backup of credentials, keys and consent history, to a file and/or a
-        vault (which stores only ciphertext, under a slot only the phrase opens)."""
+        vault (which stores only ciphertext, under a slot only the phrase opens).
+
+        An existing FILE is not replaced without --force: it may be an earlier backup, which
+        only its own phrase opens. The file is written whole or not at all, readable by you
+        only (0600).
+        """
         if file is None and vault is None:
             raise typer.BadParameter("give a FILE, --vault URL, or both")
+        if file is not None:
+            _check_backup_file(file, force)
         if phrase is not None:
             _check_phrase(phrase)
         recovery = phrase or generate_recovery_phrase()
@@ -1024,15 +1284,23 @@ def _register_backup(wallet_app: typer.Typer) -> None:
 
         data, receipt = run_command(work)
         out = stdout_console()
-        if file is not None:
-            write_private(file, data)
-            out.print(f"written {file} ({len(data)} bytes)")
         if receipt is not None and vault is not None:
             verb = "stored in" if receipt.created else "replaced in"
             out.print(f"{verb} the vault {escape(vault)} ({receipt.size} bytes, {receipt.etag})")
-        if phrase is None:
+        failure: OSError | None = None
+        if file is not None:
+            try:
+                write_backup_file(file, data, replace=force)
+            except OSError as exc:
+                failure = exc
+            else:
+                out.print(f"written {escape(str(file))} ({len(data)} bytes)")
+        # Shown whenever a backup under it was stored (in the vault, even if FILE failed).
+        if phrase is None and (failure is None or receipt is not None):
             out.print("recovery phrase (write it down; it is shown only this once):")
             out.print(f"  {recovery}")
+        if failure is not None:
+            _backup_file_failed(file, failure)
 
     @wallet_app.command("restore")
     def restore_(

@@ -19,9 +19,11 @@ Three formats are accepted, each verified before it is stored and kept exactly a
 format                 verified with
 =====================  =====================================================================
 W3C VC (``ldp_vc``)    :func:`agent.credentials.verify_proofs` (issuer's key via the DID
-                       resolver; the key must be the issuer's)
+                       resolver; the key must be the issuer's), then the validity period
+                       (:func:`agent.credentials.check_validity_period`)
 SD-JWT VC              :func:`agent.credentials.sd_jwt.verify_sd_jwt` without Key Binding
-(``dc+sd-jwt``)        (the issuer-signed SD-JWT with all its Disclosures is kept)
+(``dc+sd-jwt``)        (``exp``/``nbf``/``iat`` checked; the issuer-signed SD-JWT with all
+                       its Disclosures is kept)
 SMART Health Card      ES256 against the issuer's JWKS (given, or fetched from
                        ``iss/.well-known/jwks.json`` with the injected HTTP client)
 =====================  =====================================================================
@@ -53,7 +55,7 @@ import httpx
 
 from agent.clock import Clock, format_datetime, parse_datetime, utcnow
 from agent.credentials.jcs import canonicalize
-from agent.credentials.model import type_values, validate_credential
+from agent.credentials.model import check_validity_period, type_values, validate_credential
 from agent.credentials.proofs import verify_proofs
 from agent.credentials.sd_jwt import IssuerKeyCallback, parse_sd_jwt, verify_sd_jwt
 from agent.dids import DIDResolver, did_key_from_public
@@ -80,6 +82,7 @@ __all__ = [
     "CredentialFormat",
     "StoredCredential",
     "Wallet",
+    "holder_claims",
     "open_wallet",
     "wallet_on",
 ]
@@ -306,6 +309,30 @@ def _shc_contents(cards: Sequence[Any]) -> tuple[tuple[str, ...], list[Any]]:
         subject = vc.get("credentialSubject")
         bundles.append(subject.get("fhirBundle") if isinstance(subject, dict) else None)
     return tuple(types), bundles
+
+
+def holder_claims(format: str, kept: Any) -> Any:
+    """What a credential kept as received (``kept``, as :meth:`Wallet.content` returns it)
+    says, as its holder sees it: a W3C VC is itself; an SD-JWT VC is its processed payload,
+    every Disclosure applied and the digests gone (the encoded form shows none of its
+    selectively disclosable claims); a SMART Health Card is the list of its JWS payloads,
+    decoded and inflated (``iss``, ``nbf``, ``vc`` with the FHIR bundle). Not verified again:
+    the credential was verified when stored.
+
+    :raises CredentialImportError: ``kept`` is not a credential of ``format``.
+    """
+    try:
+        if format == CredentialFormat.SD_JWT_VC and isinstance(kept, str):
+            return parse_sd_jwt(kept).claims
+        if format == CredentialFormat.SMART_HEALTH_CARD and isinstance(kept, str | dict):
+            return [shc.decode_shc_jws(jws).payload for jws in shc.jws_list(kept)]
+        if format == CredentialFormat.W3C_VC and isinstance(kept, dict):
+            return kept
+    except HealthMyDataError as exc:
+        raise CredentialImportError(
+            f"the stored {format} credential cannot be read ({exc.code})"
+        ) from None
+    raise CredentialImportError(f"the stored credential is not a {format[:50]} credential")
 
 
 def _stored_label(format: str, kept: Any) -> tuple[str, Any] | None:
@@ -558,7 +585,9 @@ class Wallet:
             ``walletIssuerKeyNotFound`` when a SHC issuer's key cannot be found.
         :raises DuplicateCredentialError: the same id or the same content is stored already.
         :raises agent.errors.HealthMyDataError: the verification errors of each format
-            (``SignatureError``, ``ProofError``, ``DataModelError``, ``DIDError``, ...).
+            (``SignatureError``, ``ProofError``, ``DataModelError``, ``DIDError``, ...); an
+            expired or not yet valid W3C VC or SD-JWT VC is ``RANGE_ERROR`` (the same clock
+            skew, :data:`agent.clock.DEFAULT_MAX_CLOCK_SKEW`, for both).
         """
         parsed = await self._verify(item, jwks)
         identifier = parsed.own_id or f"urn:sha256:{parsed.content_hash}"
@@ -633,7 +662,11 @@ class Wallet:
 
     async def _verify_w3c(self, document: dict[str, Any]) -> _Parsed:
         validate_credential(document, allow_v1=True)
-        await verify_proofs(document, self._resolver, now=self._clock())
+        now = self._clock()
+        await verify_proofs(document, self._resolver, now=now)
+        # As an SD-JWT's exp and nbf (verify_sd_jwt): after the proof, with the same clock
+        # skew; an expired or not yet valid credential is refused (RANGE_ERROR).
+        check_validity_period(document, now=now)
         issuer = document.get("issuer")
         issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
         subject = document.get("credentialSubject")
@@ -741,6 +774,19 @@ class Wallet:
         if record is None:
             raise _not_found(credential_id)
         return record.json()["kept"]
+
+    async def claims(self, credential_id: str) -> Any:
+        """What a stored credential says, as its holder sees it (:func:`holder_claims`).
+        Health data: for the citizen's own eyes, never to be logged.
+
+        :raises CredentialNotFoundError: no such credential.
+        """
+        async with self._store.session(self._profile) as session:
+            record = await session.fetch(CREDENTIAL_CATEGORY, credential_id)
+        if record is None:
+            raise _not_found(credential_id)
+        stored = record.json()
+        return holder_claims(str(stored.get("format")), stored.get("kept"))
 
     async def list(self) -> list[StoredCredential]:
         """Every stored credential, in the order they were added."""

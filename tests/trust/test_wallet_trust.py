@@ -113,7 +113,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         (home / "wallet").mkdir()
         init = mydata(
             "wallet", "init", "--operator", operator_did, "--operator-url", operator_url,
-            env=wallet_env,
+            "--insecure-http-host", "127.0.0.1", env=wallet_env,
         )  # fmt: skip
         assert "holder DID" in init.stdout
         listed = mydata("wallet", "trust", "list", env=wallet_env).stdout

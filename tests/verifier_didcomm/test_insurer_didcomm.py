@@ -50,7 +50,14 @@ class TrustingWallet(WalletService):
     """A wallet initialised with ``mydata wallet init --operator DID --operator-url URL``."""
 
     def __init__(self, home: Path, operator_did: str, operator_url: str) -> None:
-        self.operator = ("--operator", operator_did, "--operator-url", operator_url)
+        self.operator = (
+            "--operator",
+            operator_did,
+            "--operator-url",
+            operator_url,
+            "--insecure-http-host",
+            "localhost",
+        )
         super().__init__(home)
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -33,7 +33,16 @@ def test_status_says_a_restart_is_needed_after_trust_add(service: WalletService)
         is False
     )
 
-    added = service.cli("trust", "add", "--operator", OPERATOR, "--store", service.store)
+    added = service.cli(
+        "trust",
+        "add",
+        "--operator",
+        OPERATOR,
+        "--operator-url",
+        "https://operator.example",
+        "--store",
+        service.store,
+    )
     said = " ".join(added.stdout.split())
     assert f"trusting operator {OPERATOR}" in said
     assert "uses this after it is restarted" in said
