@@ -404,10 +404,16 @@ def _unreadable(what: str, source: str, exc: OSError, text: str = "") -> Invalid
     if text and isinstance(exc, FileNotFoundError):
         reason += f", and the argument is not {text} either"
     return InvalidInputError(
-        f"cannot read {what} {source}: {reason}",
+        f"cannot read {what} {_shown(source)}: {reason}",
         code=ErrorCode.PARSING_ERROR,
         details={"reason": "unreadable"},
     )
+
+
+def _shown(source: str) -> str:
+    """A command-line argument as an error names it: cut to 40 characters (a mistyped card or
+    credential pasted whole would otherwise be printed whole)."""
+    return source if len(source) <= 40 else source[:40] + "..."
 
 
 def _read_bounded(path: Path, what: str, limit: int, text: str = "") -> bytes:
@@ -473,6 +479,9 @@ def read_card_text(source: str) -> str:
         (``details['reason']``, see :mod:`verifier.qrimage`); a file that is not UTF-8 text;
         ``PARSING_ERROR`` (reason ``unreadable``) naming a file that cannot be read.
     """
+    if source == "-":  # standard input: what a QR reader or another program hands over
+        data = sys.stdin.buffer.read(max(_MAX_TEXT_FILE, MAX_IMAGE_BYTES) + 1)
+        return _card_bytes(data)
     path = _argument_file(source)
     if path is None:
         return source.strip()
@@ -482,6 +491,11 @@ def read_card_text(source: str) -> str:
         except OSError as exc:
             raise _unreadable("the card", source, exc) from None
     data = _read_bounded(path, "the card", max(_MAX_TEXT_FILE, MAX_IMAGE_BYTES), _CARD_TEXT)
+    return _card_bytes(data)
+
+
+def _card_bytes(data: bytes) -> str:
+    """The card's text from a file's or standard input's bytes: an image's QR code, or text."""
     if looks_like_image(data):
         return decode_qr_image(data)
     if len(data) > _MAX_TEXT_FILE:
@@ -701,8 +715,8 @@ def register_er(app: typer.Typer) -> None:
         source: Annotated[
             str,
             typer.Argument(
-                help="The card's QR text, a file holding it, or an image of the QR code "
-                "(PNG, JPEG, GIF, BMP, WebP)."
+                help="The card's QR text, a file holding it, an image of the QR code "
+                "(PNG, JPEG, GIF, BMP, WebP), or - for standard input."
             ),
         ],
         cache: Annotated[
@@ -820,7 +834,8 @@ def register_insurer(app: typer.Typer) -> None:
         file: Annotated[
             str,
             typer.Argument(
-                help="The presentation: SD-JWT text or VP JSON, or a file holding either."
+                help="The presentation: SD-JWT text or VP JSON, a file holding either, or - "
+                "for standard input."
             ),
         ],
         claim_type: Annotated[str, typer.Option("--claim-type", help="e.g. institutional.")],
@@ -850,7 +865,7 @@ def register_insurer(app: typer.Typer) -> None:
                 names=("--claim-id", "--claim-type"),
             )
             text = read_text_argument(
-                file, "the evidence", text="an SD-JWT or a presentation's JSON"
+                file, "the evidence", text="an SD-JWT or a presentation's JSON", stdin=True
             )
             offline_cache = _load_offline_cache_file(cache)
             uri = resolve_store(store, "insurer")

@@ -216,3 +216,39 @@ def test_verify_takes_an_sd_jwt_or_json_inline(hospital: Party, tmp_path: Path) 
     missing = _run("verify", str(tmp_path / "nothere.json"), "--json", home=tmp_path)
     assert missing.exit_code == 2
     assert "cannot read the document" in json.loads(missing.output)["error"]["message"]
+
+
+def _run_stdin(*args: str, home: Path, stdin: str) -> Result:
+    result = CliRunner().invoke(
+        build_app(), list(args), env={"MYDATA_HOME": str(home)}, input=stdin
+    )
+    assert isinstance(result.exception, SystemExit | None), result.exception
+    assert "Traceback" not in result.output
+    return result
+
+
+def test_er_scan_and_insurer_verify_read_standard_input(
+    hospital: Party, citizen: Party, cache: Path, tmp_path: Path
+) -> None:
+    """``-``: a card or evidence piped in stays out of the process list and the shell's
+    history, where a command-line argument is visible to every local user (review)."""
+    card = _card(hospital, citizen).payload_text
+    scanned = _run_stdin("er", "scan", "-", "--cache", str(cache), home=tmp_path, stdin=card)
+    assert scanned.exit_code == 0, scanned.output
+    assert "ACCEPTED" in scanned.output
+    evidence = claim_evidence(hospital, citizen, iat=utcnow() - timedelta(days=1))
+    verified = _run_stdin(
+        "insurer", "verify", "-", "--claim-type", "institutional", "--claim-id", "C-7",
+        "--store", str(tmp_path / "insurer.sqlite"), "--cache", str(cache),
+        home=tmp_path, stdin=evidence + "\n",
+    )  # fmt: skip
+    assert verified.exit_code == 0, verified.output
+    assert "ACCEPTED" in verified.output
+
+
+def test_an_unreadable_argument_is_not_echoed_whole(tmp_path: Path) -> None:
+    pasted = '"' + "x" * 200  # a credential pasted with a stray quote: taken for a file name
+    result = _run("er", "scan", pasted, home=tmp_path)
+    assert result.exit_code == 2
+    assert "cannot read the card" in " ".join(result.output.split())
+    assert "x" * 60 not in result.output.replace("\n", "")
