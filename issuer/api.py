@@ -63,7 +63,6 @@ from agent.errors import (
     HealthMyDataError,
     InvalidInputError,
     StatusError,
-    StorageError,
 )
 from agent.jsonio import DEFAULT_MAX_BYTES, parse_json_object
 from agent.openapi import json_body, object_schema
@@ -693,14 +692,8 @@ def _issue_router() -> APIRouter:
         batch = _batch_request(body)
         hospital = _hospital(request)
         jobs = BatchJobs(hospital.store, clock=hospital.clock, audit=hospital.audit)
-        job = await jobs.create(batch.job_id, batch.items, batch.credential_format)
-        if job.format != batch.credential_format:
-            raise StorageError(
-                f"batch job {batch.job_id} was created for format {job.format[:20]!r}; post it "
-                "again with that format, or choose another job id",
-                code=ErrorCode.BATCH_JOB_CONFLICT,
-                details={"jobId": batch.job_id, "format": job.format[:20]},
-            )
+        # The same jobId with other patients or another format: 409 batchJobConflict.
+        await jobs.create(batch.job_id, batch.items, batch.credential_format)
         runs: _BatchRuns = request.app.state.batch_runs
         if runs.start(batch.job_id):  # else it runs here already: one run at a time
             run_in_background(
@@ -770,9 +763,9 @@ def _issue_router() -> APIRouter:
         of the record). Post those patients again in a new job once their records are
         fixed."""
         hospital = _hospital(request)
-        failures = await BatchJobs(hospital.store, clock=hospital.clock).failure_details(job_id)
-        start = max(offset, 0)
-        page = failures[start : start + min(max(limit, 1), _MAX_PAGE)]
+        page = await BatchJobs(hospital.store, clock=hospital.clock).failure_details(
+            job_id, offset=max(offset, 0), limit=min(max(limit, 1), _MAX_PAGE)
+        )
         return BatchFailures(
             failures=[
                 BatchFailedItem(key=item.patient_key, code=item.code, message=item.message)

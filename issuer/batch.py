@@ -424,12 +424,19 @@ class BatchJobs:
     def _same_job(self, job: BatchJob, digest: str, format: str) -> BatchJob:
         """``job``, when it is the job asked for again: the same patients, payloads and format
         (a job resumed in another format would hold both)."""
-        if job.digest != digest or job.format != format:
+        if job.digest != digest:
             raise StorageError(
-                f"batch job {job.job_id} exists with other patients, payloads or format; choose "
+                f"batch job {job.job_id} exists with other patients or payloads; choose "
                 "another job id",
                 code=ErrorCode.BATCH_JOB_CONFLICT,
                 details={"jobId": job.job_id},
+            )
+        if job.format != format:
+            raise StorageError(
+                f"batch job {job.job_id} was created for format {job.format[:20]!r}; run it "
+                "again with that format, or choose another job id",
+                code=ErrorCode.BATCH_JOB_CONFLICT,
+                details={"jobId": job.job_id, "format": job.format[:20]},
             )
         return job
 
@@ -684,8 +691,16 @@ class BatchJobs:
         """
         return [(item.patient_key, item.code) for item in await self.failure_details(job_id)]
 
-    async def failure_details(self, job_id: str) -> list[BatchFailure]:
-        """Every item that failed, in chunk order, with its error's code and message.
+    async def failure_details(
+        self, job_id: str, *, offset: int = 0, limit: int | None = None
+    ) -> list[BatchFailure]:
+        """The items that failed, in chunk order, with their error's code and message: all of
+        them, or ``limit`` from ``offset``.
+
+        Only the chunk records that hold a failure are read (a chunk that issued as many
+        credentials as it has items holds none), and reading stops once the page is full: a
+        chunk record holds up to 500 credentials, so a page of a large job must not read them
+        all.
 
         :raises StorageError: ``batchJobNotFound`` for an unknown job.
         """
@@ -693,15 +708,19 @@ class BatchJobs:
         found: list[BatchFailure] = []
         if not job.failed:
             return found
+        wanted = None if limit is None else offset + limit
         async with self._store.session(self._profile) as session:
             for number, count in enumerate(job.chunk_issued):
-                if count is None:
+                items = min(job.chunk_size, job.total - number * job.chunk_size)
+                if count is None or count >= items:
                     continue
                 record = await session.get(ISSUED_CATEGORY, _chunk_name(job_id, number))
                 for row in _object(record.json())["failed"]:
                     message = str(row[2]) if len(row) > 2 else ""
                     found.append(BatchFailure(str(row[0]), str(row[1]), message))
-        return found
+                if wanted is not None and len(found) >= wanted:
+                    break
+        return found[offset:wanted]
 
     # --- upgrading --------------------------------------------------------------------------
 

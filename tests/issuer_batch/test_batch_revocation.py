@@ -603,3 +603,27 @@ async def test_a_damaged_record_does_not_stop_the_hospital_loading(store: Store)
     loaded = await Hospital.load(store, clock=lambda: NOW)
     assert loaded is not None
     assert loaded.did == hospital.did
+
+
+async def test_failures_are_paged_reading_only_chunks_that_hold_one(store: Store) -> None:
+    """A page of failures reads only the chunk records with a failure, and stops when full
+    (every chunk record of the job, up to 1 MB each, was read for every page: review)."""
+    hospital = await _hospital(store)
+    patients = _patients(4)
+    bad = {"resourceType": "Nope"}
+    patients = [
+        (f"p{i}", {**payload, "fhir": bad} if i in (2, 7) else payload)
+        for i, (_, payload) in enumerate(patients + _patients(4))
+    ]
+    await hospital.run_batch("paged", patients, chunk_size=2)
+    jobs = BatchJobs(store, clock=lambda: NOW)
+    everything = await jobs.failure_details("paged")
+    assert [f.patient_key for f in everything] == ["p2", "p7"]
+    # Chunks 0 and 2 hold no failure: without their records the pages still read.
+    async with store.transaction() as txn:
+        for number in (0, 2):
+            await txn.remove(ISSUED_CATEGORY, f"paged:{number:06d}")
+        await txn.commit()
+    assert await jobs.failure_details("paged", offset=0, limit=1) == everything[:1]
+    assert await jobs.failure_details("paged", offset=1, limit=5) == everything[1:]
+    assert await jobs.failure_details("paged", offset=2, limit=5) == []
