@@ -322,7 +322,8 @@ def _check_command_line(
       the network; with a token set: the flag would silently switch the token off.
     - a ``--public-url`` that is not an absolute http(s) URL with a host, has a query or
       fragment, or uses http to a host neither loopback nor an ``--insecure-http-host``
-      (:func:`_check_public_url`): peers would be handed links that lead nowhere.
+      (:func:`_check_public_url`): peers would be handed links that lead nowhere; none at all
+      on a non-loopback ``--host`` (the default URL is made from the address it binds).
     - an ``--operator-url`` over plain http to a host not named by ``--insecure-http-host``:
       the trust sync would refuse it at every refresh and the verifier retry forever; an
       ``--operator-url`` with no ``--operator`` it belongs to.
@@ -340,6 +341,12 @@ def _check_command_line(
             )
     if public_url is not None:
         _check_public_url(public_url, insecure_hosts)
+    elif not _is_loopback(host):
+        _refuse(
+            f"--host {host} serves on the network: give --public-url, the https URL peers reach "
+            f"this service at (the default, http://{host}:PORT, would be handed out in "
+            "invitations and DIDComm endpoints that lead nowhere)"
+        )
     if len(operator_url) > len(operator):
         _refuse(
             "each --operator-url belongs to an --operator DID (give them in pairs, in the same "

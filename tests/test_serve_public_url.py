@@ -122,3 +122,20 @@ def test_invitations_are_made_from_the_public_url(tmp_path: Path) -> None:
         assert made.json()["invitation_url"].startswith(f"{public}/invite?_oob=")
     finally:
         stop_process(process)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10"])
+def test_a_network_host_needs_a_public_url(tmp_path: Path, host: str) -> None:
+    """Without --public-url the service advertised http://0.0.0.0:PORT in its invitations and
+    DIDComm endpoint (review)."""
+    result = subprocess.run(
+        [MYDATA, "serve", "verifier", "--host", host, "--port", str(free_port())],
+        env={**os.environ, "MYDATA_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "give --public-url" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
