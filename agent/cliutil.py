@@ -7,12 +7,15 @@ the party's store with a generated key (:func:`with_new_store`) and tell the use
 and where its key file went (:func:`print_store`). ``audit verify`` commands report a
 hash-chained audit log's verification alike (:func:`report_audit_verification`). Files that
 hold health data or secrets are written readable by their owner only (:func:`write_private`).
+Commands that take "a file or the text itself" tell the two apart alike
+(:func:`looks_like_inline_text`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, TypeVar
@@ -28,15 +31,50 @@ from agent.storeconfig import key_file_for, store_key
 __all__ = [
     "AuditVerificationResult",
     "check_output_file",
+    "looks_like_inline_text",
+    "looks_like_jws",
     "print_store",
     "refuse",
     "report_audit_verification",
     "run_command",
+    "shown_argument",
     "with_new_store",
     "write_private",
 ]
 
 _T = TypeVar("_T")
+
+#: The start of an emergency card's QR text (``HM1:``; a later version's number too, so that
+#: its text is refused as that version, not looked for as a file).
+_CARD_PREFIX = re.compile(r"HM[0-9]+:")
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def looks_like_jws(text: str) -> bool:
+    """Three base64url parts (ASCII letters, digits, ``-``, ``_``) separated by dots."""
+    parts = text.split(".")
+    return len(parts) == 3 and all(_BASE64URL.fullmatch(part) for part in parts)
+
+
+def shown_argument(argument: str) -> str:
+    """A "file or text" argument as an error names it: whole up to 120 characters (a file's
+    path), else its first 40 (a credential pasted with a typo, health data, is not printed
+    whole)."""
+    return argument if len(argument) <= 120 else argument[:40] + "..."
+
+
+def looks_like_inline_text(argument: str) -> bool:
+    """Whether a command-line argument is a document's text rather than a file's name: an
+    emergency card (``HM1:``...), a SMART Health Card (``shc:/``...), a compact SD-JWT or JWS
+    (its header ``eyJ``..., three base64url parts), or a JSON object (``{``...). One rule for
+    every command that takes "a file or the text" (``verify``, ``er scan``, ``insurer
+    verify``, ``wallet import``); a file whose name starts so is read when given as ``./NAME``.
+    """
+    text = argument.strip()
+    if text.startswith(("shc:/", "{")) or _CARD_PREFIX.match(text):
+        return True
+    head = text.split("~", 1)[0]
+    return head.startswith("eyJ") and looks_like_jws(head)
 
 
 def run_command(work: Callable[[], Coroutine[Any, Any, _T]]) -> _T:

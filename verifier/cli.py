@@ -10,7 +10,6 @@ import asyncio
 import errno
 import json
 import logging
-import re
 import sys
 from collections.abc import Iterable
 from dataclasses import replace
@@ -25,6 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from agent.cli import InsecureHosts, loopback_hint
+from agent.cliutil import looks_like_inline_text, looks_like_jws, shown_argument
 from agent.console import error_console, print_error, stdout_console
 from agent.credentials.emergency_qr import (
     EMERGENCY_AUDIENCE,
@@ -348,35 +348,10 @@ async def verify_text(
         )
 
 
-def looks_like_jws(text: str) -> bool:
-    """Three base64url parts separated by dots."""
-    parts = text.split(".")
-    return len(parts) == 3 and all(
-        part.replace("-", "").replace("_", "").isalnum() for part in parts
-    )
-
-
 #: Largest text file read as a command's text (a card holds at most a few thousand
 #: characters; a credential or presentation's JSON is refused over the same size).
 _MAX_TEXT_FILE = DEFAULT_MAX_BYTES
-#: The start of an emergency card's QR text (``HM1:``; a later version's number too, so that
-#: its text is refused as that version, not looked for as a file).
-_CARD_PREFIX = re.compile(r"HM[0-9]+:")
 _CARD_TEXT = "a card's text (HM1:... or an SD-JWT)"
-
-
-def looks_like_inline_text(argument: str) -> bool:
-    """Whether a command-line argument is a document's text rather than a file's name: an
-    emergency card (``HM1:``...), a SMART Health Card (``shc:/``...), a compact SD-JWT or JWS
-    (its header ``eyJ``..., three base64url parts), or a JSON object (``{``...).
-
-    A file whose name starts so is still read when given as ``./NAME``.
-    """
-    text = argument.strip()
-    if text.startswith(("shc:/", "{")) or _CARD_PREFIX.match(text):
-        return True
-    head = text.split("~", 1)[0]
-    return head.startswith("eyJ") and looks_like_jws(head)
 
 
 def _argument_file(source: str) -> Path | None:
@@ -404,16 +379,10 @@ def _unreadable(what: str, source: str, exc: OSError, text: str = "") -> Invalid
     if text and isinstance(exc, FileNotFoundError):
         reason += f", and the argument is not {text} either"
     return InvalidInputError(
-        f"cannot read {what} {_shown(source)}: {reason}",
+        f"cannot read {what} {shown_argument(source)}: {reason}",
         code=ErrorCode.PARSING_ERROR,
         details={"reason": "unreadable"},
     )
-
-
-def _shown(source: str) -> str:
-    """A command-line argument as an error names it: cut to 40 characters (a mistyped card or
-    credential pasted whole would otherwise be printed whole)."""
-    return source if len(source) <= 40 else source[:40] + "..."
 
 
 def _read_bounded(path: Path, what: str, limit: int, text: str = "") -> bytes:

@@ -28,7 +28,6 @@ import errno
 import json
 import logging
 import os
-import re
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -42,7 +41,13 @@ import typer
 from rich.table import Table
 
 from agent.cli import loopback_hint
-from agent.cliutil import refuse, run_command, write_private
+from agent.cliutil import (
+    looks_like_inline_text,
+    refuse,
+    run_command,
+    shown_argument,
+    write_private,
+)
 from agent.console import error_console, escape, print_error, stdout_console
 from agent.dids import DIDResolver
 from agent.errors import (
@@ -52,6 +57,7 @@ from agent.errors import (
     ProtocolStateError,
     StorageError,
 )
+from agent.jsonio import DEFAULT_MAX_BYTES
 from agent.servenames import NO_PASSPHRASE
 from agent.service import ADMIN_TOKEN_ENV
 from agent.storage import Store, open_store, settle_pending_calls
@@ -584,15 +590,6 @@ def _configured_operators(agent_uri: str) -> set[str] | None:
         return None
 
 
-#: Credential text given as ``wallet import``'s argument instead of a file's name: SMART Health
-#: Card QR text, a compact JWS or SD-JWT (a JOSE header always begins ``eyJ``, ``{"``), or a
-#: JSON object (as ``mydata verify`` takes them; a file named so is read as ``./NAME``).
-_INLINE_CREDENTIAL = re.compile(
-    r"shc:/.*|\{.*|eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(?:~[A-Za-z0-9_.~-]*)?",
-    re.DOTALL,
-)
-
-
 def _credential_argument(argument: str) -> bytes | str:
     """What ``wallet import`` was given: stdin for ``-``, the credential itself when the
     argument is one (``shc:/`` QR text, in chunks separated by spaces or line breaks too; a
@@ -601,14 +598,20 @@ def _credential_argument(argument: str) -> bytes | str:
     and exit 2, before the wallet opens.
     """
     if argument == "-":
-        return sys.stdin.buffer.read()
+        data = sys.stdin.buffer.read(DEFAULT_MAX_BYTES + 1)
+        if len(data) > DEFAULT_MAX_BYTES:
+            refuse(f"standard input is over the limit of {DEFAULT_MAX_BYTES} bytes")
+        return data
     text = argument.strip()
-    if _INLINE_CREDENTIAL.fullmatch(text):
+    if looks_like_inline_text(text):  # the rule of every "file or text" command
         return text
-    # The argument's start only: it may be a credential pasted with a typo (health data).
-    shown = argument if len(argument) <= 120 else argument[:40] + "..."
+    shown = shown_argument(argument)
     try:
-        return Path(argument).read_bytes()
+        with Path(argument).open("rb") as handle:
+            data = handle.read(DEFAULT_MAX_BYTES + 1)
+        if len(data) > DEFAULT_MAX_BYTES:
+            refuse(f"{shown} is over the limit of {DEFAULT_MAX_BYTES} bytes for a credential")
+        return data
     except FileNotFoundError:
         refuse(
             f"no file {shown}: give a credential file, - for stdin, or the credential itself "

@@ -252,3 +252,19 @@ def test_an_unreadable_argument_is_not_echoed_whole(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "cannot read the card" in " ".join(result.output.split())
     assert "x" * 60 not in result.output.replace("\n", "")
+
+
+def test_one_rule_for_every_file_or_text_command() -> None:
+    """``wallet import`` and the verifier commands tell text from a file name by one rule
+    (agent.cliutil), ASCII base64url only (it was implemented twice, differently: review)."""
+    import wallet.cli
+    from agent.cliutil import looks_like_inline_text as shared
+    from agent.cliutil import shown_argument
+
+    assert looks_like_inline_text is shared
+    assert wallet.cli.looks_like_inline_text is shared
+    assert shared("HM1:0123")
+    assert shared("eyJhbGciOiJFZERTQSJ9.e30.c2ln")
+    assert not shared("eyJhbGciOiJFZERTQSJ9.é30.c2ln")  # not base64url: a file name
+    assert shown_argument("a" * 120) == "a" * 120
+    assert shown_argument("a" * 121) == "a" * 40 + "..."
