@@ -272,16 +272,7 @@ async def withdraw(wallet: Wallet, consent_id: str) -> JSONObject:
     holder = await wallet.holder_did()
     signer = await wallet.holder_signer()
     async with wallet.store.transaction(wallet.profile) as txn:
-        record = await txn.fetch(CONSENT_CATEGORY, consent_id, for_update=True)
-        if record is None:
-            raise _not_found(consent_id)
-        data = record.json()
-        if data["status"] != ConsentStatus.ACTIVE:
-            raise ConsentError(
-                "this consent was withdrawn already",
-                code=ErrorCode.CONSENT_NOT_ACTIVE,
-                details={"consentId": consent_id},
-            )
+        data = await _active_for_update(txn, consent_id)
         statement: JSONObject = {
             "type": [WITHDRAWAL_TYPE],
             "issuer": holder,
@@ -307,6 +298,24 @@ async def withdraw(wallet: Wallet, consent_id: str) -> JSONObject:
     }
 
 
+async def _active_for_update(txn: Session, consent_id: str) -> dict[str, Any]:
+    """The consent's current record, locked for this transaction, while it is active.
+
+    :raises ConsentError: ``consentNotFound``; ``consentNotActive`` when withdrawn already.
+    """
+    record = await txn.fetch(CONSENT_CATEGORY, consent_id, for_update=True)
+    if record is None:
+        raise _not_found(consent_id)
+    data: dict[str, Any] = record.json()
+    if data["status"] != ConsentStatus.ACTIVE:
+        raise ConsentError(
+            "this consent was withdrawn already",
+            code=ErrorCode.CONSENT_NOT_ACTIVE,
+            details={"consentId": consent_id},
+        )
+    return data
+
+
 async def rollback_consent(wallet: Wallet, consent_id: str, *, reason: str) -> JSONObject:
     """Roll back a consent whose presentation never reached its recipient: its current state is
     removed (:func:`get_consent` no longer finds it, nor :func:`list_consents`), and the history
@@ -318,16 +327,7 @@ async def rollback_consent(wallet: Wallet, consent_id: str, *, reason: str) -> J
     """
     time = format_datetime(wallet.clock())
     async with wallet.store.transaction(wallet.profile) as txn:
-        record = await txn.fetch(CONSENT_CATEGORY, consent_id, for_update=True)
-        if record is None:
-            raise _not_found(consent_id)
-        data = record.json()
-        if data["status"] != ConsentStatus.ACTIVE:
-            raise ConsentError(
-                "this consent was withdrawn already",
-                code=ErrorCode.CONSENT_NOT_ACTIVE,
-                details={"consentId": consent_id},
-            )
+        data = await _active_for_update(txn, consent_id)
         statement: JSONObject = {
             "type": [UNDELIVERED_TYPE],
             "consent": consent_id,
