@@ -48,7 +48,7 @@ import logging
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -76,7 +76,7 @@ from agent.service import (
 )
 from agent.status.publish import SignedCache, find_list, status_list_router
 from issuer.accreditation import load_link
-from issuer.batch import BatchJob, BatchJobs, JobState
+from issuer.batch import BatchJobs, JobState
 from issuer.didcomm import RECORD_SELECTION, offer_router, register_issuance
 from issuer.fhir import read_fhir_input
 from issuer.hospital import FORMATS, Hospital, StatusAction
@@ -106,8 +106,6 @@ STATUS_UPDATE_TYPES: Final = frozenset({ENTRY_TYPE, LIST_CREDENTIAL_TYPE})
 _JOB_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,100}")
 #: The largest page of ``GET /batches/{id}/credentials`` and ``/failures``.
 _MAX_PAGE: Final = 1000
-#: Background batch runs whose failure this process remembers (:class:`_BatchRuns`).
-_MAX_REMEMBERED_FAILURES: Final = 1000
 
 
 def _hospital(request: Request) -> Hospital:
@@ -323,47 +321,24 @@ def _batch_item(position: int, patient: object, credential_format: str) -> str:
     return key
 
 
-@dataclass
 class _BatchRuns:
-    """The batch jobs this process runs in the background, and those whose run here failed.
+    """The batch jobs this process runs in the background: one run of a job at a time here
+    (posting a running job again answers 202 and starts nothing). A run that fails is recorded
+    in its job (:meth:`issuer.batch.BatchJobs.mark_failed`), for every replica to see."""
 
-    A run that fails before :meth:`issuer.batch.BatchJobs.run` marks its job ``failed`` (the
-    store failing as the run starts, say) leaves the job record ``pending`` or ``running``.
-    The failure is remembered here, so that ``GET /batches/{id}`` answers ``failed`` rather than
-    ``pending`` forever, until the job is posted again (which resumes it) or its record moves on.
-    Per process, the newest :data:`_MAX_REMEMBERED_FAILURES`, not kept across restarts.
-    """
-
-    running: set[str] = field(default_factory=set)
-    failed: dict[str, str] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.running: set[str] = set()
 
     def start(self, job_id: str) -> bool:
-        """Note that ``job_id`` runs here; ``False`` when it already does (one run at a time)."""
+        """Note that ``job_id`` runs here; ``False`` when it already does."""
         if job_id in self.running:
             return False
         self.running.add(job_id)
-        self.failed.pop(job_id, None)
         return True
-
-    def end(self, job_id: str, error: BaseException | None) -> None:
-        """The run of ``job_id`` ended: done, cancelled (``None``) or failed with ``error``."""
-        self.running.discard(job_id)
-        if error is not None:
-            self.failed[job_id] = type(error).__name__
-            while len(self.failed) > _MAX_REMEMBERED_FAILURES:
-                del self.failed[next(iter(self.failed))]
-
-    def state(self, job: BatchJob) -> tuple[JobState, str | None]:
-        """The job's state and error as ``GET /batches/{id}`` shows them."""
-        error = self.failed.get(job.job_id)
-        if error is not None and job.state in (JobState.PENDING, JobState.RUNNING):
-            return JobState.FAILED, error
-        return job.state, job.error
 
 
 async def _run_batch(hospital: Hospital, batch: _BatchRequest, runs: _BatchRuns) -> None:
     """Run a batch job in the background; the job's state says how it ended."""
-    failure: Exception | None = None
     try:
         await hospital.run_batch(
             batch.job_id, batch.items, credential_format=batch.credential_format
@@ -375,11 +350,10 @@ async def _run_batch(hospital: Hospital, batch: _BatchRequest, runs: _BatchRuns)
             batch.job_id,
         )
         raise
-    except Exception as exc:  # failed: GET /batches/{id} says so; post it again to resume
-        failure = exc
-        log.exception("batch job %s failed", batch.job_id)
+    except Exception as exc:  # failed: the job records it; post it again to resume
+        log.error("batch job %s failed: %s", batch.job_id, type(exc).__name__)
     finally:
-        runs.end(batch.job_id, failure)
+        runs.running.discard(batch.job_id)
 
 
 class BatchStarted(BaseModel):
@@ -713,16 +687,14 @@ def _issue_router() -> APIRouter:
         ``GET /batches/{id}/failures``)."""
         hospital = _hospital(request)
         job = await BatchJobs(hospital.store, clock=hospital.clock).job(job_id)
-        runs: _BatchRuns = request.app.state.batch_runs
-        state, error = runs.state(job)
         return BatchStatus(
             jobId=job_id,
-            state=state,
+            state=job.state,
             done=job.done,
             total=job.total,
             issued=job.issued,
             failed=job.failed,
-            error=error,
+            error=job.error,
         )
 
     @router.get(

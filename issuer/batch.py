@@ -60,8 +60,9 @@ the run, marks the job ``failed`` and is re-raised; running the job again resume
 that failed.
 
 Job states (:class:`JobState`, guarded by :data:`TRANSITIONS`): ``pending -> running ->
-done``; ``running -> failed -> running``; ``running -> running`` resumes after a crash. Running
-a ``done`` job issues nothing.
+done``; ``running -> failed -> running``; ``running -> running`` resumes after a crash;
+``pending -> failed`` when a run fails before it starts (:meth:`BatchJobs.mark_failed`).
+Running a ``done`` job issues nothing.
 
 FHIR work one chunk ahead (``run(..., fhir_member=...)``): validating a FHIR resource
 (fhir.resources, about a third of a credential's CPU time) and mapping it for its claims
@@ -182,7 +183,7 @@ class JobState(StrEnum):
 
 #: The states each state may move to; :func:`_advance` refuses anything else.
 TRANSITIONS: Final[dict[JobState, frozenset[JobState]]] = {
-    JobState.PENDING: frozenset({JobState.RUNNING}),
+    JobState.PENDING: frozenset({JobState.RUNNING, JobState.FAILED}),
     JobState.RUNNING: frozenset({JobState.RUNNING, JobState.DONE, JobState.FAILED}),
     JobState.FAILED: frozenset({JobState.RUNNING}),
     JobState.DONE: frozenset(),
@@ -474,6 +475,40 @@ class BatchJobs:
         :raises Exception: whatever ``issue_one`` raised that is not a
             ``HealthMyDataError``; the job is then ``failed``.
         """
+        try:
+            return await self._run(
+                job_id, issue_one, progress, before_chunk, actor, fhir_member, pool
+            )
+        except Exception as exc:
+            # Whatever stopped the run (an item's unexpected error, the store failing as it
+            # starts or ends, an audit append): the job says so, for every replica, until it is
+            # run again. Cancellation and KeyboardInterrupt are BaseExceptions: they leave the
+            # job running, to be resumed, as a crash would.
+            with contextlib.suppress(StorageError):
+                await self.mark_failed(job_id, type(exc).__name__)
+            raise
+
+    async def mark_failed(self, job_id: str, error: str) -> BatchJob:
+        """Record that a run of ``job_id`` failed with ``error`` (an exception's type name,
+        never its message); a job ``done`` or ``failed`` already is left as it is.
+
+        :raises StorageError: ``batchJobNotFound``; the store fails.
+        """
+        job = await self._load(job_id)
+        if job.state in (JobState.DONE, JobState.FAILED):
+            return job
+        return await self._set_state(job_id, JobState.FAILED, error=error)
+
+    async def _run(
+        self,
+        job_id: str,
+        issue_one: IssueOne,
+        progress: Progress | None,
+        before_chunk: BeforeChunk | None,
+        actor: str | None,
+        fhir_member: str | None,
+        pool: bool | None,
+    ) -> JobResult:
         job = await self._load(job_id)
         if job.state is JobState.DONE:
             return _result(job, 0, len(job.chunk_issued))
@@ -495,28 +530,22 @@ class BatchJobs:
         try:
             items: list[Any] | None = None
             for position, number in enumerate(remaining):
-                try:
-                    if position == 0 or ahead is None:
-                        items = await self._items(job_id, number)
-                    precomputed = await ahead.take(number) if ahead is not None else []
-                    following = remaining[position + 1] if position + 1 < len(remaining) else None
-                    next_items: list[Any] | None = None
-                    if ahead is not None and following is not None:
-                        # Read ahead only: nothing is stored before the chunk's commit.
-                        next_items = await self._items(job_id, following)
-                        if next_items is not None:
-                            ahead.submit(following, next_items)
-                    stored = None
-                    if items is not None:  # None: done by another runner since we loaded it.
-                        stored = await self._run_chunk(
-                            job_id, number, items, issue_one, before_chunk, precomputed
-                        )
-                    items = next_items
-                except Exception as exc:
-                    # Cancellation and KeyboardInterrupt are BaseExceptions: they leave the job
-                    # running, to be resumed, as a crash would.
-                    await self._set_state(job_id, JobState.FAILED, error=type(exc).__name__)
-                    raise
+                if position == 0 or ahead is None:
+                    items = await self._items(job_id, number)
+                precomputed = await ahead.take(number) if ahead is not None else []
+                following = remaining[position + 1] if position + 1 < len(remaining) else None
+                next_items: list[Any] | None = None
+                if ahead is not None and following is not None:
+                    # Read ahead only: nothing is stored before the chunk's commit.
+                    next_items = await self._items(job_id, following)
+                    if next_items is not None:
+                        ahead.submit(following, next_items)
+                stored = None
+                if items is not None:  # None: done by another runner since we loaded it.
+                    stored = await self._run_chunk(
+                        job_id, number, items, issue_one, before_chunk, precomputed
+                    )
+                items = next_items
                 if stored is None:
                     skipped += 1  # Another runner stored this chunk first.
                     continue

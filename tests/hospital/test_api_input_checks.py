@@ -490,18 +490,18 @@ async def test_a_run_that_fails_before_its_job_starts_shows_failed_then_resumes(
     app_client: tuple[FastAPI, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, client = app_client
-    run = BatchJobs.run
+    run = BatchJobs._run
 
     async def store_down(self: BatchJobs, job_id: str, *args: Any, **kwargs: Any) -> Any:
         raise StorageError("the store is unreachable")
 
-    monkeypatch.setattr(BatchJobs, "run", store_down)
+    monkeypatch.setattr(BatchJobs, "_run", store_down)
     body = {"jobId": "ward-3", "patients": [_patient("a"), _patient("b")]}
     started = await client.post("/batches", json=body, headers=ADMIN)
     assert started.status_code == 202, started.text
     await asyncio.gather(*app.state.background_tasks)
     state = (await client.get("/batches/ward-3", headers=ADMIN)).json()
-    # The record still says pending (the run never started it); the API says what happened.
+    # The run never started the job: its record says it failed, for every replica.
     assert state == {
         "jobId": "ward-3",
         "state": "failed",
@@ -511,7 +511,7 @@ async def test_a_run_that_fails_before_its_job_starts_shows_failed_then_resumes(
         "failed": 0,
         "error": "StorageError",
     }
-    monkeypatch.setattr(BatchJobs, "run", run)
+    monkeypatch.setattr(BatchJobs, "_run", run)
     again = await client.post("/batches", json=body, headers=ADMIN)
     assert again.status_code == 202, again.text
     await asyncio.gather(*app.state.background_tasks)
