@@ -966,10 +966,7 @@ async def approve_request(
         try:
             await agent.send(connection_id, message)
         except Exception as exc:
-            replacement = await _undelivered(wallet, thread_id, answer.consent.id, exc)
-            if replacement is exc:
-                raise
-            raise replacement from exc
+            raise await _undelivered(wallet, thread_id, answer.consent.id, exc) from exc
         await _presented(agent, thread_id, message, answer.consent.id)
     finally:
         flights.pop(thread_id, None)
@@ -987,7 +984,7 @@ def _refuse_in_flight(flights: Mapping[str, asyncio.Event], thread_id: str) -> N
 
 async def _undelivered(
     wallet: Wallet, thread_id: str, consent_id: str, error: Exception
-) -> Exception:
+) -> MessagingError:
     """Roll the consent back after a presentation was not delivered; the error to raise."""
     code = str(error.code) if isinstance(error, HealthMyDataError) else type(error).__name__
     try:
@@ -995,15 +992,16 @@ async def _undelivered(
     except HealthMyDataError as failed:  # pragma: no cover - withdrawn in between
         log.warning("consent %s of undelivered %s kept: %s", consent_id, thread_id, failed.code)
     log.warning("presentation %s not delivered (%s); consent rolled back", thread_id, code)
-    if not isinstance(error, HealthMyDataError):
-        return error
+    why = error.message.rstrip(".") if isinstance(error, HealthMyDataError) else code
+    details = error.details if isinstance(error, HealthMyDataError) else {}
     return MessagingError(
-        f"the presentation was not delivered ({error.message.rstrip('.')}). Nothing was "
-        "recorded as shared: the consent given for it was rolled back and the request is "
-        "pending again; approve it again once the verifier can be reached, or decline it",
-        code=error.code,
+        f"the presentation was not delivered ({why}). Nothing was recorded as shared: the "
+        "consent given for it was rolled back and the request is pending again; approve it "
+        "again once the verifier can be reached, or decline it",
+        code=ErrorCode.DIDCOMM_DELIVERY_FAILED,
         details={
-            **{k: v for k, v in error.details.items() if k != "reason"},
+            **{k: v for k, v in details.items() if k != "reason"},
+            "cause": code,
             "thread_id": thread_id,
             "consentId": consent_id,
         },
@@ -1056,8 +1054,17 @@ async def decline_request(agent: DIDCommAgent, thread_id: str) -> None:
         message = await report_problem(
             agent.repository, PRESENT_PROOF, thread_id, DECLINED, comment=_DECLINED_COMMENT
         )
-    if record.connection_id is not None:
+    if record.connection_id is None:
+        return
+    try:
         await agent.send(record.connection_id, message)
+    except HealthMyDataError as exc:
+        raise MessagingError(
+            "declined here (the request is closed and nothing was presented), but the "
+            f"verifier could not be told ({exc.code}); it will see no answer",
+            code=ErrorCode.DIDCOMM_DELIVERY_FAILED,
+            details={"thread_id": thread_id, "cause": str(exc.code)},
+        ) from exc
 
 
 async def _after_flight(agent: DIDCommAgent, message: Mapping[str, Any]) -> None:

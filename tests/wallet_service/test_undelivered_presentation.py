@@ -314,3 +314,21 @@ def test_an_answer_waits_for_its_presentation_to_be_recorded() -> None:
         return seen
 
     assert asyncio.run(scenario()) == ["presentation recorded", "answer handled"]
+
+
+def test_a_decline_the_verifier_cannot_hear_says_so(world: World) -> None:
+    """The decline is recorded (the request is closed, nothing was presented) but could not be
+    delivered: a 502 that says exactly that, not "pending again" (review)."""
+    thread = _request(world, {"dcql_query": ALLERGY_QUERY, "purpose": "research"})
+    _pending(world, thread)
+    world.verifier.stop()
+    try:
+        declined = world.wallet.admin.post(f"/wallet/requests/{thread}/decline")
+    finally:
+        world.verifier.start()
+    assert declined.status_code == 502, declined.text
+    assert declined.json()["code"] == "didcommDeliveryFailed"
+    assert "declined here" in declined.json()["message"]
+    answered = _answered(world, thread)
+    assert answered is not None
+    assert answered["outcome"] == "declined"
