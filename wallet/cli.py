@@ -80,8 +80,13 @@ from wallet.backup import (
 )
 from wallet.consent import list_consents
 from wallet.emergency import EmergencyCard
-from wallet.errors import BackupError, CredentialNotFoundError, CredentialStatusError
-from wallet.holder import CredentialFormat, StoredCredential, Wallet, open_wallet
+from wallet.errors import (
+    BackupError,
+    CredentialImportError,
+    CredentialNotFoundError,
+    CredentialStatusError,
+)
+from wallet.holder import CredentialFormat, StoredCredential, Wallet, holder_claims, open_wallet
 from wallet.trust import add_operator, list_operators, remove_operator
 from wallet.vault import (
     VaultReceipt,
@@ -792,20 +797,27 @@ def _register_local(wallet_app: typer.Typer) -> None:
         Health Card's decoded. --json gives the credential as received and its claims.
         """
 
-        async def work() -> tuple[StoredCredential, Any, Any]:
+        async def work() -> tuple[StoredCredential, Any]:
             async with _local(store, profile) as wallet:
                 try:
                     meta = await wallet.get(credential_id)
                 except CredentialNotFoundError:
                     raise _no_credential(credential_id) from None
-                return meta, await wallet.content(credential_id), await wallet.claims(credential_id)
+                return meta, await wallet.content(credential_id)
 
-        meta, content, claims = run_command(work)
+        meta, content = run_command(work)
+        try:
+            claims = holder_claims(str(meta.format), content)
+        except CredentialImportError as exc:  # a damaged record: show what there is
+            print_error(error_console(), exc)
+            claims = None
         if as_json:
             # "credential" as received, as GET /wallet/credentials/{id} answers (scripts read
             # it); "claims" what it says.
             shown = {"metadata": meta.to_json(), "credential": content, "claims": claims}
             typer.echo(json.dumps(shown, indent=2))
+            if claims is None:
+                raise typer.Exit(1)
             return
         table = Table(show_header=False)
         table.add_column("", style="bold")
@@ -816,6 +828,11 @@ def _register_local(wallet_app: typer.Typer) -> None:
         out = stdout_console()
         out.print(table)
         encoded = meta.format is not CredentialFormat.W3C_VC  # a W3C VC reads as it is
+        if claims is None:
+            out.print("[bold]as received[/]")
+            text = content if isinstance(content, str) else json.dumps(content, indent=2)
+            out.print(escape(text), soft_wrap=True)
+            raise typer.Exit(1)
         if encoded:
             out.print(
                 "[bold]claims[/] (every disclosure applied)"
@@ -1223,11 +1240,18 @@ def _check_backup_file(file: Path, force: bool) -> None:
 
 def _backup_file_failed(file: Path | None, exc: OSError) -> NoReturn:
     """The backup file could not be written (it was not, nor any part of it): exit 1."""
-    if isinstance(exc, FileExistsError):
-        why = "it exists now (created meanwhile); give another file, or --force"
-    else:
-        why = exc.strerror or type(exc).__name__
-    print_error(error_console(), InvalidInputError(f"the backup was not written to {file}: {why}"))
+    error: HealthMyDataError
+    if isinstance(exc, FileExistsError):  # the user's choice of file: theirs to change
+        error = InvalidInputError(
+            f"the backup was not written to {file}: it exists now (created meanwhile); give "
+            "another file, or --force"
+        )
+    else:  # the disk, not the input: a full disk, a permission
+        error = StorageError(
+            f"the backup was not written to {file}: {exc.strerror or type(exc).__name__}",
+            code=ErrorCode.STORE_BACKEND_ERROR,
+        )
+    print_error(error_console(), error)
     raise typer.Exit(1)
 
 

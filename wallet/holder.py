@@ -775,19 +775,6 @@ class Wallet:
             raise _not_found(credential_id)
         return record.json()["kept"]
 
-    async def claims(self, credential_id: str) -> Any:
-        """What a stored credential says, as its holder sees it (:func:`holder_claims`).
-        Health data: for the citizen's own eyes, never to be logged.
-
-        :raises CredentialNotFoundError: no such credential.
-        """
-        async with self._store.session(self._profile) as session:
-            record = await session.fetch(CREDENTIAL_CATEGORY, credential_id)
-        if record is None:
-            raise _not_found(credential_id)
-        stored = record.json()
-        return holder_claims(str(stored.get("format")), stored.get("kept"))
-
     async def list(self) -> list[StoredCredential]:
         """Every stored credential, in the order they were added."""
         async with self._store.session(self._profile) as session:

@@ -200,5 +200,5 @@ def test_the_phrase_is_shown_when_the_vault_has_the_backup_but_the_file_failed(
     assert result.returncode == 1, said
     assert f"stored in the vault {vault.url}" in said
     assert PHRASE.search(result.stdout), said
-    assert "error: [invalidInput] the backup was not written to /proc/wallet.backup" in said
+    assert "error: [storeBackendError] the backup was not written to /proc/wallet.backup" in said
     assert "Traceback" not in said
