@@ -6,9 +6,17 @@ service, such as opening a passphrase store (:mod:`agent.storage.opening`), can 
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 
-__all__ = ["ADMIN_TOKEN_ENV", "NO_PASSPHRASE", "WALLET_PASSPHRASE_ENV", "LogFormat", "LogLevel"]
+__all__ = [
+    "ADMIN_TOKEN_ENV",
+    "NO_PASSPHRASE",
+    "WALLET_PASSPHRASE_ENV",
+    "LogFormat",
+    "LogLevel",
+    "is_loopback",
+]
 
 #: The environment variable that holds the admin bearer token.
 ADMIN_TOKEN_ENV = "MYDATA_ADMIN_TOKEN"  # noqa: S105 - a variable name, not a secret
@@ -35,3 +43,16 @@ class LogLevel(StrEnum):
     WARNING = "warning"
     INFO = "info"
     DEBUG = "debug"
+
+
+def is_loopback(host: str) -> bool:
+    """A host name that can only mean this machine: ``localhost`` or a name under it (RFC
+    6761), or an address in 127.0.0.0/8 or ``::1`` (brackets allowed). Any other name may
+    resolve to any interface."""
+    name = host.lower().strip("[]")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False

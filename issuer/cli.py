@@ -8,7 +8,6 @@ closes it. ``mydata serve hospital`` runs the same hospital as an HTTP service.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import os
 import shlex
@@ -46,6 +45,7 @@ from agent.credentials import check_validity_period
 from agent.dids import DIDResolver
 from agent.errors import ErrorCode, HealthMyDataError, InvalidInputError
 from agent.jsonio import parse_json, parse_json_object
+from agent.servenames import is_loopback
 from agent.status import StatusChecker
 from agent.storage import Store, open_store
 from agent.storeconfig import resolve_store, store_key
@@ -776,15 +776,6 @@ async def _rejection_reason(link: AccreditationLink, http: httpx.AsyncClient) ->
     return reason if isinstance(reason, str) else None
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _insecure_flags(hosts: Iterable[str]) -> str:
     return "".join(f" --insecure-http-host {host}" for host in sorted(set(hosts)))
 
@@ -800,7 +791,7 @@ def _selftest_command(registration: _Registration) -> str:
     hosts = {
         host
         for host in map(_http_host, urls or [link.operator_url])
-        if host is not None and host != own and _is_loopback(host)
+        if host is not None and host != own and is_loopback(host)
     }
     return (
         f"mydata selftest {registration.base_url} --token <secret> --operator "

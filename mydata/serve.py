@@ -10,7 +10,6 @@ switched off by a flag: give one or the other).
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import os
 import signal
@@ -32,6 +31,7 @@ from agent.servenames import (
     WALLET_PASSPHRASE_ENV,
     LogFormat,
     LogLevel,
+    is_loopback,
 )
 from agent.storeconfig import resolve_store, store_key
 
@@ -289,16 +289,6 @@ def register(app: typer.Typer) -> None:
         )
 
 
-def _is_loopback(host: str) -> bool:
-    """``localhost``, or an address in 127.0.0.0/8 or ``::1`` (brackets allowed)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:  # another host name: it may resolve to any interface
-        return False
-
-
 def _refuse(message: str) -> None:
     """Unusable command-line input: one ``error:`` line, exit 2 (docs/operations.md)."""
     from agent.console import error_console, escape  # rich: only for an error
@@ -329,7 +319,7 @@ def _check_command_line(
       ``--operator-url`` with no ``--operator`` it belongs to.
     """
     if admin_insecure_mode:
-        if not _is_loopback(host):
+        if not is_loopback(host):
             _refuse(
                 f"--admin-insecure-mode serves an unauthenticated admin API: it is allowed on "
                 f"a loopback --host only (127.0.0.1, ::1, localhost), not {host!r}"
@@ -341,7 +331,7 @@ def _check_command_line(
             )
     if public_url is not None:
         _check_public_url(public_url, insecure_hosts)
-    elif not _is_loopback(host):
+    elif not is_loopback(host):
         _refuse(
             f"--host {host} serves on the network: give --public-url, the https URL peers reach "
             f"this service at (the default, http://{host}:PORT, would be handed out in "
@@ -384,7 +374,7 @@ def _check_public_url(public_url: str, insecure_hosts: frozenset[str]) -> None:
         )
     parts = urlsplit(public_url)
     hostname = parts.hostname or ""
-    if parts.scheme == "http" and not (_is_loopback(hostname) or hostname in insecure_hosts):
+    if parts.scheme == "http" and not (is_loopback(hostname) or hostname in insecure_hosts):
         _refuse(
             f"--public-url {public_url} uses http; use https (TLS here with --ssl-certfile, or "
             f"at a proxy in front) or add --insecure-http-host {hostname} (testing only)"

@@ -90,12 +90,13 @@ def test_insecure_admin_mode_with_a_token_set_is_refused(tmp_path: Path) -> None
         ("", False),
         ("10.0.0.1", False),
         ("localhost.example.org", False),
+        ("ward.localhost", True),
     ],
 )
 def test_loopback_hosts(host: str, loopback: bool) -> None:
-    from mydata.serve import _is_loopback
+    from agent.servenames import is_loopback
 
-    assert _is_loopback(host) is loopback
+    assert is_loopback(host) is loopback
 
 
 def test_insecure_admin_mode_on_loopback_still_starts(tmp_path: Path) -> None:
