@@ -76,12 +76,15 @@ def max_age_of(cache_control: str | None) -> timedelta | None:
 def checked_url(url: str, insecure_http_hosts: frozenset[str]) -> str:
     """``url`` without a trailing slash, when it is https (or http to an allowed host).
 
-    :raises InvalidInputError: ``INVALID_INPUT`` otherwise.
+    :raises InvalidInputError: ``INVALID_INPUT`` otherwise, or when it is no http(s) URL.
     """
-    parsed = httpx.URL(url)
-    if parsed.scheme != "https" and not (
-        parsed.scheme == "http" and parsed.host in insecure_http_hosts
-    ):
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise InvalidInputError(f"{url[:200]}: not an http(s) URL", code=ErrorCode.INVALID_INPUT)
+    if parsed.scheme != "https" and parsed.host not in insecure_http_hosts:
         raise InvalidInputError(
             f"{url}: an operator URL uses https (plain http only on "
             f"{', '.join(sorted(insecure_http_hosts)) or 'no host'})",

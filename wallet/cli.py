@@ -35,6 +35,7 @@ from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import typer
@@ -62,7 +63,7 @@ from agent.servenames import NO_PASSPHRASE
 from agent.service import ADMIN_TOKEN_ENV
 from agent.storage import Store, open_store, settle_pending_calls
 from agent.storeconfig import key_file_for, resolve_store, store_key
-from agent.trustsync import OperatorSource, sources_from
+from agent.trustsync import OperatorSource, checked_url, sources_from
 from wallet.api import (
     PASSPHRASE_ENV,
     agent_store_uri,
@@ -232,13 +233,12 @@ def _check_operator_sources(
                 "--operator DID --operator-url URL (in pairs)"
             )
         try:
-            parsed = httpx.URL(source.url)
-        except httpx.InvalidURL:
-            refuse(f"{command}: --operator-url {source.url} is not an http(s) URL")
-        host = parsed.host
-        if parsed.scheme not in ("http", "https") or not host:
-            refuse(f"{command}: --operator-url {source.url} is not an http(s) URL")
-        if parsed.scheme == "http" and host not in allowed:
+            checked_url(source.url, allowed)  # the service's own rule
+        except InvalidInputError:
+            parts = urlsplit(source.url)
+            host = parts.hostname
+            if parts.scheme.lower() != "http" or not host:
+                refuse(f"{command}: --operator-url {source.url} is not an http(s) URL")
             refuse(
                 f"{command}: --operator-url {source.url} uses plain http, which the wallet "
                 "service refuses to fetch from (it allows plain http only to the hosts named "
@@ -246,8 +246,9 @@ def _check_operator_sources(
                 f"(local testing only), add --insecure-http-host {host} here and start the "
                 f"service with it too: mydata serve wallet --insecure-http-host {host}"
             )
-        if parsed.scheme == "http" and host not in plain:
-            plain.append(host)
+        parsed = httpx.URL(source.url)
+        if parsed.scheme == "http" and parsed.host not in plain:
+            plain.append(parsed.host)
     return plain
 
 
